@@ -1,0 +1,29 @@
+"""fastgd: linear regression by the five methods of the textbook, on numba-compiled kernels.
+
+>>> import fastgd
+>>> X, y = fastgd.make_linear()                       # y = 4 + 3x + noise, m = 100
+>>> res = fastgd.fit(X, y, method="sgd", random_state=42)
+>>> res.theta                                          # [intercept, *coef]
+"""
+
+from . import kernels, schedules
+from .api import fit
+from .datasets import make_linear
+from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
+from .result import FitResult
+from ._warmup import warmup
+
+__all__ = [
+    "ConvergenceWarning",
+    "DivergenceError",
+    "FeatureScaleWarning",
+    "FitResult",
+    "SingularMatrixError",
+    "fit",
+    "kernels",
+    "make_linear",
+    "schedules",
+    "warmup",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,118 @@
+"""Between the API and the kernels: pick the kernel for the data's size and thread count,
+hold the scratch arrays a fit reuses, and translate between the original feature units and
+the (optionally standardized) units the kernels work in."""
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+from . import kernels as K
+from .kernels._config import CHUNK
+from .kernels.codes import SQUARED
+
+_EMPTY = np.empty(0)
+#: a fixed start for the power iteration, so that learning_rate="auto" is the same for any random_state
+_POWER_SEED = 20240311
+
+
+@contextmanager
+def thread_count(n_threads):
+    """Run the block with numba using ``n_threads`` threads (numba's setting is per thread)."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+class Problem:
+    """The data of one fit as the kernels see it.
+
+    Reads X once on creation (finiteness, column means and variances).  With ``standardize``,
+    feature j is read as ``(x_j - center_j) * scale_inv_j``; the center is the column mean when
+    an intercept is fitted and 0 otherwise (centering would add an intercept to the model).
+    """
+
+    def __init__(self, X, y, *, fit_intercept, n_threads, loss_code=SQUARED):
+        self.X, self.y = X, y
+        self.n, self.d = X.shape
+        self.fit_intercept = fit_intercept
+        self.loss_code = loss_code
+        parallel = n_threads > 1 and self.n > CHUNK  # one block: nothing to share out
+        self._loss_grad = K.loss_grad_parallel if parallel else K.loss_grad
+        stats = K.column_stats_parallel if parallel else K.column_stats
+        self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
+        self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
+        self.std = np.sqrt(m2 / self.n)
+        self.center = self.scale_inv = _EMPTY
+        self._work = np.zeros((K.n_chunks(self.n), self.d + 2))
+        self._grad = np.zeros(self.d + 1)
+        self._lipschitz = None
+
+    def standardize(self):
+        """Read features standardized from now on (constant features are only centered)."""
+        self.center = self.mean.copy() if self.fit_intercept else np.zeros(self.d)
+        self.scale_inv = 1.0 / np.where(self.std > 0, self.std, 1.0)
+
+    @property
+    def standardized(self):
+        return self.center.shape[0] > 0
+
+    def loss(self, theta):
+        """Mean loss of theta (model units)."""
+        return self._loss_grad(
+            self.X, self.y, theta, self.center, self.scale_inv, self.fit_intercept, self.loss_code, _EMPTY, self._work
+        )
+
+    def loss_grad(self, theta, grad):
+        """Mean loss of theta, and its gradient written into ``grad``."""
+        return self._loss_grad(
+            self.X, self.y, theta, self.center, self.scale_inv, self.fit_intercept, self.loss_code, grad, self._work
+        )
+
+    def lipschitz(self, max_iter=30, rtol=1e-3):
+        """L = 2 λmax(X̃ᵀX̃ / n), the Lipschitz constant of the MSE gradient (model units),
+        by power iteration: each step one gradient pass at y = 0 (which gives 2/n X̃ᵀX̃ v);
+        never an eigendecomposition.  The Rayleigh quotient approaches L from below."""
+        if self._lipschitz is None:
+            v = np.random.default_rng(_POWER_SEED).standard_normal(self.d + 1)
+            if not self.fit_intercept:
+                v[0] = 0.0
+            v /= np.linalg.norm(v)
+            zeros = np.zeros(self.n, dtype=self.X.dtype)
+            lam = 0.0
+            for _ in range(max_iter):
+                self._loss_grad(self.X, zeros, v, self.center, self.scale_inv, self.fit_intercept, SQUARED, self._grad, self._work)
+                previous, lam = lam, float(v @ self._grad)
+                norm = np.linalg.norm(self._grad)
+                if norm == 0.0:
+                    break
+                v = self._grad / norm
+                if abs(lam - previous) <= rtol * lam:
+                    break
+            self._lipschitz = lam
+        return self._lipschitz
+
+    def lipschitz_max(self):
+        """L_max = 2 max_i ‖x̃_i‖²: the largest Lipschitz constant of one sample's gradient."""
+        return 2.0 * (K.max_row_norm2(self.X, self.center, self.scale_inv) + self.fit_intercept)
+
+    def to_model(self, theta):
+        """θ in original units -> θ in the units the kernels work in."""
+        if not self.standardized:
+            return theta.copy()
+        out = np.empty_like(theta)
+        out[1:] = theta[1:] / self.scale_inv
+        out[0] = theta[0] + theta[1:] @ self.center
+        return out
+
+    def to_original(self, theta):
+        """θ (or rows of θs) in model units -> original units."""
+        if not self.standardized:
+            return theta.copy()
+        out = np.empty_like(theta)
+        out[..., 1:] = theta[..., 1:] * self.scale_inv
+        out[..., 0] = theta[..., 0] - out[..., 1:] @ self.center
+        return out

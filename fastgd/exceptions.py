@@ -1,0 +1,32 @@
+"""Errors and warnings fastgd raises."""
+
+import numpy as np
+
+
+class DivergenceError(ArithmeticError):
+    """The iterates blew up: the learning rate is too large for this data.
+
+    Attributes: ``method``, ``epoch`` (1-based epoch in which it happened), ``last_loss``
+    (last finite training loss, or None), ``learning_rate`` (the rate in use then) and
+    ``safe_learning_rate`` (a rate that is stable on this data, from the Lipschitz constant).
+    """
+
+    def __init__(self, message, *, method, epoch, last_loss, learning_rate, safe_learning_rate):
+        super().__init__(message)
+        self.method = method
+        self.epoch = epoch
+        self.last_loss = last_loss
+        self.learning_rate = learning_rate
+        self.safe_learning_rate = safe_learning_rate
+
+
+class SingularMatrixError(np.linalg.LinAlgError):
+    """XᵀX is singular (or numerically so): the normal equation has no unique solution."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The fit stopped at ``max_epochs`` before meeting its tolerance."""
+
+
+class FeatureScaleWarning(UserWarning):
+    """Features differ in scale by orders of magnitude: gradient descent will crawl."""

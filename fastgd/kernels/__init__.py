@@ -1,0 +1,54 @@
+"""The numba kernels of fastgd, callable from your own ``@njit`` code.
+
+Every kernel is ``@njit(cache=True, nogil=True)``, compiled lazily per dtype (float32 and
+float64 X from one source); parameters and partial sums are float64.  Shapes and conventions:
+
+* ``X``: (n, d) float32 or float64, C-contiguous; ``y``: (n,) of X's dtype.
+* ``theta``: (d + 1,) float64, ``theta[0]`` the intercept, ``theta[1:]`` the coefficients.
+* ``center``, ``scale_inv``: (d,) float64 to standardize on the fly (feature j read as
+  ``(x_j - center[j]) * scale_inv[j]``), or both empty (``np.empty(0)``) to read X as is.
+* ``loss_code``: a ``codes.Loss``; ``sched_code`` + ``sched_params``: a ``codes.Schedule`` and
+  its float64 parameters (``fastgd.schedules`` objects carry both: ``.code``, ``.params``).
+
+Kernels never raise, print or call back into Python; they return a status instead
+(``codes.OK`` or the position where a non-finite value appeared).
+
+===========================  ===================================================================
+``loss_grad``                mean loss and mean gradient over all rows (serial)
+``loss_grad_parallel``       the same, blocks in parallel, bit-identical for any thread count
+``n_chunks``                 rows of the ``work`` scratch array those two need (Python helper)
+``sgd_epoch``                one epoch of per-sample updates in a given order
+``minibatch_epoch``          one epoch of mini-batch updates in a given order
+``learning_rate``            ``eta(t)`` of a schedule code (inline helper)
+``learning_rates``           fill an array with ``eta(t_start + k)``
+``shuffle``                  shuffle an int64 order in place (splitmix64 state, uint64[1])
+``column_stats``             finiteness, column means and sums of squared deviations
+``max_row_norm2``            largest squared row norm (optionally standardized)
+===========================  ===================================================================
+"""
+
+from . import codes
+from .codes import Loss, Schedule
+from .gradient import loss_grad, loss_grad_parallel, n_chunks
+from .minibatch import minibatch_epoch
+from .random import shuffle
+from .schedules import learning_rate, learning_rates
+from .sgd import sgd_epoch
+from .stats import column_stats, column_stats_parallel, max_row_norm2
+
+__all__ = [
+    "Loss",
+    "Schedule",
+    "codes",
+    "column_stats",
+    "column_stats_parallel",
+    "learning_rate",
+    "learning_rates",
+    "loss_grad",
+    "loss_grad_parallel",
+    "max_row_norm2",
+    "minibatch_epoch",
+    "n_chunks",
+    "sgd_epoch",
+    "shuffle",
+]

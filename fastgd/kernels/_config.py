@@ -1,0 +1,19 @@
+"""Compilation settings shared by every kernel, defined once.
+
+``FASTMATH`` allows reassociation (so LLVM can vectorize reductions) but never the
+no-NaN / no-Inf assumptions: ``isfinite`` must keep working, divergence detection
+depends on it.  ``CHUNK`` is the fixed row-block size of the deterministic parallel
+reductions: results depend on it, never on the number of threads.
+"""
+
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+#: options of every serial kernel
+KERNEL = dict(cache=True, nogil=True, fastmath=FASTMATH)
+#: options of every small helper inlined into a kernel
+INLINE = dict(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+#: options of the parallel twin of a reduction kernel
+PARALLEL = dict(KERNEL, parallel=True)
+
+#: rows per block of a parallel reduction (fixed, so sums do not depend on the thread count)
+CHUNK = 2048

@@ -1,0 +1,48 @@
+"""Sample orders for SGD and mini-batch: a Fisher–Yates shuffle driven by splitmix64.
+
+The generator state is a one-element ``uint64`` array made in Python from ``random_state``
+(no global RNG inside a kernel), so every order is reproducible from the fit's arguments.
+numpy's own ``Generator.shuffle`` is ~6x slower on 10^6 rows, which is a large share of an
+SGD epoch, hence this small kernel.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._config import INLINE, KERNEL
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(**INLINE)
+def next_uint64(state):
+    """splitmix64: advance ``state[0]`` and return the next 64 random bits."""
+    state[0] += _GOLDEN
+    z = state[0]
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(**INLINE)
+def next_below(state, k):
+    """A random integer in ``[0, k)`` (bias below k / 2**53, negligible for any array size)."""
+    return int((next_uint64(state) >> _S11) * _TO_UNIT * k)
+
+
+@njit(**KERNEL)
+def shuffle(order, state):
+    """Shuffle ``order`` (int64, 1-D) in place, uniformly, with generator ``state``."""
+    for i in range(order.shape[0] - 1, 0, -1):
+        j = next_below(state, i + 1)
+        tmp = order[i]
+        order[i] = order[j]
+        order[j] = tmp
+    return order

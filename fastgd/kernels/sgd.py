@@ -1,0 +1,41 @@
+"""Stochastic gradient descent: one epoch of per-sample updates (Géron's ``learning_schedule``)."""
+
+import numpy as np
+from numba import njit
+
+from ._config import KERNEL
+from ._rows import add_row, predict_row
+from .codes import OK
+from .losses import loss_dp
+from .schedules import learning_rate
+
+
+@njit(**KERNEL)
+def sgd_epoch(
+    X, y, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, sched_params, t_start, path
+):
+    """Visit the rows ``order[0], order[1], ...`` once, updating ``theta`` in place after each:
+
+        theta <- theta - eta(t) * loss'(x~ . theta, y_i) * x~,    t = t_start + k
+
+    (for the squared loss, ``loss' = 2 (x~ . theta - y_i)``: the textbook's per-sample gradient).
+    X, y, theta, center, scale_inv, fit_intercept, loss_code as in ``loss_grad``; order: int64
+    row indices; sched_code, sched_params: the schedule (``schedules.learning_rate``);
+    path: (len(order), d + 1) float64 to receive theta after every update, or (0, d + 1).
+    Returns ``codes.OK``, or the position k of the update whose gradient was not finite
+    (theta is then left as it was before that update).
+    """
+    record = path.shape[0] > 0
+    for k in range(order.shape[0]):
+        i = order[k]
+        x = X[i]
+        g = loss_dp(loss_code, predict_row(x, theta, center, scale_inv), y[i])
+        if not np.isfinite(g):
+            return k
+        step = learning_rate(sched_code, sched_params, t_start + k, t_start) * g
+        if fit_intercept:
+            theta[0] -= step
+        add_row(-step, x, theta, center, scale_inv)
+        if record:
+            path[k, :] = theta
+    return OK

@@ -1,0 +1,90 @@
+"""One read of X before a fit: finiteness, column means and variances, largest row norm.
+
+Per-block means and sums of squared deviations are combined in block order with Chan's
+pairwise formula, so the variance stays accurate when a column's mean dwarfs its spread,
+and the result is the same for any number of threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import CHUNK, INLINE, KERNEL, PARALLEL
+
+
+@njit(**INLINE)
+def _block(X, c, acc):
+    """acc = [means (d), M2 (d), first non-finite row or -1, rows]: block c's statistics."""
+    n, d = X.shape
+    start = c * CHUNK
+    stop = min(start + CHUNK, n)
+    acc[:] = 0.0
+    acc[2 * d] = -1.0
+    acc[2 * d + 1] = stop - start
+    for i in range(start, stop):
+        x = X[i]
+        s = 0.0
+        for j in range(d):
+            acc[j] += x[j]
+            s += x[j]
+        if not np.isfinite(s):  # inf - inf and nan both surface here
+            acc[2 * d] = i
+            return
+    for j in range(d):
+        acc[j] /= stop - start
+    for i in range(start, stop):
+        x = X[i]
+        for j in range(d):
+            dev = x[j] - acc[j]
+            acc[d + j] += dev * dev
+
+
+@njit(**INLINE)
+def _combine(work, d, mean, m2):
+    for c in range(work.shape[0]):
+        if work[c, 2 * d] >= 0:
+            return int(work[c, 2 * d])
+    count = 0.0
+    for c in range(work.shape[0]):
+        nb = work[c, 2 * d + 1]
+        total = count + nb
+        for j in range(d):
+            delta = work[c, j] - mean[j]
+            mean[j] += delta * nb / total
+            m2[j] += work[c, d + j] + delta * delta * count * nb / total
+        count = total
+    return -1
+
+
+@njit(**KERNEL)
+def column_stats(X, mean, m2, work):
+    """Column means into ``mean`` and sums of squared deviations into ``m2`` ((d,) float64,
+    zero on entry); work: (n_chunks(n), 2 d + 2) float64.  Returns the first row holding a
+    NaN or inf, or -1 when X is finite (mean and m2 are then meaningless)."""
+    for c in range(work.shape[0]):
+        _block(X, c, work[c])
+    return _combine(work, X.shape[1], mean, m2)
+
+
+@njit(**PARALLEL)
+def column_stats_parallel(X, mean, m2, work):
+    """``column_stats`` with blocks in parallel: the same arguments, the same bits."""
+    for c in prange(work.shape[0]):
+        _block(X, c, work[c])
+    return _combine(work, X.shape[1], mean, m2)
+
+
+@njit(**PARALLEL)
+def max_row_norm2(X, center, scale_inv):
+    """``max_i sum_j z_ij**2``, z the rows as the model sees them (see ``_rows``)."""
+    n, d = X.shape
+    n_blocks = max(1, (n + CHUNK - 1) // CHUNK)
+    best = np.zeros(n_blocks)
+    standardize = center.shape[0] > 0
+    for c in prange(n_blocks):
+        for i in range(c * CHUNK, min((c + 1) * CHUNK, n)):
+            s = 0.0
+            for j in range(d):
+                z = (X[i, j] - center[j]) * scale_inv[j] if standardize else X[i, j]
+                s += z * z
+            best[c] = max(best[c], s)
+    return best.max()
