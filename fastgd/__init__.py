@@ -7,11 +7,11 @@
 """
 
 from . import kernels, schedules
+from ._warmup import warmup
 from .api import fit
 from .datasets import make_linear
 from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
 from .result import FitResult
-from ._warmup import warmup
 
 __all__ = [
     "ConvergenceWarning",

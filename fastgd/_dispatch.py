@@ -84,7 +84,9 @@ class Problem:
             zeros = np.zeros(self.n, dtype=self.X.dtype)
             lam = 0.0
             for _ in range(max_iter):
-                self._loss_grad(self.X, zeros, v, self.center, self.scale_inv, self.fit_intercept, SQUARED, self._grad, self._work)
+                self._loss_grad(
+                    self.X, zeros, v, self.center, self.scale_inv, self.fit_intercept, SQUARED, self._grad, self._work
+                )
                 previous, lam = lam, float(v @ self._grad)
                 norm = np.linalg.norm(self._grad)
                 if norm == 0.0:

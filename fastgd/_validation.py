@@ -145,5 +145,5 @@ def check_init(init, n_features, fit_intercept):
     if not np.isfinite(arr).all():
         raise ValueError("init contains NaN or inf")
     if not fit_intercept and arr[0] != 0:
-        raise ValueError(f"init has intercept {arr[0]!r} but fit_intercept=False")
+        raise ValueError(f"init has intercept {float(arr[0])!r} but fit_intercept=False")
     return arr

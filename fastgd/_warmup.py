@@ -4,15 +4,22 @@ import numpy as np
 
 
 def warmup(dtypes=(np.float64, np.float32)):
-    """Compile every kernel for the given dtypes with a tiny fit of each method, so that the
+    """Compile every kernel for the given dtypes with tiny fits of each method, so that the
     first real fit pays no compilation (with a warm cache this only loads machine code).
-    Run it before starting worker processes that share a numba cache directory."""
+    Both the serial kernels (small data) and their parallel twins (more than one block of
+    rows, when numba has more than one thread) are covered.  Run it before starting worker
+    processes that share a numba cache directory (concurrent first compiles can crash)."""
+    import warnings
+
     from .api import fit
     from .datasets import make_linear
+    from .kernels._config import CHUNK
 
-    for dtype in dtypes:
-        X, y = make_linear(64, 2, dtype=dtype)
-        for method in ("normal", "svd", "batch", "sgd", "minibatch"):
-            for standardize in (False, True):
-                fit(X, y, method=method, standardize=standardize, max_epochs=2, tol=0, random_state=0,
-                    record_path=False, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for dtype in dtypes:
+            for n in (64, 2 * CHUNK + 1):
+                X, y = make_linear(n, 2, dtype=dtype)
+                for method in ("normal", "svd", "batch", "sgd", "minibatch"):
+                    for standardize in (False, True):
+                        fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0)

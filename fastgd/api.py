@@ -17,7 +17,11 @@ _BLOWUP = 1e8
 #: features whose standard deviations differ by more than this make gradient descent crawl
 _SCALE_RATIO = 100.0
 
-_NAMES = {"batch": "batch gradient descent", "sgd": "stochastic gradient descent", "minibatch": "mini-batch gradient descent"}
+_NAMES = {
+    "batch": "batch gradient descent",
+    "sgd": "stochastic gradient descent",
+    "minibatch": "mini-batch gradient descent",
+}
 
 
 def fit(
@@ -66,7 +70,8 @@ def fit(
     tol : float >= 0
         Stop when the training loss has not improved by more than ``tol`` times itself for
         ``n_iter_no_change`` consecutive epochs; "batch" also stops when the gradient norm
-        falls below ``tol`` times its initial value.  0 disables both.
+        falls below ``tol`` times its initial value.  0 disables both: exactly ``max_epochs``
+        epochs run, ``converged`` is False and no ConvergenceWarning is raised.
     n_iter_no_change : int >= 1
     init : "random", "zeros", or array
         "random": standard normal θ, as the textbook; an array is a warm start, either
@@ -143,7 +148,9 @@ def fit(
         else:
             theta = problem.to_model(theta0)
         run = _batch if method == "batch" else _stochastic
-        return run(problem, method, theta, schedule, batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng)
+        return run(
+            problem, method, theta, schedule, batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng
+        )
 
 
 def _check_learning_rate(learning_rate):
@@ -159,7 +166,7 @@ def _check_learning_rate(learning_rate):
             f"or 'auto'; got {learning_rate!r}"
         )
     if not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be > 0 and finite, got {learning_rate!r}")
+        raise ValueError(f"learning_rate must be > 0 and finite, got {float(learning_rate)!r}")
     return schedules.constant(float(learning_rate))
 
 
@@ -193,8 +200,15 @@ def _closed_form(problem, method):
     else:
         theta, message = closed_form.svd(problem.X, problem.y, problem.fit_intercept)
     return _result(
-        problem, method, theta, loss=problem.loss(theta), history=np.empty(0), n_epochs=0, n_updates=0,
-        converged=True, message=message,
+        problem,
+        method,
+        theta,
+        loss=problem.loss(theta),
+        history=np.empty(0),
+        n_epochs=0,
+        n_updates=0,
+        converged=True,
+        message=message,
     )
 
 
@@ -257,7 +271,11 @@ def _diverged(problem, method, epoch, schedule, history, batch_size, loss=None):
         f"large for this data: a rate of at most {safe:.3g} is safe here (1/L from the gradient's Lipschitz "
         "constant). Lower learning_rate (or use learning_rate='auto'); if features or the target are on large "
         "scales, pass standardize=True or rescale them.",
-        method=method, epoch=epoch, last_loss=last, learning_rate=schedule, safe_learning_rate=safe,
+        method=method,
+        epoch=epoch,
+        last_loss=last,
+        learning_rate=schedule,
+        safe_learning_rate=safe,
     )
 
 
@@ -268,17 +286,28 @@ def _blowup_threshold(problem, initial_loss):
 
 def _finish(problem, method, theta, schedule, history, n_updates, reason, tol, max_epochs, path):
     converged = reason is not None
-    if not converged:
+    if not converged and tol == 0:
+        reason = f"ran max_epochs={max_epochs} epochs (tol=0: no stopping rule)"
+    elif not converged:
+        rule = "the gradient norm fell below tol" if method == "batch" else "the loss stopped improving by tol"
         reason = (
-            f"stopped at max_epochs={max_epochs} before the loss stopped improving by tol={tol:g}: raise max_epochs "
-            "or the learning rate, or pass standardize=True if features differ in scale"
+            f"stopped at max_epochs={max_epochs} before {rule}={tol:g}: raise max_epochs or the learning rate, "
+            "or pass standardize=True (centered, scaled features make a rounder valley)"
         )
         warnings.warn(f"{_NAMES[method]} {reason}", ConvergenceWarning, stacklevel=4)
     history = np.asarray(history, dtype=np.float64)
     return _result(
-        problem, method, problem.to_original(theta), loss=float(history[-1]), history=history,
-        n_epochs=history.shape[0], n_updates=n_updates, converged=converged, message=reason,
-        learning_rate=schedule, path=None if path is None else problem.to_original(np.vstack(path)),
+        problem,
+        method,
+        problem.to_original(theta),
+        loss=float(history[-1]),
+        history=history,
+        n_epochs=history.shape[0],
+        n_updates=n_updates,
+        converged=converged,
+        message=reason,
+        learning_rate=schedule,
+        path=None if path is None else problem.to_original(np.vstack(path)),
     )
 
 
@@ -332,13 +361,35 @@ def _stochastic(problem, method, theta, schedule, batch_size, max_epochs, tol, p
         buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else no_path
         if sgd:
             status = K.sgd_epoch(
-                X, y, theta, order, center, scale_inv, problem.fit_intercept, problem.loss_code,
-                schedule.code, params, t, buf,
+                X,
+                y,
+                theta,
+                order,
+                center,
+                scale_inv,
+                problem.fit_intercept,
+                problem.loss_code,
+                schedule.code,
+                params,
+                t,
+                buf,
             )
         else:
             status = K.minibatch_epoch(
-                X, y, theta, order, batch_size, center, scale_inv, problem.fit_intercept, problem.loss_code,
-                schedule.code, params, t, grad, buf,
+                X,
+                y,
+                theta,
+                order,
+                batch_size,
+                center,
+                scale_inv,
+                problem.fit_intercept,
+                problem.loss_code,
+                schedule.code,
+                params,
+                t,
+                grad,
+                buf,
             )
         if status != K.codes.OK:
             raise _diverged(problem, method, epoch, schedule, history, batch_size)

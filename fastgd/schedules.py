@@ -164,12 +164,14 @@ class custom(LearningRateSchedule):
         """The rates of updates ``t_start ... t_start + count - 1``, checked (float64 array)."""
         from .kernels.schedules import tabulate
 
-
         out = tabulate(self.func, t_start, np.empty(count))
         bad = np.flatnonzero(~(np.isfinite(out) & (out > 0)))
         if bad.size:
             t = t_start + int(bad[0])
-            raise ValueError(f"learning_rate function {self.func.__name__} returned {out[bad[0]]!r} at t={t}; rates must be > 0 and finite")
+            raise ValueError(
+                f"learning_rate function {self.func.__name__} returned {float(out[bad[0]])!r} at t={t}; "
+                "rates must be > 0 and finite"
+            )
         return out
 
     def __call__(self, t):

@@ -1,12 +1,16 @@
 """Compilation settings shared by every kernel, defined once.
 
-``FASTMATH`` allows reassociation (so LLVM can vectorize reductions) but never the
-no-NaN / no-Inf assumptions: ``isfinite`` must keep working, divergence detection
-depends on it.  ``CHUNK`` is the fixed row-block size of the deterministic parallel
-reductions: results depend on it, never on the number of threads.
+``FASTMATH`` allows reassociation (so LLVM can vectorize reductions) but never the no-NaN /
+no-Inf assumptions: ``isfinite`` must keep working, divergence detection depends on it.  Nor
+``nsz``: with numba 0.68, ``nsz`` together with ``reassoc`` lets LLVM fold ``np.isfinite(s)``
+of a NaN sum to True (measured: a NaN in X went unreported), so "no signed zeros" is as
+dangerous here as "no NaNs".
+
+``CHUNK`` is the fixed row-block size of the deterministic parallel reductions: results
+depend on it, never on the number of threads.
 """
 
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+FASTMATH = {"arcp", "contract", "afn", "reassoc"}
 
 #: options of every serial kernel
 KERNEL = dict(cache=True, nogil=True, fastmath=FASTMATH)

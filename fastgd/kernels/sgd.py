@@ -11,9 +11,7 @@ from .schedules import learning_rate
 
 
 @njit(**KERNEL)
-def sgd_epoch(
-    X, y, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, sched_params, t_start, path
-):
+def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, sched_params, t_start, path):
     """Visit the rows ``order[0], order[1], ...`` once, updating ``theta`` in place after each:
 
         theta <- theta - eta(t) * loss'(x~ . theta, y_i) * x~,    t = t_start + k

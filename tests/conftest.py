@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+import fastgd
+
+DTYPES = (np.float64, np.float32)
+METHODS = ("normal", "svd", "batch", "sgd", "minibatch")
+ITERATIVE = ("batch", "sgd", "minibatch")
+
+
+def lstsq(X, y, fit_intercept=True):
+    """numpy's least-squares optimum: (theta = [intercept, *coef], training MSE), in float64."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    X_b = np.column_stack((np.ones(len(X)), X)) if fit_intercept else X
+    theta = np.linalg.lstsq(X_b, y, rcond=None)[0]
+    loss = float(np.mean((X_b @ theta - y) ** 2))
+    return (theta if fit_intercept else np.concatenate(([0.0], theta))), loss
+
+
+@pytest.fixture
+def demo():
+    """The textbook data: m=100, X = 2 U(0,1), y = 4 + 3x + N(0,1), seed 42."""
+    return fastgd.make_linear(100, 1, random_state=42)
+
+
+@pytest.fixture
+def multi():
+    """A well-conditioned problem with 5 features and an intercept."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((400, 5))
+    y = 1.5 + X @ np.array([2.0, -1.0, 0.5, 0.0, 3.0]) + 0.3 * rng.standard_normal(400)
+    return X, y
