@@ -131,6 +131,11 @@ def fit(
         problem = Problem(X, y, fit_intercept=fit_intercept, n_threads=n_threads)
         if problem.bad_row >= 0:
             raise v.report_nonfinite(X, problem.bad_row)
+        if not np.isfinite(problem.std).all():
+            col = int(np.flatnonzero(~np.isfinite(problem.std))[0])
+            raise ValueError(
+                f"X column {col} holds values too large to square in float64 (its variance overflows); rescale it"
+            )
         if method == "auto":
             return _auto(problem)
         if method in ("normal", "svd"):

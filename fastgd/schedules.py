@@ -41,7 +41,7 @@ def _number(name, value, *, low=None, high=None, low_open=False, integer=False):
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
-    value = float(value)
+    value = int(value) if integer else float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None and (value <= low if low_open else value < low):
@@ -49,6 +49,16 @@ def _number(name, value, *, low=None, high=None, low_open=False, integer=False):
     if high is not None and value > high:
         raise ValueError(f"{name} must be <= {high}, got {value!r}")
     return value
+
+
+def _update_counts(t):
+    """t as an int64 array of update counts >= 0."""
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"update counts t must be integers, got dtype {arr.dtype}")
+    if np.any(arr < 0):
+        raise ValueError("update counts t must be >= 0")
+    return arr.astype(np.int64)
 
 
 class LearningRateSchedule:
@@ -64,9 +74,7 @@ class LearningRateSchedule:
         """``eta(t)`` for an int or an array of update counts (float64)."""
         from .kernels import learning_rates
 
-        t = np.asarray(t, dtype=np.int64)
-        if np.any(t < 0):
-            raise ValueError("update counts t must be >= 0")
+        t = _update_counts(t)
         out = learning_rates(self.code, self.params, t.ravel(), np.empty(t.size))  # the kernels' own code
         return out.reshape(t.shape) if t.ndim else float(out[0])
 
@@ -175,7 +183,7 @@ class custom(LearningRateSchedule):
         return out
 
     def __call__(self, t):
-        t = np.asarray(t, dtype=np.int64)
+        t = _update_counts(t)
         out = np.array([float(self.func(int(tk))) for tk in t.ravel()])
         return out.reshape(t.shape) if t.ndim else float(out[0])
 

@@ -35,7 +35,8 @@ def minibatch_epoch(
     with ``t = t_start + b``, theta read at the start of the batch.  Arguments as in
     ``sgd_epoch``, plus batch_size (int >= 1) and grad, a (d + 1,) float64 scratch vector.
     path: (number of batches, d + 1) float64, or (0, d + 1).  Returns ``codes.OK`` or the
-    index of the batch whose gradient was not finite (theta then left as before it).
+    index of the first batch whose gradient was not finite (theta then holds the result of
+    the batch before, which may itself have overflowed; the caller discards it).
     """
     n = order.shape[0]
     record = path.shape[0] > 0

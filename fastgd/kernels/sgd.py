@@ -20,8 +20,9 @@ def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, s
     X, y, theta, center, scale_inv, fit_intercept, loss_code as in ``loss_grad``; order: int64
     row indices; sched_code, sched_params: the schedule (``schedules.learning_rate``);
     path: (len(order), d + 1) float64 to receive theta after every update, or (0, d + 1).
-    Returns ``codes.OK``, or the position k of the update whose gradient was not finite
-    (theta is then left as it was before that update).
+    Returns ``codes.OK``, or the position k of the first update whose gradient was not
+    finite; theta then holds the result of update k - 1, which may itself have overflowed
+    (only the scalar derivative is checked, to keep the loop lean: the caller discards theta).
     """
     record = path.shape[0] > 0
     for k in range(order.shape[0]):

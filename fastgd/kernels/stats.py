@@ -1,8 +1,8 @@
 """One read of X before a fit: finiteness, column means and variances, largest row norm.
 
-Per-block means and sums of squared deviations are combined in block order with Chan's
-pairwise formula, so the variance stays accurate when a column's mean dwarfs its spread,
-and the result is the same for any number of threads.
+The data are read shifted by the first row (so a mean that dwarfs the spread costs no
+digits); per-block means and sums of squared deviations are combined in block order with
+Chan's pairwise formula, so the result is the same for any number of threads.
 """
 
 import numpy as np
@@ -13,33 +13,36 @@ from ._config import CHUNK, INLINE, KERNEL, PARALLEL
 
 @njit(**INLINE)
 def _block(X, c, acc):
-    """acc = [means (d), M2 (d), first non-finite row or -1, rows]: block c's statistics."""
+    """acc = [means (d), M2 (d), first non-finite row or -1, rows]: block c's statistics of
+    X - X[0] (shifted by the first row, so that a huge mean costs no digits)."""
     n, d = X.shape
     start = c * CHUNK
     stop = min(start + CHUNK, n)
+    rows = stop - start
+    shift = X[0]
     acc[:] = 0.0
     acc[2 * d] = -1.0
-    acc[2 * d + 1] = stop - start
+    acc[2 * d + 1] = rows
     for i in range(start, stop):
         x = X[i]
-        s = 0.0
         for j in range(d):
-            acc[j] += x[j]
-            s += x[j]
-        if not np.isfinite(s):  # inf - inf and nan both surface here
-            acc[2 * d] = i
-            return
+            if not np.isfinite(x[j]):
+                acc[2 * d] = i
+                return
+            acc[j] += np.float64(x[j]) - np.float64(shift[j])
     for j in range(d):
-        acc[j] /= stop - start
+        acc[j] /= rows
     for i in range(start, stop):
         x = X[i]
         for j in range(d):
-            dev = x[j] - acc[j]
+            dev = (np.float64(x[j]) - np.float64(shift[j])) - acc[j]
             acc[d + j] += dev * dev
 
 
 @njit(**INLINE)
-def _combine(work, d, mean, m2):
+def _combine(X, work, mean, m2):
+    """Blocks combined in block order (Chan et al.'s pairwise update); the shift added back."""
+    d = X.shape[1]
     for c in range(work.shape[0]):
         if work[c, 2 * d] >= 0:
             return int(work[c, 2 * d])
@@ -52,6 +55,8 @@ def _combine(work, d, mean, m2):
             mean[j] += delta * nb / total
             m2[j] += work[c, d + j] + delta * delta * count * nb / total
         count = total
+    for j in range(d):
+        mean[j] += np.float64(X[0, j])
     return -1
 
 
@@ -62,7 +67,7 @@ def column_stats(X, mean, m2, work):
     NaN or inf, or -1 when X is finite (mean and m2 are then meaningless)."""
     for c in range(work.shape[0]):
         _block(X, c, work[c])
-    return _combine(work, X.shape[1], mean, m2)
+    return _combine(X, work, mean, m2)
 
 
 @njit(**PARALLEL)
@@ -70,7 +75,7 @@ def column_stats_parallel(X, mean, m2, work):
     """``column_stats`` with blocks in parallel: the same arguments, the same bits."""
     for c in prange(work.shape[0]):
         _block(X, c, work[c])
-    return _combine(work, X.shape[1], mean, m2)
+    return _combine(X, work, mean, m2)
 
 
 @njit(**PARALLEL)

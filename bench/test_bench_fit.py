@@ -1,0 +1,70 @@
+"""pytest-benchmark suites: ``python -m pytest bench/ --benchmark-only``.
+
+Times each kernel and each method on the same data, beside numpy doing the same work, so
+ratios can be read from one run (these machines are shared and noisy: never compare absolute
+times across runs).  Give numpy its best: unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for the
+benchmark command (never in tests or CI), and note which BLAS ran (printed below).
+"""
+
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd import kernels as K
+
+N, D = 200_000, 32
+
+
+@pytest.fixture(scope="module", params=[np.float64, np.float32], ids=["f64", "f32"])
+def data(request):
+    X, y = fastgd.make_linear(N, D, dtype=request.param, random_state=0)
+    fastgd.warmup(dtypes=(request.param,))
+    return X, y
+
+
+def test_blas_in_use():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    for pool in threadpoolctl.threadpool_info():
+        print(pool.get("internal_api"), pool.get("version"), pool.get("architecture"), pool.get("num_threads"))
+
+
+def test_full_gradient_fastgd(benchmark, data):
+    X, y = data
+    theta, grad = np.zeros(D + 1), np.zeros(D + 1)
+    work = np.zeros((K.n_chunks(N), D + 2))
+    empty = np.empty(0)
+    benchmark(K.loss_grad_parallel, X, y, theta, empty, empty, True, K.Loss.SQUARED, grad, work)
+
+
+def test_full_gradient_numpy(benchmark, data):
+    X, y = data
+    coef = np.zeros(D, dtype=X.dtype)
+
+    def step():
+        r = X @ coef - y
+        return float(r @ r) / N, X.T @ r
+
+    benchmark(step)
+
+
+def test_sgd_epoch_fastgd(benchmark, data):
+    X, y = data
+    theta, order = np.zeros(D + 1), np.arange(N)
+    K.shuffle(order, np.array([1], dtype=np.uint64))
+    empty, no_path = np.empty(0), np.zeros((0, D + 1))
+    params = fastgd.schedules.constant(1e-3).params
+    benchmark(
+        K.sgd_epoch, X, y, theta, order, empty, empty, True, K.Loss.SQUARED, K.Schedule.CONSTANT, params, 0, no_path
+    )
+
+
+@pytest.mark.parametrize("method", ["normal", "svd", "batch", "sgd", "minibatch"])
+def test_fit(benchmark, data, method):
+    X, y = data
+    benchmark.pedantic(fastgd.fit, args=(X, y), kwargs=dict(method=method, random_state=0), rounds=3)
+
+
+def test_lstsq_numpy(benchmark, data):
+    X, y = data
+    X_b = np.column_stack((np.ones(N), X))
+    benchmark.pedantic(np.linalg.lstsq, args=(X_b, y), kwargs=dict(rcond=None), rounds=3)

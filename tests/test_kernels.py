@@ -1,0 +1,546 @@
+"""Every kernel of ``fastgd.kernels`` against its plain-numpy twin in tests/reference.py.
+
+Tolerances.  The kernels read float32 data exactly as float64 (every float32 is a float64) and
+accumulate in float64, so the kernel on float32 X and the reference on ``X.astype(float64)``
+do the same arithmetic up to the order of the additions: the same tolerance serves both dtypes.
+For a reduction (loss, gradient, column means, row norms) the bound is absolute, relative to the
+sum of the absolute values of the terms: any summation order of N terms errs by at most about
+N·2⁻⁵³·Σ|terms| (≈ 6e-13 for N = 5000), hence ``RTOL = 1e-12`` times that scale.  Iterated
+updates (SGD, mini-batch paths) feed those rounding differences back; on these small, stable
+problems they stay far below ``PATH_RTOL = 1e-10``.
+"""
+
+import math
+
+import numba
+import numpy as np
+import pytest
+import reference as ref
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastgd import kernels as K
+from fastgd import schedules
+from fastgd.kernels import codes
+from fastgd.kernels._config import CHUNK
+
+RTOL = 1e-12
+PATH_RTOL = 1e-10
+EMPTY = np.empty(0)
+SQUARED = int(codes.SQUARED)
+
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+STANDARDIZE = pytest.mark.parametrize("standardize", [False, True], ids=["raw", "std"])
+INTERCEPT = pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+
+#: one instance of every built-in schedule, keyed by its code
+BUILTIN = {
+    codes.CONSTANT: schedules.constant(0.1),
+    codes.INVERSE_TIME: schedules.inverse_time(5.0, 50.0),
+    codes.INVERSE_SCALING: schedules.inverse_scaling(0.01, 0.25),
+    codes.EXPONENTIAL: schedules.exponential(0.1, 1e-3),
+    codes.STEP: schedules.step(0.1, 0.5, 1000),
+    codes.COSINE: schedules.cosine(0.1, 1e-3, 1000),
+}
+
+
+def make_data(n, d, dtype=np.float64, seed=0, loc=0.0):
+    """Features on mixed scales and offsets, y linear in them plus noise, both of ``dtype``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, d) + rng.uniform(-1.0, 1.0, d) + loc
+    w = rng.standard_normal(d + 1)
+    y = w[0] + X @ w[1:] + 0.3 * rng.standard_normal(n)
+    return np.ascontiguousarray(X, dtype=dtype), y.astype(dtype)
+
+
+def standardization(X, standardize):
+    """(center, scale_inv) of X's columns, or two empty arrays (kernels read X as is); a column
+    without spread is only centered, as in fastgd._dispatch."""
+    if not standardize:
+        return EMPTY, EMPTY
+    X64 = X.astype(np.float64)
+    std = X64.std(axis=0)
+    return X64.mean(axis=0), 1.0 / np.where(std > 0, std, 1.0)
+
+
+def grad_scale(X, y, theta, center, scale_inv):
+    """Σ|terms| of the mean loss and of each mean-gradient component (the error bound's scale)."""
+    Xt = np.abs(ref.design(X, center, scale_inv))
+    r = Xt @ np.abs(theta) + np.abs(y.astype(np.float64))
+    return float(np.mean(r * r)), 2.0 * (Xt.T @ r) / X.shape[0]
+
+
+def call_loss_grad(kernel, X, y, theta, center, scale_inv, fit_intercept, with_grad=True):
+    grad = np.full(X.shape[1] + 1, np.nan) if with_grad else EMPTY
+    work = np.full((K.n_chunks(X.shape[0]), X.shape[1] + 2), np.nan)  # the kernel must not rely on zeros
+    loss = kernel(X, y, theta, center, scale_inv, fit_intercept, SQUARED, grad, work)
+    return loss, grad
+
+
+def assert_path_close(actual, expected):
+    scale = max(np.abs(expected).max(), 1.0)
+    np.testing.assert_allclose(actual, expected, rtol=PATH_RTOL, atol=PATH_RTOL * scale)
+
+
+# --- loss_grad, loss_grad_parallel ------------------------------------------------------------
+
+
+@DTYPES
+@STANDARDIZE
+@INTERCEPT
+@pytest.mark.parametrize("kernel", [K.loss_grad, K.loss_grad_parallel], ids=["serial", "parallel"])
+@pytest.mark.parametrize("n", [1, 37, 5000])
+def test_loss_grad_matches_reference(kernel, dtype, standardize, fit_intercept, n):
+    X, y = make_data(n, 3, dtype, seed=n)
+    center, scale_inv = standardization(X, standardize)
+    theta = np.random.default_rng(1).standard_normal(4)
+    theta_before = theta.copy()
+    loss, grad = call_loss_grad(kernel, X, y, theta, center, scale_inv, fit_intercept)
+    ref_loss, ref_grad = ref.loss_grad(X, y, theta, center, scale_inv, fit_intercept)
+    loss_scale, g_scale = grad_scale(X, y, theta, center, scale_inv)
+    assert abs(loss - ref_loss) <= RTOL * loss_scale
+    np.testing.assert_array_less(np.abs(grad - ref_grad), RTOL * g_scale + 1e-300)
+    if not fit_intercept:
+        assert grad[0] == 0.0
+    np.testing.assert_array_equal(theta, theta_before)  # theta is read, never written
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    d=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    standardize=st.booleans(),
+    fit_intercept=st.booleans(),
+    log_scale=st.integers(-3, 3),
+)
+def test_loss_grad_random_shapes(n, d, seed, dtype, standardize, fit_intercept, log_scale):
+    X, y = make_data(n, d, dtype, seed)
+    X = (X * dtype(10.0**log_scale)).astype(dtype)
+    center, scale_inv = standardization(X, standardize)
+    theta = np.random.default_rng(seed).standard_normal(d + 1)
+    loss, grad = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, fit_intercept)
+    ref_loss, ref_grad = ref.loss_grad(X, y, theta, center, scale_inv, fit_intercept)
+    loss_scale, g_scale = grad_scale(X, y, theta, center, scale_inv)
+    assert abs(loss - ref_loss) <= RTOL * loss_scale
+    np.testing.assert_array_less(np.abs(grad - ref_grad), RTOL * g_scale + 1e-300)
+    # the loss alone (empty grad) is the very same number
+    assert call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, fit_intercept, with_grad=False)[0] == loss
+
+
+@DTYPES
+@STANDARDIZE
+@pytest.mark.parametrize("n", [1, 100, CHUNK, CHUNK + 1, 5000])
+def test_loss_grad_parallel_is_bit_identical(dtype, standardize, n):
+    X, y = make_data(n, 4, dtype, seed=n)
+    center, scale_inv = standardization(X, standardize)
+    theta = np.random.default_rng(2).standard_normal(5)
+    serial = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, True)
+    previous = numba.get_num_threads()
+    try:
+        results = []
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            results.append(call_loss_grad(K.loss_grad_parallel, X, y, theta, center, scale_inv, True))
+    finally:
+        numba.set_num_threads(previous)
+    assert numba.get_num_threads() == previous
+    for loss, grad in results:
+        assert loss == serial[0]
+        np.testing.assert_array_equal(grad, serial[1])
+
+
+def test_n_chunks():
+    assert [K.n_chunks(n) for n in (0, 1, CHUNK, CHUNK + 1, 3 * CHUNK)] == [1, 1, 1, 2, 3]
+
+
+@DTYPES
+@STANDARDIZE
+@INTERCEPT
+def test_batch_gd_iterations_match_reference(dtype, standardize, fit_intercept):
+    """θ ← θ − η ∇MSE(θ) driven by the kernel's gradient follows the textbook batch GD."""
+    X, y = make_data(50, 3, dtype, seed=3)
+    center, scale_inv = standardization(X, standardize)
+    theta0 = np.random.default_rng(3).standard_normal(4)
+    theta0[0] *= fit_intercept
+    etas = np.full(30, 0.02)
+    theta, path = theta0.copy(), []
+    for eta in etas:
+        _, grad = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, fit_intercept)
+        theta -= eta * grad
+        path.append(theta.copy())
+    ref_theta, ref_path = ref.batch_gd(X, y, theta0, etas, center, scale_inv, fit_intercept)
+    assert_path_close(np.array(path), ref_path)
+    np.testing.assert_array_equal(ref_path[-1], ref_theta)
+    # and it does descend
+    assert ref.loss_grad(X, y, theta, center, scale_inv)[0] < ref.loss_grad(X, y, theta0, center, scale_inv)[0]
+
+
+# --- sgd_epoch, minibatch_epoch ---------------------------------------------------------------
+
+
+def sched_args(code):
+    sched = BUILTIN[code]
+    return sched.code, sched.params, codes.Schedule(code).name.lower()
+
+
+@DTYPES
+@STANDARDIZE
+@INTERCEPT
+def test_sgd_epoch_path_matches_reference(dtype, standardize, fit_intercept):
+    n, d = 40, 3
+    X, y = make_data(n, d, dtype, seed=4)
+    X_before, y_before = X.copy(), y.copy()
+    center, scale_inv = standardization(X, standardize)
+    rng = np.random.default_rng(4)
+    theta0 = rng.standard_normal(d + 1)
+    theta0[0] *= fit_intercept
+    sched = schedules.inverse_time(0.5, 50.0)  # 0.01, decaying: stable for these rows
+    theta = theta0.copy()
+    for epoch in range(2):  # the second epoch starts at t = n
+        order = rng.permutation(n).astype(np.int64)
+        t_start = epoch * n
+        path = np.full((n, d + 1), np.nan)
+        status = K.sgd_epoch(
+            X, y, theta, order, center, scale_inv, fit_intercept, SQUARED, sched.code, sched.params, t_start, path
+        )
+        assert status == codes.OK
+        etas = ref.schedule("inverse_time", [0.5, 50.0], t_start + np.arange(n))
+        ref_theta, ref_path = ref.sgd_epoch(X, y, theta0, order, etas, center, scale_inv, fit_intercept)
+        assert_path_close(path, ref_path)
+        np.testing.assert_array_equal(path[-1], theta)  # the last row of the path is the final theta
+        theta0 = ref_theta
+    if not fit_intercept:
+        assert theta[0] == 0.0
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+
+
+@pytest.mark.parametrize("code", sorted(BUILTIN), ids=[codes.Schedule(c).name for c in sorted(BUILTIN)])
+def test_sgd_epoch_every_schedule(code):
+    n = 30
+    X, y = make_data(n, 2, seed=5)
+    theta = np.zeros(3)
+    sched_code, params, name = sched_args(code)
+    order = np.arange(n, dtype=np.int64)[::-1].copy()
+    t_start = 995  # crosses the step/cosine boundaries at t = 1000
+    path = np.empty((n, 3))
+    assert K.sgd_epoch(X, y, theta, order, EMPTY, EMPTY, True, SQUARED, sched_code, params, t_start, path) == codes.OK
+    etas = ref.schedule(name, params, t_start + np.arange(n))
+    assert_path_close(path, ref.sgd_epoch(X, y, np.zeros(3), order, etas)[1])
+
+
+def test_sgd_epoch_table_schedule_and_no_path():
+    """TABLE: params[k] is the rate of the k-th update of the epoch, whatever t_start; an empty
+    path records nothing and gives the same theta."""
+    n = 25
+    X, y = make_data(n, 3, seed=6)
+    etas = np.random.default_rng(6).uniform(0.001, 0.02, n)
+    order = np.random.default_rng(7).integers(0, n, 2 * n)  # any row sequence, repeats allowed
+    etas = np.concatenate([etas, etas[::-1]])
+    theta, no_path = np.zeros(4), np.zeros((0, 4))
+    status = K.sgd_epoch(X, y, theta, order, EMPTY, EMPTY, True, SQUARED, codes.TABLE, etas, 12345, no_path)
+    assert status == codes.OK
+    ref_theta, _ = ref.sgd_epoch(X, y, np.zeros(4), order, etas)
+    assert_path_close(theta, ref_theta)
+    theta2, path = np.zeros(4), np.empty((2 * n, 4))
+    K.sgd_epoch(X, y, theta2, order, EMPTY, EMPTY, True, SQUARED, codes.TABLE, etas, 0, path)
+    np.testing.assert_array_equal(theta2, theta)
+
+
+@DTYPES
+@STANDARDIZE
+@INTERCEPT
+@pytest.mark.parametrize("batch_size", [1, 7, 40, 100])
+def test_minibatch_epoch_path_matches_reference(dtype, standardize, fit_intercept, batch_size):
+    n, d = 40, 3
+    X, y = make_data(n, d, dtype, seed=8)
+    center, scale_inv = standardization(X, standardize)
+    rng = np.random.default_rng(8)
+    theta0 = rng.standard_normal(d + 1)
+    theta0[0] *= fit_intercept
+    order = rng.permutation(n).astype(np.int64)
+    n_batches = -(-n // batch_size)
+    t_start = 3 * n_batches
+    sched = schedules.inverse_time(0.5, 20.0)
+    theta, grad, path = theta0.copy(), np.zeros(d + 1), np.full((n_batches, d + 1), np.nan)
+    status = K.minibatch_epoch(
+        X, y, theta, order, batch_size, center, scale_inv, fit_intercept, SQUARED,
+        sched.code, sched.params, t_start, grad, path,
+    )  # fmt: skip
+    assert status == codes.OK
+    etas = ref.schedule("inverse_time", [0.5, 20.0], t_start + np.arange(n_batches))
+    ref_theta, ref_path = ref.minibatch_epoch(X, y, theta0, order, batch_size, etas, center, scale_inv, fit_intercept)
+    assert_path_close(path, ref_path)
+    assert_path_close(theta, ref_theta)
+    np.testing.assert_array_equal(path[-1], theta)
+    if batch_size >= n:  # one batch of every row: one step of batch GD
+        assert_path_close(theta, ref.batch_gd(X, y, theta0, etas[:1], center, scale_inv, fit_intercept)[0])
+    if batch_size == 1:  # batches of one: SGD
+        assert_path_close(path, ref.sgd_epoch(X, y, theta0, order, etas, center, scale_inv, fit_intercept)[1])
+
+
+# --- divergence -------------------------------------------------------------------------------
+
+
+def diverging_sgd(eta=1e10):
+    n = 60
+    X, y = make_data(n, 3, seed=9)
+    order = np.arange(n, dtype=np.int64)
+    theta, path = np.zeros(4), np.full((n, 4), np.nan)
+    status = K.sgd_epoch(X, y, theta, order, EMPTY, EMPTY, True, SQUARED, codes.CONSTANT, np.array([eta]), 0, path)
+    return X, y, order, theta, path, status
+
+
+def test_sgd_epoch_reports_first_nonfinite_gradient():
+    X, y, order, theta, path, k = diverging_sgd()
+    assert k != codes.OK
+    assert 0 < k < len(order)
+    # the updates before k were made (and match the reference); update k was not
+    etas = np.full(k, 1e10)
+    with np.errstate(over="ignore", invalid="ignore"):  # theta may overflow at k - 1 (only g is checked, as documented)
+        ref_path = ref.sgd_epoch(X, y, np.zeros(4), order[:k], etas)[1]
+    np.testing.assert_allclose(path[:k], ref_path, rtol=1e-8)
+    np.testing.assert_array_equal(theta, path[k - 1])
+    assert np.isnan(path[k:]).all()  # nothing recorded after k
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = 2.0 * (ref.design(X)[order[k]] @ theta - y[order[k]])
+    assert not np.isfinite(g)
+    # a finite rate on the same rows stays finite
+    assert diverging_sgd(eta=1e-3)[-1] == codes.OK
+
+
+def test_minibatch_epoch_reports_diverging_batch():
+    n, batch_size = 60, 1
+    X, y = make_data(n, 3, seed=9)
+    order = np.arange(n, dtype=np.int64)
+    theta, grad, path = np.zeros(4), np.zeros(4), np.full((n, 4), np.nan)
+    b = K.minibatch_epoch(
+        X, y, theta, order, batch_size, EMPTY, EMPTY, True, SQUARED, codes.CONSTANT, np.array([1e10]), 0, grad, path
+    )
+    assert b != codes.OK
+    assert 0 < b < n
+    np.testing.assert_array_equal(theta, path[b - 1])  # left as before batch b
+    assert np.isnan(path[b:]).all()
+
+
+# --- learning_rate, learning_rates ------------------------------------------------------------
+
+T_VALUES = np.array([0, 1, 2, 7, 49, 50, 999, 1000, 1001, 1999, 2000, 123_456, 10**6, 10**9 + 7], dtype=np.int64)
+
+
+def test_every_builtin_code_is_covered():
+    assert set(BUILTIN) | {codes.TABLE} == {int(c) for c in codes.Schedule}
+
+
+@pytest.mark.parametrize("code", sorted(BUILTIN), ids=[codes.Schedule(c).name for c in sorted(BUILTIN)])
+def test_learning_rates_match_reference(code):
+    sched_code, params, name = sched_args(code)
+    expected = ref.schedule(name, params, T_VALUES)
+    out = np.full(T_VALUES.shape, np.nan)
+    got = K.learning_rates(sched_code, params, T_VALUES, out)
+    assert got is out
+    atol = 1e-15 * params[0]  # cosine near the end of a period: 1 + cos(.) cancels
+    np.testing.assert_allclose(out, expected, rtol=RTOL, atol=atol)
+    for t, e in zip(T_VALUES, expected, strict=True):  # the inline helper, called directly
+        assert math.isclose(K.learning_rate(sched_code, params, int(t), 0), e, rel_tol=RTOL, abs_tol=atol)
+    assert (out >= 0).all()
+
+
+def test_learning_rate_table():
+    table = np.array([0.5, 0.25, 0.125])
+    assert [K.learning_rate(codes.TABLE, table, t, 10) for t in (10, 11, 12)] == [0.5, 0.25, 0.125]
+    np.testing.assert_array_equal(
+        K.learning_rates(codes.TABLE, table, np.array([2, 0, 1]), np.empty(3)), [0.125, 0.5, 0.25]
+    )
+
+
+def test_learning_rate_unknown_code_is_nan():
+    assert math.isnan(K.learning_rate(99, np.array([0.1]), 0, 0))
+
+
+# --- shuffle ----------------------------------------------------------------------------------
+
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 10, 1000])
+def test_shuffle_is_reproducible_permutation(n):
+    seed = 12345678901234567
+    order = np.arange(n, dtype=np.int64)
+    state = np.array([seed], dtype=np.uint64)
+    out = K.shuffle(order, state)
+    assert out is order  # in place
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    # the state advanced by one splitmix64 step per draw (n - 1 draws)
+    assert int(state[0]) == (seed + max(n - 1, 0) * GOLDEN) % 2**64
+    # same state -> same order; the documented splitmix64 + Fisher-Yates, step by step
+    again = K.shuffle(np.arange(n, dtype=np.int64), np.array([seed], dtype=np.uint64))
+    np.testing.assert_array_equal(again, order)
+    expected, new_state = ref.splitmix64_shuffle(np.arange(n), seed)
+    np.testing.assert_array_equal(order, expected)
+    assert int(state[0]) == new_state
+    if n >= 10:
+        # the advanced state gives a different order next time
+        second = K.shuffle(np.arange(n, dtype=np.int64), state)
+        assert not np.array_equal(second, order)
+        assert not np.array_equal(order, np.arange(n))
+
+
+def test_shuffle_is_uniform():
+    """All 24 orders of 4 items, about equally often (chi-square, fixed seed: deterministic)."""
+    state = np.array([7], dtype=np.uint64)
+    counts = {}
+    draws = 24_000
+    for _ in range(draws):
+        key = tuple(K.shuffle(np.arange(4, dtype=np.int64), state))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 24
+    expected = draws / 24
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    assert chi2 < 49.7  # 99.9th percentile of chi-square with 23 degrees of freedom
+
+
+# --- column_stats, max_row_norm2 --------------------------------------------------------------
+
+
+def call_column_stats(kernel, X):
+    d = X.shape[1]
+    mean, m2 = np.zeros(d), np.zeros(d)
+    work = np.full((K.n_chunks(X.shape[0]), 2 * d + 2), np.nan)
+    status = kernel(X, mean, m2, work)
+    return status, mean, m2
+
+
+@DTYPES
+@pytest.mark.parametrize("n", [1, 5, CHUNK, 5000])
+def test_column_stats_match_numpy(dtype, n):
+    X, _ = make_data(n, 4, dtype, seed=n, loc=3.0)
+    X64 = X.astype(np.float64)
+    status, mean, m2 = call_column_stats(K.column_stats, X)
+    assert status == -1
+    np.testing.assert_array_less(np.abs(mean - X64.mean(axis=0)), RTOL * np.abs(X64).mean(axis=0))
+    np.testing.assert_allclose(m2, n * X64.var(axis=0), rtol=1e-10, atol=1e-300)
+    # the parallel twin: the same bits
+    p_status, p_mean, p_m2 = call_column_stats(K.column_stats_parallel, X)
+    assert p_status == status
+    np.testing.assert_array_equal(p_mean, mean)
+    np.testing.assert_array_equal(p_m2, m2)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "loc", "rtol"),
+    [(np.float64, 1e8, 1e-7), (np.float64, 1e12, 1e-7), (np.float32, 1e4, 1e-7)],
+    ids=["f64-1e8", "f64-1e12", "f32-1e4"],
+)
+def test_column_stats_huge_mean_tiny_spread(dtype, loc, rtol):
+    """A mean that dwarfs the spread: sum(x^2)/n - mean^2 would lose every digit here (its
+    error is about 2^-53 loc^2: 1 at 1e8, 1e8 at 1e12, for a variance of 1).  The kernel
+    reads X shifted by its first row, so the mean's size costs no digits."""
+    n = 5000
+    X = (loc + np.random.default_rng(10).standard_normal((n, 3))).astype(dtype)
+    X64 = X.astype(np.float64)
+    # the reference: two-pass on X - X[0] (exact differences, Sterbenz), whose mean is accurate;
+    # two-pass around numpy's own mean of X would err by about (13 eps 1e12)^2 ~ 1e-6 at 1e12
+    shifted = X64 - X64[0]
+    ref_var = ((shifted - shifted.mean(axis=0)) ** 2).mean(axis=0)
+    for kernel in (K.column_stats, K.column_stats_parallel):
+        status, mean, m2 = call_column_stats(kernel, X)
+        assert status == -1
+        np.testing.assert_allclose(mean, X64.mean(axis=0), rtol=1e-14)
+        np.testing.assert_allclose(m2 / n, ref_var, rtol=rtol)
+
+
+NONFINITE_CASES = {
+    "nan-first-block": ([(3, 1, np.nan)], 3),
+    "inf-later-block": ([(3000, 2, np.inf)], 3000),
+    "nan-and-inf": ([(4500, 0, np.inf), (2100, 1, np.nan), (4400, 2, -np.inf)], 2100),
+    "plus-minus-inf": ([(2500, 0, np.inf), (2500, 1, -np.inf)], 2500),
+    "last-row": ([(4999, 3, np.nan)], 4999),
+}
+
+
+@DTYPES
+@pytest.mark.parametrize("case", list(NONFINITE_CASES))
+def test_column_stats_reports_first_nonfinite_row(dtype, case):
+    X, _ = make_data(5000, 4, dtype, seed=11)
+    cells, first = NONFINITE_CASES[case]
+    for i, j, value in cells:
+        X[i, j] = value
+    assert call_column_stats(K.column_stats, X)[0] == first
+    assert call_column_stats(K.column_stats_parallel, X)[0] == first
+
+
+def test_column_stats_finite_row_with_overflowing_sum_is_finite():
+    """Every value finite, but the row's float64 sum overflows: the row holds no NaN or inf."""
+    X = np.array([[1e308, 1e308], [1.0, 2.0], [3.0, 1.0]])
+    assert call_column_stats(K.column_stats, X)[0] == -1
+
+
+@DTYPES
+@STANDARDIZE
+@pytest.mark.parametrize("n", [1, 50, 5000])
+def test_max_row_norm2(dtype, standardize, n):
+    X, _ = make_data(n, 3, dtype, seed=12)
+    if n > 1:
+        X[n - 2] = 50.0  # the largest row, in the last block
+    center, scale_inv = standardization(X, standardize)
+    Z = ref.design(X, center, scale_inv)[:, 1:]  # rows as the model sees them, without the 1
+    norms = (Z * Z).sum(axis=1)
+    expected = norms.max()
+    got = K.max_row_norm2(X, center, scale_inv)
+    assert math.isclose(got, expected, rel_tol=RTOL)
+    if n > 1:
+        assert int(np.argmax(norms)) == n - 2
+
+
+# --- calling the kernels from a user's own @njit code ------------------------------------------
+
+
+@numba.njit(cache=True)
+def user_sgd(X, y, theta, order, state, n_epochs, params, center, scale_inv):
+    """A user's own loop: shuffle, one SGD epoch, the loss; all inside numba."""
+    n = X.shape[0]
+    no_path = np.zeros((0, theta.shape[0]))
+    work = np.zeros((1 + (n - 1) // 2048, X.shape[1] + 2))
+    losses = np.empty(n_epochs)
+    t = 0
+    for e in range(n_epochs):
+        K.shuffle(order, state)
+        status = K.sgd_epoch(X, y, theta, order, center, scale_inv, True, 0, 1, params, t, no_path)
+        if status != -1:
+            return status, losses
+        t += n
+        losses[e] = K.loss_grad(X, y, theta, center, scale_inv, True, 0, np.empty(0), work)
+    return -1, losses
+
+
+@STANDARDIZE
+def test_kernels_callable_from_user_njit(standardize):
+    X, y = make_data(50, 3, seed=13)
+    center, scale_inv = standardization(X, standardize)
+    params = schedules.inverse_time(0.5, 50.0).params
+    theta0 = np.random.default_rng(13).standard_normal(4)
+
+    theta_nb, order_nb, state_nb = theta0.copy(), np.arange(50, dtype=np.int64), np.array([99], dtype=np.uint64)
+    status, losses = user_sgd(X, y, theta_nb, order_nb, state_nb, 5, params, center, scale_inv)
+    assert status == codes.OK
+
+    theta, order, state = theta0.copy(), np.arange(50, dtype=np.int64), np.array([99], dtype=np.uint64)
+    py_losses, t = [], 0
+    for _ in range(5):
+        K.shuffle(order, state)
+        status = K.sgd_epoch(
+            X, y, theta, order, center, scale_inv, True, SQUARED, codes.INVERSE_TIME, params, t, np.zeros((0, 4))
+        )
+        assert status == codes.OK
+        t += 50
+        py_losses.append(call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, True, with_grad=False)[0])
+    np.testing.assert_array_equal(order_nb, order)
+    assert state_nb[0] == state[0]
+    # not always the same bits: inlined into the caller with constant codes, LLVM may contract and
+    # reassociate differently under the kernels' fastmath flags (differences of ~1 ulp seen)
+    np.testing.assert_allclose(theta_nb, theta, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(losses, py_losses, rtol=1e-13)
+    assert losses[-1] < ref.loss_grad(X, y, theta0, center, scale_inv)[0]  # it learned something
