@@ -1,0 +1,79 @@
+"""The fastgd command: demo and fit."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import lstsq
+
+import fastgd
+from fastgd.cli import main
+
+
+def test_demo_prints_the_five_methods_beside_lstsq(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    rows = {
+        line.split()[0]: line
+        for line in out.splitlines()
+        if line.split() and line.split()[0] in ("normal", "svd", "batch", "sgd", "minibatch", "lstsq")
+    }
+    assert set(rows) == {"normal", "svd", "batch", "sgd", "minibatch", "lstsq"}
+    X, y = fastgd.make_linear(100, 1, random_state=42)
+    theta, loss = lstsq(X, y)
+    assert f"[{theta[0]:.4f}, {theta[1]:.4f}]" in rows["lstsq"]
+    assert f"[{theta[0]:.4f}, {theta[1]:.4f}]" in rows["normal"]
+    for method in ("normal", "svd", "batch", "sgd", "minibatch"):
+        mse = float(rows[method].split("]")[1].split()[0])
+        assert mse == pytest.approx(loss, rel=0.05)
+        assert re.search(r"\d+\.\dms", rows[method])
+
+
+def test_demo_scales_and_takes_float32(capsys):
+    assert main(["demo", "--n", "3000", "--d", "3", "--dtype", "float32", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "m=3000 d=3 dtype=float32 seed=1" in out
+    assert "…]" in out  # θ has 4 entries: the table shows the first three
+
+
+def test_fit_csv_by_column_name(tmp_path, capsys):
+    X, y = fastgd.make_linear(200, 2, random_state=3)
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.column_stack((X, y)), delimiter=",", header="a,b,price", comments="")
+    assert main(["fit", str(path), "--target", "price", "--method", "normal"]) == 0
+    out = capsys.readouterr().out
+    theta, _ = lstsq(X, y)
+    values = dict(line.split() for line in out.splitlines()[-3:])
+    np.testing.assert_allclose([float(values[k]) for k in ("intercept", "a", "b")], theta, rtol=1e-8)
+
+
+def test_fit_npz_and_npy(tmp_path, capsys):
+    X, y = fastgd.make_linear(100, 1, random_state=4)
+    np.savez(tmp_path / "xy.npz", X=X, y=y)
+    np.save(tmp_path / "table.npy", np.column_stack((y, X)))
+    theta, _ = lstsq(X, y)
+    for args in (["fit", str(tmp_path / "xy.npz")], ["fit", str(tmp_path / "table.npy"), "--target", "0"]):
+        assert main([*args, "--method", "svd"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert float(lines[-2].split()[1]) == pytest.approx(theta[0], rel=1e-8)
+        assert float(lines[-1].split()[1]) == pytest.approx(theta[1], rel=1e-8)
+
+
+def test_fit_errors_are_clear(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    with pytest.raises(SystemExit, match="--target 'c' is not a column"):
+        main(["fit", str(path), "--target", "c"])
+    path.write_text("a,b\n1,x\n3,4\n")
+    with pytest.raises(SystemExit, match="not a numeric CSV table"):
+        main(["fit", str(path), "--target", "a"])
+    path.write_text("a,b\n1,nan\n3,4\n5,6\n")
+    assert main(["fit", str(path), "--target", "a"]) == 2
+    assert "X contains nan at row 0, column 0" in capsys.readouterr().err
+
+
+def test_console_script_runs_as_a_module():
+    out = subprocess.run([sys.executable, "-m", "fastgd", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "demo" in out.stdout and "fit" in out.stdout
