@@ -32,7 +32,7 @@ def test_full_gradient_fastgd(benchmark, data):
     X, y = data
     theta, grad = np.zeros(D + 1), np.zeros(D + 1)
     work = np.zeros((K.n_chunks(N), D + 2))
-    empty = np.empty(0)
+    empty = None
     benchmark(K.loss_grad_parallel, X, y, theta, empty, empty, True, K.Loss.SQUARED, grad, work)
 
 
@@ -51,7 +51,7 @@ def test_sgd_epoch_fastgd(benchmark, data):
     X, y = data
     theta, order = np.zeros(D + 1), np.arange(N)
     K.shuffle(order, np.array([1], dtype=np.uint64))
-    empty, no_path = np.empty(0), np.zeros((0, D + 1))
+    empty = no_path = None
     params = fastgd.schedules.constant(1e-3).params
     benchmark(
         K.sgd_epoch, X, y, theta, order, empty, empty, True, K.Loss.SQUARED, K.Schedule.CONSTANT, params, 0, no_path

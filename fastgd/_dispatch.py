@@ -11,7 +11,6 @@ from . import kernels as K
 from .kernels._config import CHUNK
 from .kernels.codes import SQUARED
 
-_EMPTY = np.empty(0)
 #: a fixed start for the power iteration, so that learning_rate="auto" is the same for any random_state
 _POWER_SEED = 20240311
 
@@ -46,7 +45,7 @@ class Problem:
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
         self.std = np.sqrt(m2 / self.n)
-        self.center = self.scale_inv = _EMPTY
+        self.center = self.scale_inv = None  # read X as is
         self._work = np.zeros((K.n_chunks(self.n), self.d + 2))
         self._grad = np.zeros(self.d + 1)
         self._lipschitz = None
@@ -58,12 +57,12 @@ class Problem:
 
     @property
     def standardized(self):
-        return self.center.shape[0] > 0
+        return self.center is not None
 
     def loss(self, theta):
         """Mean loss of theta (model units)."""
         return self._loss_grad(
-            self.X, self.y, theta, self.center, self.scale_inv, self.fit_intercept, self.loss_code, _EMPTY, self._work
+            self.X, self.y, theta, self.center, self.scale_inv, self.fit_intercept, self.loss_code, None, self._work
         )
 
     def loss_grad(self, theta, grad):

@@ -354,7 +354,6 @@ def _stochastic(problem, method, theta, schedule, batch_size, max_epochs, tol, p
     order = np.arange(problem.n, dtype=np.int64)
     state = np.array([rng.integers(2**63)], dtype=np.uint64)
     grad = np.zeros(problem.d + 1)
-    no_path = np.zeros((0, problem.d + 1))
     limit = _blowup_threshold(problem, problem.loss(theta))
     stop = _Stopper(tol, patience)
     history, path, reason, t = [], [theta.copy()] if record_path else None, None, 0
@@ -363,7 +362,7 @@ def _stochastic(problem, method, theta, schedule, batch_size, max_epochs, tol, p
         if shuffle:
             K.shuffle(order, state)
         params = schedule.table(t, per_epoch) if isinstance(schedule, schedules.custom) else schedule.params
-        buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else no_path
+        buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else None
         if sgd:
             status = K.sgd_epoch(
                 X,

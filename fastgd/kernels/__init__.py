@@ -6,7 +6,9 @@ float64 X from one source); parameters and partial sums are float64.  Shapes and
 * ``X``: (n, d) float32 or float64, C-contiguous; ``y``: (n,) of X's dtype.
 * ``theta``: (d + 1,) float64, ``theta[0]`` the intercept, ``theta[1:]`` the coefficients.
 * ``center``, ``scale_inv``: (d,) float64 to standardize on the fly (feature j read as
-  ``(x_j - center[j]) * scale_inv[j]``), or both empty (``np.empty(0)``) to read X as is.
+  ``(x_j - center[j]) * scale_inv[j]``), or both ``None`` to read X as is.  Optional outputs
+  (``grad`` of ``loss_grad``, ``path`` of the epoch kernels) are likewise ``None`` when not
+  wanted: numba compiles each case apart, so the loops carry no run-time test.
 * ``loss_code``: a ``codes.Loss``; ``sched_code`` + ``sched_params``: a ``codes.Schedule`` and
   its float64 parameters (``fastgd.schedules`` objects carry both: ``.code``, ``.params``).
 

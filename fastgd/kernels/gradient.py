@@ -19,7 +19,7 @@ def n_chunks(n_rows):
 
 
 @njit(**INLINE)
-def _block(X, y, theta, center, scale_inv, loss_code, want_grad, c, acc):
+def _block(X, y, theta, center, scale_inv, loss_code, grad, c, acc):
     """Sum loss and gradient of rows ``c*CHUNK ...`` into ``acc`` = [grad (d+1), loss]."""
     d = X.shape[1]
     acc[:] = 0.0
@@ -28,7 +28,7 @@ def _block(X, y, theta, center, scale_inv, loss_code, want_grad, c, acc):
         x = X[i]
         p = predict_row(x, theta, center, scale_inv)
         acc[d + 1] += loss_value(loss_code, p, y[i])
-        if want_grad:
+        if grad is not None:  # resolved at compile time (see _rows)
             g = loss_dp(loss_code, p, y[i])
             acc[0] += g
             add_row(g, x, acc, center, scale_inv)
@@ -39,15 +39,17 @@ def _combine(work, n, fit_intercept, grad):
     """Add the blocks up in block order; mean loss returned, mean gradient into ``grad``."""
     d1 = work.shape[1] - 1
     total = 0.0
-    grad[:] = 0.0
     for c in range(work.shape[0]):
         total += work[c, d1]
+    if grad is not None:
+        grad[:] = 0.0
+        for c in range(work.shape[0]):
+            for k in range(grad.shape[0]):
+                grad[k] += work[c, k]
         for k in range(grad.shape[0]):
-            grad[k] += work[c, k]
-    for k in range(grad.shape[0]):
-        grad[k] /= n
-    if grad.shape[0] > 0 and not fit_intercept:
-        grad[0] = 0.0
+            grad[k] /= n
+        if not fit_intercept:
+            grad[0] = 0.0
     return total / n
 
 
@@ -57,22 +59,20 @@ def loss_grad(X, y, theta, center, scale_inv, fit_intercept, loss_code, grad, wo
 
     X: (n, d) float32/float64, C-contiguous; y: (n,) same dtype; theta: (d + 1,) float64,
     ``theta[0]`` the intercept; center, scale_inv: (d,) float64 to standardize on the fly,
-    or empty; fit_intercept: bool (False zeroes ``grad[0]``); loss_code: ``codes.Loss``;
-    grad: (d + 1,) float64, written with the mean gradient, or empty for the loss alone;
+    or None; fit_intercept: bool (False zeroes ``grad[0]``); loss_code: ``codes.Loss``;
+    grad: (d + 1,) float64, written with the mean gradient, or None for the loss alone;
     work: (n_chunks(n), d + 2) float64 scratch.  Returns the mean loss (float64).
     """
-    want_grad = grad.shape[0] > 0
     for c in range(work.shape[0]):
-        _block(X, y, theta, center, scale_inv, loss_code, want_grad, c, work[c])
+        _block(X, y, theta, center, scale_inv, loss_code, grad, c, work[c])
     return _combine(work, X.shape[0], fit_intercept, grad)
 
 
 @njit(**PARALLEL)
 def loss_grad_parallel(X, y, theta, center, scale_inv, fit_intercept, loss_code, grad, work):
     """``loss_grad`` with the blocks summed in parallel: the same arguments, the same bits."""
-    want_grad = grad.shape[0] > 0
     for c in prange(work.shape[0]):
-        _block(X, y, theta, center, scale_inv, loss_code, want_grad, c, work[c])
+        _block(X, y, theta, center, scale_inv, loss_code, grad, c, work[c])
     return _combine(work, X.shape[0], fit_intercept, grad)
 
 

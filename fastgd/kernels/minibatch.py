@@ -34,12 +34,11 @@ def minibatch_epoch(
 
     with ``t = t_start + b``, theta read at the start of the batch.  Arguments as in
     ``sgd_epoch``, plus batch_size (int >= 1) and grad, a (d + 1,) float64 scratch vector.
-    path: (number of batches, d + 1) float64, or (0, d + 1).  Returns ``codes.OK`` or the
+    path: (number of batches, d + 1) float64, or None.  Returns ``codes.OK`` or the
     index of the first batch whose gradient was not finite (theta then holds the result of
     the batch before, which may itself have overflowed; the caller discards it).
     """
     n = order.shape[0]
-    record = path.shape[0] > 0
     n_batches = (n + batch_size - 1) // batch_size
     for b in range(n_batches):
         start = b * batch_size
@@ -58,6 +57,6 @@ def minibatch_epoch(
             theta[0] -= scale * grad[0]
         for j in range(1, theta.shape[0]):
             theta[j] -= scale * grad[j]
-        if record:
+        if path is not None:
             path[b, :] = theta
     return OK

@@ -19,12 +19,11 @@ def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, s
     (for the squared loss, ``loss' = 2 (x~ . theta - y_i)``: the textbook's per-sample gradient).
     X, y, theta, center, scale_inv, fit_intercept, loss_code as in ``loss_grad``; order: int64
     row indices; sched_code, sched_params: the schedule (``schedules.learning_rate``);
-    path: (len(order), d + 1) float64 to receive theta after every update, or (0, d + 1).
+    path: (len(order), d + 1) float64 to receive theta after every update, or None.
     Returns ``codes.OK``, or the position k of the first update whose gradient was not
     finite; theta then holds the result of update k - 1, which may itself have overflowed
     (only the scalar derivative is checked, to keep the loop lean: the caller discards theta).
     """
-    record = path.shape[0] > 0
     for k in range(order.shape[0]):
         i = order[k]
         x = X[i]
@@ -35,6 +34,6 @@ def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, s
         if fit_intercept:
             theta[0] -= step
         add_row(-step, x, theta, center, scale_inv)
-        if record:
+        if path is not None:
             path[k, :] = theta
     return OK

@@ -84,12 +84,11 @@ def max_row_norm2(X, center, scale_inv):
     n, d = X.shape
     n_blocks = max(1, (n + CHUNK - 1) // CHUNK)
     best = np.zeros(n_blocks)
-    standardize = center.shape[0] > 0
     for c in prange(n_blocks):
         for i in range(c * CHUNK, min((c + 1) * CHUNK, n)):
             s = 0.0
             for j in range(d):
-                z = (X[i, j] - center[j]) * scale_inv[j] if standardize else X[i, j]
+                z = np.float64(X[i, j]) if center is None else (X[i, j] - center[j]) * scale_inv[j]
                 s += z * z
             best[c] = max(best[c], s)
     return best.max()
