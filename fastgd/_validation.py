@@ -12,6 +12,7 @@ import numpy as np
 METHODS = ("auto", "normal", "svd", "batch", "sgd", "minibatch")
 ITERATIVE = ("batch", "sgd", "minibatch")
 RECORD_PATH = (False, True, "epoch", "update")
+SHUFFLE = (True, False, "rows", "blocks")
 
 
 def _as_numeric_array(a, name):

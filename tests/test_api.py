@@ -137,6 +137,18 @@ def test_inputs_are_never_modified(multi, method, dtype):
         assert np.array_equal(before, after)
 
 
+@pytest.mark.parametrize("method", ["sgd", "minibatch"])
+def test_shuffle_strategies(method):
+    X, y = fastgd.make_linear(5000, 3, random_state=2)
+    _, optimum = lstsq(X, y)
+    kw = dict(method=method, max_epochs=30, tol=0, random_state=0, standardize=True)
+    fits = {s: fastgd.fit(X, y, shuffle=s, **kw) for s in (True, "rows", "blocks", False)}
+    assert np.array_equal(fits[True].theta, fits["rows"].theta)  # True means "rows"
+    assert not np.array_equal(fits["rows"].theta, fits["blocks"].theta)
+    for res in fits.values():
+        assert res.loss / optimum - 1 < 0.01
+
+
 def test_predict_is_X_coef_plus_intercept(multi):
     X, y = multi
     for method in METHODS:

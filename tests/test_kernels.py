@@ -543,3 +543,20 @@ def test_kernels_callable_from_user_njit(standardize):
     np.testing.assert_allclose(theta_nb, theta, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(losses, py_losses, rtol=1e-13)
     assert losses[-1] < ref.loss_grad(X, y, theta0, center, scale_inv)[0]  # it learned something
+
+
+@pytest.mark.parametrize(("n", "block_rows"), [(1, 64), (130, 64), (128, 64), (1000, 7)])
+def test_shuffle_blocks_is_a_permutation_of_runs(n, block_rows):
+    order = np.full(n, -1, dtype=np.int32)
+    blocks = np.empty(-(-n // block_rows), dtype=np.int32)
+    state = np.array([5], dtype=np.uint64)
+    K.shuffle_blocks(order, blocks, block_rows, state)
+    assert np.array_equal(np.sort(order), np.arange(n))
+    runs = np.split(order, np.flatnonzero(np.diff(order) != 1) + 1)
+    starts = sorted(int(r[0]) for r in runs)
+    assert all(s % block_rows == 0 for s in starts)  # every run starts at a block boundary
+    assert all(len(r) <= block_rows or np.all(np.diff(r) == 1) for r in runs)
+    if n > 2 * block_rows:
+        again = order.copy()
+        K.shuffle_blocks(order, blocks, block_rows, state)  # the state advanced: another order
+        assert not np.array_equal(order, again)

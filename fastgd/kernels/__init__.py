@@ -23,7 +23,8 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``minibatch_epoch``          one epoch of mini-batch updates in a given order
 ``learning_rate``            ``eta(t)`` of a schedule code (inline helper)
 ``learning_rates``           fill an array with ``eta(t_start + k)``
-``shuffle``                  shuffle an int64 order in place (splitmix64 state, uint64[1])
+``shuffle``                  shuffle an int order in place (splitmix64 state, uint64[1])
+``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
 ``column_stats``             finiteness, column means and sums of squared deviations
 ``max_row_norm2``            largest squared row norm (optionally standardized)
 ===========================  ===================================================================
@@ -33,7 +34,7 @@ from . import codes
 from .codes import Loss, Schedule
 from .gradient import loss_grad, loss_grad_parallel, n_chunks
 from .minibatch import minibatch_epoch
-from .random import shuffle
+from .random import shuffle, shuffle_blocks
 from .schedules import learning_rate, learning_rates
 from .sgd import sgd_epoch
 from .stats import column_stats, column_stats_parallel, max_row_norm2
@@ -53,4 +54,5 @@ __all__ = [
     "n_chunks",
     "sgd_epoch",
     "shuffle",
+    "shuffle_blocks",
 ]

@@ -5,6 +5,7 @@ import numpy as np
 from numba import njit
 
 from ._config import KERNEL
+from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
 from .codes import OK
 from .losses import loss_dp
@@ -45,6 +46,8 @@ def minibatch_epoch(
         stop = min(start + batch_size, n)
         grad[:] = 0.0
         for k in range(start, stop):
+            if k + PREFETCH_ROWS < n:
+                prefetch_row(X, order[k + PREFETCH_ROWS])
             i = order[k]
             x = X[i]
             g = loss_dp(loss_code, predict_row(x, theta, center, scale_inv), y[i])

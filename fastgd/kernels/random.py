@@ -39,10 +39,29 @@ def next_below(state, k):
 
 @njit(**KERNEL)
 def shuffle(order, state):
-    """Shuffle ``order`` (int64, 1-D) in place, uniformly, with generator ``state``."""
+    """Shuffle ``order`` (int32 or int64, 1-D) in place, uniformly, with generator ``state``."""
     for i in range(order.shape[0] - 1, 0, -1):
         j = next_below(state, i + 1)
         tmp = order[i]
         order[i] = order[j]
         order[j] = tmp
+    return order
+
+
+@njit(**KERNEL)
+def shuffle_blocks(order, blocks, block_rows, state):
+    """Fill ``order`` with the rows ``0 .. len(order) - 1`` in runs of ``block_rows``
+    consecutive rows, the runs in a random order: ``blocks`` (int, ``ceil(n / block_rows)``
+    entries, any content) is shuffled in place and read as the order of the runs.  Reads stay
+    sequential within a run (fast), at the price of a less random visit than ``shuffle``."""
+    n = order.shape[0]
+    for b in range(blocks.shape[0]):
+        blocks[b] = b
+    shuffle(blocks, state)
+    k = 0
+    for b in range(blocks.shape[0]):
+        start = blocks[b] * block_rows
+        for i in range(start, min(start + block_rows, n)):
+            order[k] = i
+            k += 1
     return order

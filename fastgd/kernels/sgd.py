@@ -4,6 +4,7 @@ import numpy as np
 from numba import njit
 
 from ._config import KERNEL
+from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
 from .codes import OK
 from .losses import loss_dp
@@ -24,7 +25,10 @@ def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, s
     finite; theta then holds the result of update k - 1, which may itself have overflowed
     (only the scalar derivative is checked, to keep the loop lean: the caller discards theta).
     """
-    for k in range(order.shape[0]):
+    n = order.shape[0]
+    for k in range(n):
+        if k + PREFETCH_ROWS < n:
+            prefetch_row(X, order[k + PREFETCH_ROWS])
         i = order[k]
         x = X[i]
         g = loss_dp(loss_code, predict_row(x, theta, center, scale_inv), y[i])
