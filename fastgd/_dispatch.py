@@ -49,6 +49,7 @@ class Problem:
         self._work = np.zeros((K.n_chunks(self.n), self.d + 2))
         self._grad = np.zeros(self.d + 1)
         self._lipschitz = None
+        self.gram = None
 
     def standardize(self):
         """Read features standardized from now on (constant features are only centered)."""
@@ -66,15 +67,26 @@ class Problem:
         )
 
     def loss_grad(self, theta, grad):
-        """Mean loss of theta, and its gradient written into ``grad``."""
+        """Mean loss of theta, and its gradient written into ``grad`` (from the Gram matrix
+        after ``use_gram``: O(d²) instead of a pass over X)."""
+        if self.gram is not None:
+            return self.gram.loss_grad(theta, grad)
         return self._loss_grad(
             self.X, self.y, theta, self.center, self.scale_inv, self.fit_intercept, self.loss_code, grad, self._work
         )
+
+    def use_gram(self):
+        """Precompute the squared loss's Gram matrix (one read of X): every ``loss_grad`` after
+        this costs O(d²).  Call after ``standardize`` if at all."""
+        self.gram = GramLoss(self)
+        self._lipschitz = None
 
     def lipschitz(self, max_iter=30, rtol=1e-3):
         """L = 2 λmax(X̃ᵀX̃ / n), the Lipschitz constant of the MSE gradient (model units),
         by power iteration: each step one gradient pass at y = 0 (which gives 2/n X̃ᵀX̃ v);
         never an eigendecomposition.  The Rayleigh quotient approaches L from below."""
+        if self._lipschitz is None and self.gram is not None:
+            self._lipschitz = self.gram.lipschitz()
         if self._lipschitz is None:
             v = np.random.default_rng(_POWER_SEED).standard_normal(self.d + 1)
             if not self.fit_intercept:
@@ -117,3 +129,70 @@ class Problem:
         out[..., 1:] = theta[..., 1:] * self.scale_inv
         out[..., 0] = theta[..., 0] - out[..., 1:] @ self.center
         return out
+
+
+class GramLoss:
+    """The squared loss of a Problem through its Gram matrix, in the problem's (model) units.
+
+    With u = (x - mean) S the centered features in model units (S = diag(scale_inv), or I)
+    and δ = (mean - center) S, the model reads z = u + δ, and since Σu = 0 and Σ(y - ȳ) = 0:
+
+        MSE(θ)   = e² + θᵀMθ - 2 hᵀθ + s_yy,   e = θ0 + δᵀθ - ȳ
+        ∇θ0      = 2e,          ∇θ = 2eδ + 2(Mθ - h)
+
+    with M = S A S / n, h = S b / n, s_yy = Σ(y - ȳ)² / n, and A, b the centered XᵀX and
+    Xᵀ(y - ȳ) of ``closed_form.gram``.  Without an intercept nothing is centered (ȳ = 0, δ = 0).
+    Centering keeps the cancellation in MSE small; the final loss of a fit is still measured
+    with a pass over X.
+    """
+
+    def __init__(self, problem):
+        from .closed_form import gram
+
+        A, b, y_mean = gram(problem.X, problem.y, problem.mean, problem.fit_intercept)
+        s = np.ones(problem.d) if problem.scale_inv is None else problem.scale_inv
+        n = problem.n
+        self.M = (A * s[:, None] * s[None, :]) / n
+        self.h = b * s / n
+        self.y_mean = y_mean
+        r = problem.y.astype(np.float64) - y_mean
+        self.s_yy = float(r @ r) / n
+        self.fit_intercept = problem.fit_intercept
+        if problem.fit_intercept:
+            center = np.zeros(problem.d) if problem.center is None else problem.center
+            self.delta = (problem.mean - center) * s
+        else:
+            self.delta = np.zeros(problem.d)
+
+    def loss_grad(self, theta, grad):
+        w = theta[1:]
+        e = (theta[0] + self.delta @ w - self.y_mean) if self.fit_intercept else 0.0
+        Mw = self.M @ w
+        grad[0] = 2.0 * e
+        grad[1:] = 2.0 * e * self.delta + 2.0 * (Mw - self.h)
+        return float(e * e + w @ Mw - 2.0 * (self.h @ w) + self.s_yy)
+
+    def hessian(self):
+        """The MSE's Hessian in (θ0, θ): 2 X̃ᵀX̃ / n in model units ((d + 1) x (d + 1))."""
+        d = self.M.shape[0]
+        H = np.zeros((d + 1, d + 1))
+        H[1:, 1:] = self.M + np.outer(self.delta, self.delta)
+        if self.fit_intercept:
+            H[0, 0] = 1.0
+            H[0, 1:] = H[1:, 0] = self.delta
+        return 2.0 * H
+
+    def lipschitz(self, max_iter=1000, rtol=1e-9):
+        """λmax of the Hessian by power iteration on the small matrix (never an eigendecomposition)."""
+        H = self.hessian()
+        v = np.random.default_rng(_POWER_SEED).standard_normal(H.shape[0])
+        v /= np.linalg.norm(v)
+        lam = 0.0
+        for _ in range(max_iter):
+            w = H @ v
+            previous, lam = lam, float(v @ w)
+            norm = np.linalg.norm(w)
+            if norm == 0.0 or abs(lam - previous) <= rtol * lam:
+                break
+            v = w / norm
+        return lam

@@ -34,15 +34,18 @@ def test_closed_forms_match_lstsq(multi, method, fit_intercept):
     assert res.n_epochs == 0 and res.history.shape == (0,)
 
 
+@pytest.mark.parametrize("precompute", [False, True])
 @pytest.mark.parametrize("standardize", [False, True])
-def test_batch_reaches_the_least_squares_loss(multi, standardize):
+def test_batch_reaches_the_least_squares_loss(multi, standardize, precompute):
     X, y = multi
     X = X + np.array([0.0, 2.0, -1.0, 0.0, 0.5])  # off-center columns: a longer valley (cond 62)
-    res = fastgd.fit(X, y, method="batch", standardize=standardize, random_state=0, **TIGHT["batch"])
+    res = fastgd.fit(
+        X, y, method="batch", standardize=standardize, precompute=precompute, random_state=0, **TIGHT["batch"]
+    )
     _, loss = lstsq(X, y)
     assert res.converged
     assert abs(res.loss / loss - 1) < 1e-8
-    assert res.history[-1] == res.loss
+    assert res.history[-1] == pytest.approx(res.loss, rel=1e-12)
     assert np.all(np.diff(res.history) <= 1e-12 * res.history[0])  # 1/L steps never increase the loss
 
 
@@ -117,7 +120,7 @@ def test_same_random_state_same_bits(multi, method):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_results_identical_for_one_and_two_threads(method, dtype):
     X, y = fastgd.make_linear(3 * CHUNK + 17, 4, dtype=dtype, random_state=1)  # several blocks: parallel kernels
-    kw = dict(method=method, random_state=0, max_epochs=5, tol=0, standardize=True)
+    kw = dict(method=method, random_state=0, max_epochs=5, tol=0, standardize=True, precompute=False)
     one = fastgd.fit(X, y, n_threads=1, **kw)
     two = fastgd.fit(X, y, n_threads=2, **kw)
     assert np.array_equal(one.theta, two.theta)
@@ -135,6 +138,27 @@ def test_inputs_are_never_modified(multi, method, dtype):
     fastgd.fit(X, y, method=method, init=init, max_epochs=3, random_state=0, standardize=True)
     for before, after in zip(copies, (X, y, init), strict=True):
         assert np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gram_path_gives_the_streaming_answers(multi, standardize, fit_intercept, dtype):
+    X, y = multi
+    X, y = (X + np.array([0.0, 2.0, -1.0, 0.0, 0.5])).astype(dtype), y.astype(dtype)
+    kw = dict(method="batch", learning_rate=0.05, max_epochs=300, tol=0, random_state=1, record_path="epoch")
+    kw.update(standardize=standardize, fit_intercept=fit_intercept)
+    gram = fastgd.fit(X, y, precompute=True, **kw)
+    stream = fastgd.fit(X, y, precompute=False, **kw)
+    np.testing.assert_allclose(gram.theta, stream.theta, rtol=1e-6 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(gram.path, stream.path, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gram.history, stream.history, rtol=1e-9)
+    assert gram.loss == pytest.approx(stream.loss, rel=1e-9)
+    # the auto learning rate: the Gram path's power iteration and the streaming one agree
+    auto_gram = fastgd.fit(X, y, method="batch", precompute=True, max_epochs=1, tol=0)
+    auto_stream = fastgd.fit(X, y, method="batch", precompute=False, max_epochs=1, tol=0)
+    eta_g, eta_s = auto_gram.learning_rate.params[0], auto_stream.learning_rate.params[0]
+    assert eta_g == pytest.approx(eta_s, rel=0.1) and eta_s >= eta_g * (1 - 1e-6)  # streaming estimates L from below
 
 
 @pytest.mark.parametrize("method", ["sgd", "minibatch"])

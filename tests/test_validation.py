@@ -111,6 +111,7 @@ def test_sparse_input_is_refused_clearly(data):
         (dict(random_state=-1), ValueError, r"random_state"),
         (dict(random_state=np.random.RandomState(0)), TypeError, r"not RandomState"),
         (dict(n_threads=0), ValueError, r"n_threads must be >= 1, got 0"),
+        (dict(precompute="yes"), ValueError, r"unknown precompute 'yes'; choose one of 'auto', True, False"),
         (dict(n_threads=10_000), ValueError, r"n_threads=10000 exceeds"),
     ],
 )
