@@ -2,20 +2,19 @@
 
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _validation as v
 from . import closed_form, schedules
 from . import kernels as K
-from ._dispatch import Problem, thread_count
+from ._dispatch import GRAM_MAX_FEATURES, Problem, thread_count
 from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning
 from .result import FitResult
 
 #: a loss this many times the larger of the initial loss and var(y) counts as diverging
 _BLOWUP = 1e8
-#: precompute="auto" forms XᵀX up to this many features
-_GRAM_MAX_FEATURES = 2048
 #: rows per run of shuffle="blocks"
 _BLOCK_ROWS = 64
 #: features whose standard deviations differ by more than this make gradient descent crawl
@@ -65,9 +64,13 @@ def fit(
     learning_rate : float, schedule from ``fastgd.schedules``, @njit function of t, or "auto"
         A float is a constant rate.  "auto", from the data: batch GD uses ``1/L``, L the
         Lipschitz constant of the gradient (power iteration on X̃ᵀX̃); SGD and mini-batch use
-        ``inverse_time`` decaying from ``eta0 = 1/L_b`` by half after the first epoch, where
+        ``inverse_time``: ``eta(t) = eta0 / (1 + t / t1)`` with ``eta0 = 1/L_b``, where
         ``L_b = (n (b - 1) L + (n - b) L_max) / (b (n - 1))`` (b the batch size, 1 for SGD,
-        ``L_max = 2 max_i ‖x̃_i‖²``).  The schedule used is in ``result.learning_rate``.
+        ``L_max = 2 max_i ‖x̃_i‖²``), and ``t1 = min(L_b / μ, 10 epochs of updates)``, μ the
+        strong convexity (smallest Hessian eigenvalue, by inverse iteration on the Gram
+        matrix, for d <= 2048; when unknown or 0, t1 = one epoch): Bottou's ``1 / (μ t)``
+        decay after a first stretch at ``1/L_b``.  The schedule used is in
+        ``result.learning_rate``.
     batch_size : int >= 1
         Samples per update of "minibatch" (clipped to n, with a warning).
     max_epochs : int >= 1
@@ -95,7 +98,11 @@ def fit(
     random_state : None, int, numpy SeedSequence or Generator
         Seeds the initial θ and the sample orders; the same value gives the same bits.
     n_threads : int or None
-        Threads for the full-batch passes (None: numba's setting); results do not depend on it.
+        Threads for the full-batch passes (None: numba's setting); their results do not depend
+        on it.  SGD and mini-batch update serially and deterministically unless ``n_threads``
+        is given explicitly > 1: then each epoch runs as local SGD with averaging on
+        ``n_threads`` shards (see README, "Parallel SGD"): faster, reproducible for a given
+        ``n_threads``, but not the same iterates as the serial run.
     precompute : "auto", True or False
         Batch GD only: read X once to form the Gram matrix X̃ᵀX̃ (BLAS, in float64, centered),
         after which every step costs O(d²) instead of a pass over X; the same iterates up to
@@ -136,7 +143,13 @@ def fit(
     schedule = _check_learning_rate(learning_rate)
     precompute = v.check_choice("precompute", precompute, ("auto", True, False))
     rng = v.check_random_state(random_state)
+    local_sgd = n_threads is not None and v.check_n_threads(n_threads) > 1 and method in ("sgd", "minibatch")
     n_threads = v.check_n_threads(n_threads)
+    if local_sgd and record_path == "update":
+        raise ValueError(
+            f"record_path='update' needs serial updates: with n_threads={n_threads} {method} runs as local SGD; "
+            "use record_path='epoch' or n_threads=1"
+        )
 
     X = v.check_X(X)
     y = v.check_y(y, X.shape[0], X.dtype)
@@ -170,14 +183,28 @@ def fit(
         else:
             theta = problem.to_model(theta0)
         run = _batch if method == "batch" else _stochastic
-        return run(
-            problem, method, theta, schedule, batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng
+        settings = _Settings(
+            batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng, n_threads if local_sgd else 0
         )
+        return run(problem, method, theta, schedule, settings)
+
+
+class _Settings(NamedTuple):
+    """How an iterative fit runs (validated arguments of ``fit``)."""
+
+    batch_size: int
+    max_epochs: int
+    tol: float
+    patience: int
+    shuffle: object  # "rows", "blocks" or False
+    record_path: object  # False, "epoch" or "update"
+    rng: np.random.Generator
+    shards: int  # local SGD on this many threads; 0: serial updates
 
 
 def _gram_pays(problem):
     """precompute="auto": the Gram path when the d x d matrix is small and X is tall."""
-    return problem.n > problem.d and problem.d <= _GRAM_MAX_FEATURES
+    return problem.n > problem.d and problem.d <= GRAM_MAX_FEATURES
 
 
 def _check_learning_rate(learning_rate):
@@ -270,9 +297,11 @@ def _auto_schedule(problem, method, batch_size):
     if method == "batch":
         return schedules.constant(1.0 / max(problem.lipschitz(), 1e-300))
     b = 1 if method == "sgd" else batch_size
-    eta0 = 1.0 / max(_safe_lipschitz(problem, b), 1e-300)
+    mu = problem.strong_convexity()
+    l_b = max(_safe_lipschitz(problem, b), 1e-300)
     per_epoch = -(-problem.n // b)
-    return schedules.inverse_time(t0=eta0 * per_epoch, t1=per_epoch)
+    t1 = min(l_b / mu, 10 * per_epoch) if mu > 0 else per_epoch
+    return schedules.inverse_time(t0=t1 / l_b, t1=t1)
 
 
 def _safe_lipschitz(problem, b):
@@ -339,21 +368,23 @@ def _finish(problem, method, theta, schedule, history, n_updates, reason, tol, m
     )
 
 
-def _batch(problem, method, theta, schedule, batch_size, max_epochs, tol, patience, shuffle, record_path, rng):
-    """Batch GD: θ ← θ − η(t) ∇MSE(θ), one full pass (fused loss + gradient) per iteration."""
+def _batch(problem, method, theta, schedule, settings):
+    """Batch GD: θ ← θ − η(t) ∇MSE(θ), one full pass (fused loss + gradient) per iteration,
+    or O(d²) per iteration on the Gram path."""
+    tol, max_epochs = settings.tol, settings.max_epochs
     if schedule == "auto":
-        schedule = _auto_schedule(problem, method, batch_size)
+        schedule = _auto_schedule(problem, method, settings.batch_size)
     etas = schedule.table(0, max_epochs)
     grad = np.zeros(problem.d + 1)
     loss = problem.loss_grad(theta, grad)
     limit = _blowup_threshold(problem, loss)
     grad_tol = tol * np.linalg.norm(grad)
-    history, path, reason = [], [theta.copy()] if record_path else None, None
+    history, path, reason = [], [theta.copy()] if settings.record_path else None, None
     for epoch in range(1, max_epochs + 1):
         theta -= etas[epoch - 1] * grad
         loss = problem.loss_grad(theta, grad)
         if not loss <= limit:  # also catches NaN
-            raise _diverged(problem, method, epoch, schedule, history, batch_size, loss)
+            raise _diverged(problem, method, epoch, schedule, history, settings.batch_size, loss)
         history.append(loss)
         if path is not None:
             path.append(theta.copy())
@@ -367,70 +398,56 @@ def _plateau(tol, patience):
     return f"converged: the loss improved by less than tol={tol:g} (relative) for {patience} consecutive epochs"
 
 
-def _stochastic(problem, method, theta, schedule, batch_size, max_epochs, tol, patience, shuffle, record_path, rng):
+def _stochastic(problem, method, theta, schedule, settings):
     """SGD (one sample per update) or mini-batch GD: one kernel call per epoch, then the
     exact training loss of the epoch's θ."""
+    b, record_path = settings.batch_size, settings.record_path
     if schedule == "auto":
-        schedule = _auto_schedule(problem, method, batch_size)
+        schedule = _auto_schedule(problem, method, b)
     sgd = method == "sgd"
-    per_epoch = problem.n if sgd else -(-problem.n // batch_size)
+    per_epoch = problem.n if sgd else -(-problem.n // b)
     order = np.arange(problem.n, dtype=np.int32 if problem.n < 2**31 else np.int64)  # O(n): the only big scratch
-    blocks = np.empty(-(-problem.n // _BLOCK_ROWS), dtype=order.dtype) if shuffle == "blocks" else None
-    state = np.array([rng.integers(2**63)], dtype=np.uint64)
-    grad = np.zeros(problem.d + 1)
-    limit = _blowup_threshold(problem, problem.loss(theta))
-    stop = _Stopper(tol, patience)
-    history, path, reason, t = [], [theta.copy()] if record_path else None, None, 0
-    X, y, center, scale_inv = problem.X, problem.y, problem.center, problem.scale_inv
-    for epoch in range(1, max_epochs + 1):
-        if shuffle == "rows":
-            K.shuffle(order, state)
-        elif shuffle == "blocks":
-            K.shuffle_blocks(order, blocks, _BLOCK_ROWS, state)
-        params = schedule.table(t, per_epoch) if isinstance(schedule, schedules.custom) else schedule.params
-        buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else None
+    blocks = np.empty(-(-problem.n // _BLOCK_ROWS), dtype=order.dtype) if settings.shuffle == "blocks" else None
+    state = np.array([settings.rng.integers(2**63)], dtype=np.uint64)
+    X, y = problem.X, problem.y
+    model = (problem.center, problem.scale_inv, problem.fit_intercept, problem.loss_code, schedule.code)
+    k = settings.shards
+    thetas, grads, status = np.empty((k, problem.d + 1)), np.empty((k, problem.d + 1)), np.empty(k, dtype=np.int64)
+    grad = grads[0] if k else np.empty(problem.d + 1)
+
+    def run_epoch(params, t, buf):
+        if sgd and k:
+            return K.sgd_epoch_local(X, y, theta, order, *model, params, t, thetas, status)
         if sgd:
-            status = K.sgd_epoch(
-                X,
-                y,
-                theta,
-                order,
-                center,
-                scale_inv,
-                problem.fit_intercept,
-                problem.loss_code,
-                schedule.code,
-                params,
-                t,
-                buf,
-            )
+            return K.sgd_epoch(X, y, theta, order, *model, params, t, buf)
+        if k:
+            return K.minibatch_epoch_local(X, y, theta, order, b, *model, params, t, thetas, grads, status)
+        return K.minibatch_epoch(X, y, theta, order, b, *model, params, t, grad, buf)
+
+    limit = _blowup_threshold(problem, problem.loss(theta))
+    stop = _Stopper(settings.tol, settings.patience)
+    history, path, reason, t = [], [theta.copy()] if record_path else None, None, 0
+    for epoch in range(1, settings.max_epochs + 1):
+        if settings.shuffle == "rows":
+            K.shuffle(order, state)
+        elif settings.shuffle == "blocks":
+            K.shuffle_blocks(order, blocks, _BLOCK_ROWS, state)
+        t_run = t // k if k else t  # local SGD: each shard counts its own updates
+        if isinstance(schedule, schedules.custom):
+            params = schedule.table(t_run, -(-per_epoch // k) if k else per_epoch)
         else:
-            status = K.minibatch_epoch(
-                X,
-                y,
-                theta,
-                order,
-                batch_size,
-                center,
-                scale_inv,
-                problem.fit_intercept,
-                problem.loss_code,
-                schedule.code,
-                params,
-                t,
-                grad,
-                buf,
-            )
-        if status != K.codes.OK:
-            raise _diverged(problem, method, epoch, schedule, history, batch_size)
+            params = schedule.params
+        buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else None
+        if run_epoch(params, t_run, buf) != K.codes.OK:
+            raise _diverged(problem, method, epoch, schedule, history, b)
         t += per_epoch
         loss = problem.loss(theta)
         if not loss <= limit:
-            raise _diverged(problem, method, epoch, schedule, history, batch_size, loss)
+            raise _diverged(problem, method, epoch, schedule, history, b, loss)
         history.append(loss)
         if path is not None:
             path.append(buf if record_path == "update" else theta.copy())
         if stop(loss):
-            reason = _plateau(tol, patience)
+            reason = _plateau(settings.tol, settings.patience)
             break
-    return _finish(problem, method, theta, schedule, history, t, reason, tol, max_epochs, path)
+    return _finish(problem, method, theta, schedule, history, t, reason, settings.tol, settings.max_epochs, path)

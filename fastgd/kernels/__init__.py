@@ -21,6 +21,8 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``n_chunks``                 rows of the ``work`` scratch array those two need (Python helper)
 ``sgd_epoch``                one epoch of per-sample updates in a given order
 ``minibatch_epoch``          one epoch of mini-batch updates in a given order
+``sgd_epoch_local``          one epoch of local SGD on K threads, then the average (K shards)
+``minibatch_epoch_local``    the same with mini-batches
 ``learning_rate``            ``eta(t)`` of a schedule code (inline helper)
 ``learning_rates``           fill an array with ``eta(t_start + k)``
 ``shuffle``                  shuffle an int order in place (splitmix64 state, uint64[1])
@@ -33,10 +35,10 @@ Kernels never raise, print or call back into Python; they return a status instea
 from . import codes
 from .codes import Loss, Schedule
 from .gradient import loss_grad, loss_grad_parallel, n_chunks
-from .minibatch import minibatch_epoch
+from .minibatch import minibatch_epoch, minibatch_epoch_local
 from .random import shuffle, shuffle_blocks
 from .schedules import learning_rate, learning_rates
-from .sgd import sgd_epoch
+from .sgd import sgd_epoch, sgd_epoch_local
 from .stats import column_stats, column_stats_parallel, max_row_norm2
 
 __all__ = [
@@ -51,8 +53,10 @@ __all__ = [
     "loss_grad_parallel",
     "max_row_norm2",
     "minibatch_epoch",
+    "minibatch_epoch_local",
     "n_chunks",
     "sgd_epoch",
+    "sgd_epoch_local",
     "shuffle",
     "shuffle_blocks",
 ]
