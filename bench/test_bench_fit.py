@@ -6,6 +6,8 @@ times across runs).  Give numpy its best: unset OPENBLAS_CORETYPE and OPENBLAS_L
 benchmark command (never in tests or CI), and note which BLAS ran (printed below).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,46 @@ def test_lstsq_numpy(benchmark, data):
     X, y = data
     X_b = np.column_stack((np.ones(N), X))
     benchmark.pedantic(np.linalg.lstsq, args=(X_b, y), kwargs=dict(rcond=None), rounds=3)
+
+
+# ---- the peers and levers of ``fastgd bench`` (fastgd/bench.py), one kernel or epoch at a time
+
+
+def test_bandwidth_probe(benchmark, data):
+    """The physical limit of a pass over X: a parallel numba read of every element."""
+    from fastgd.bench import PROBE_BLOCK, stream_sum
+
+    flat = data[0].reshape(-1)
+    benchmark(stream_sum, flat, PROBE_BLOCK)
+
+
+def test_minibatch_epoch_numpy(benchmark, data):
+    from fastgd.bench import numpy_minibatch
+
+    X, y = data
+    orders = [np.random.default_rng(0).permutation(N)]
+    benchmark.pedantic(numpy_minibatch, args=(X, y, 1e-4, 64, orders), rounds=3)
+
+
+def test_sgd_epoch_sklearn(benchmark, data):
+    """scikit-learn's SGDRegressor: eta0 = 2 η for fastgd's steps (its loss is ½(p - y)²)."""
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    X, y = data
+    model = linear_model.SGDRegressor(penalty=None, learning_rate="constant", eta0=2e-4, max_iter=1, tol=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        benchmark.pedantic(model.fit, args=(X, y), rounds=3)
+
+
+@pytest.mark.parametrize("shuffle", ["rows", "blocks", False])
+def test_sgd_epoch_shuffle(benchmark, data, shuffle):
+    X, y = data
+    kwargs = dict(method="sgd", learning_rate=1e-4, max_epochs=1, tol=0, shuffle=shuffle, random_state=0)
+    benchmark.pedantic(fastgd.fit, args=(X, y), kwargs=kwargs, rounds=3)
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_batch_gd_precompute(benchmark, data, precompute):
+    X, y = data
+    kwargs = dict(method="batch", max_epochs=100, tol=0, precompute=precompute, random_state=0)
+    benchmark.pedantic(fastgd.fit, args=(X, y), kwargs=kwargs, rounds=3)

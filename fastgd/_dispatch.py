@@ -47,6 +47,9 @@ class Problem:
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
         self.std = np.sqrt(m2 / self.n)
+        y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments by the same kernel: no n-sized temporaries
+        stats(y.reshape(-1, 1), y_mean, y_m2, np.zeros((K.n_chunks(self.n), 4)))
+        self.y_mean, self.y_var = float(y_mean[0]), float(y_m2[0]) / self.n
         self.center = self.scale_inv = None  # read X as is
         self._work = np.zeros((K.n_chunks(self.n), self.d + 2))
         self._grad = np.zeros(self.d + 1)
@@ -159,15 +162,11 @@ class GramLoss:
     """The squared loss of a Problem through its Gram matrix, in the problem's (model) units.
 
     With u = (x - mean) S the centered features in model units (S = diag(scale_inv), or I)
-    and δ = (mean - center) S, the model reads z = u + δ, and since Σu = 0 and Σ(y - ȳ) = 0:
-
-        MSE(θ)   = e² + θᵀMθ - 2 hᵀθ + s_yy,   e = θ0 + δᵀθ - ȳ
-        ∇θ0      = 2e,          ∇θ = 2eδ + 2(Mθ - h)
-
-    with M = S A S / n, h = S b / n, s_yy = Σ(y - ȳ)² / n, and A, b the centered XᵀX and
-    Xᵀ(y - ȳ) of ``closed_form.gram``.  Without an intercept nothing is centered (ȳ = 0, δ = 0).
-    Centering keeps the cancellation in MSE small; the final loss of a fit is still measured
-    with a pass over X.
+    and δ = (mean - center) S, the model reads z = u + δ; since Σu = 0 and Σ(y - ȳ) = 0 the
+    MSE and its gradient need only M = S A S / n, h = S b / n, δ, ȳ and s_yy = Σ(y - ȳ)² / n,
+    A and b the centered XᵀX and Xᵀ(y - ȳ) of ``closed_form.gram`` (formulas in
+    ``kernels/gram.py``).  Without an intercept nothing is centered (ȳ = 0, δ = 0).  Centering
+    keeps the cancellation in the MSE small; the final loss of a fit is measured with a pass.
     """
 
     def __init__(self, problem):
@@ -179,8 +178,8 @@ class GramLoss:
         self.M = (A * s[:, None] * s[None, :]) / n
         self.h = b * s / n
         self.y_mean = y_mean
-        r = problem.y.astype(np.float64) - y_mean
-        self.s_yy = float(r @ r) / n
+        # Σ(y - ȳ)²/n with an intercept, Σy²/n without
+        self.s_yy = problem.y_var + (0.0 if problem.fit_intercept else problem.y_mean**2)
         self.fit_intercept = problem.fit_intercept
         if problem.fit_intercept:
             center = np.zeros(problem.d) if problem.center is None else problem.center
@@ -188,13 +187,13 @@ class GramLoss:
         else:
             self.delta = np.zeros(problem.d)
 
+    @property
+    def pieces(self):
+        """The arguments that ``kernels.gram_loss_grad`` and ``kernels.gram_descent`` start with."""
+        return self.M, self.h, self.delta, self.y_mean, self.s_yy, self.fit_intercept
+
     def loss_grad(self, theta, grad):
-        w = theta[1:]
-        e = (theta[0] + self.delta @ w - self.y_mean) if self.fit_intercept else 0.0
-        Mw = self.M @ w
-        grad[0] = 2.0 * e
-        grad[1:] = 2.0 * e * self.delta + 2.0 * (Mw - self.h)
-        return float(e * e + w @ Mw - 2.0 * (self.h @ w) + self.s_yy)
+        return K.gram_loss_grad(*self.pieces, theta, grad)
 
     def hessian(self):
         """The MSE's Hessian in (θ0, θ): 2 X̃ᵀX̃ / n in model units ((d + 1) x (d + 1))."""

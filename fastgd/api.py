@@ -336,8 +336,7 @@ def _diverged(problem, method, epoch, schedule, history, batch_size, loss=None):
 
 
 def _blowup_threshold(problem, initial_loss):
-    spread = float(np.var(problem.y, dtype=np.float64))
-    return _BLOWUP * max(initial_loss, spread, np.finfo(np.float64).tiny)
+    return _BLOWUP * max(initial_loss, problem.y_var, np.finfo(np.float64).tiny)
 
 
 def _finish(problem, method, theta, schedule, history, n_updates, reason, tol, max_epochs, path):
@@ -380,6 +379,18 @@ def _batch(problem, method, theta, schedule, settings):
     limit = _blowup_threshold(problem, loss)
     grad_tol = tol * np.linalg.norm(grad)
     history, path, reason = [], [theta.copy()] if settings.record_path else None, None
+    if problem.gram is not None:  # O(d²) steps: the whole loop compiled, the same rule as below
+        history = np.empty(max_epochs)
+        steps = np.empty((max_epochs, problem.d + 1)) if path is not None else None
+        done, status = K.gram_descent(*problem.gram.pieces, theta, etas, grad_tol, limit, grad, history, steps)
+        history = history[:done]
+        if status == K.gram.DIVERGED:
+            raise _diverged(problem, method, done, schedule, history[:-1], settings.batch_size, history[-1])
+        if path is not None:
+            path.append(steps[:done])
+        if status == K.gram.CONVERGED:
+            reason = _gradient_converged(tol)
+        return _finish(problem, method, theta, schedule, history, done, reason, tol, max_epochs, path)
     for epoch in range(1, max_epochs + 1):
         theta -= etas[epoch - 1] * grad
         loss = problem.loss_grad(theta, grad)
@@ -389,9 +400,13 @@ def _batch(problem, method, theta, schedule, settings):
         if path is not None:
             path.append(theta.copy())
         if np.linalg.norm(grad) <= grad_tol:
-            reason = f"converged: the gradient norm fell below tol={tol:g} times its initial value"
+            reason = _gradient_converged(tol)
             break
     return _finish(problem, method, theta, schedule, history, len(history), reason, tol, max_epochs, path)
+
+
+def _gradient_converged(tol):
+    return f"converged: the gradient norm fell below tol={tol:g} times its initial value"
 
 
 def _plateau(tol, patience):

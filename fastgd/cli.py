@@ -152,6 +152,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dtype", choices=("float64", "float32"), default=None)
     p.set_defaults(run=fit_file)
+    from . import bench
+
+    p = sub.add_parser("bench", help="the performance benchmark: fastgd beside numpy, scikit-learn and torch")
+    bench.add_arguments(p)
+    p.set_defaults(run=bench.main)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -19,6 +19,8 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``loss_grad``                mean loss and mean gradient over all rows (serial)
 ``loss_grad_parallel``       the same, blocks in parallel, bit-identical for any thread count
 ``n_chunks``                 rows of the ``work`` scratch array those two need (Python helper)
+``gram_loss_grad``           loss and gradient from the Gram matrix pieces, O(d²)
+``gram_descent``             the whole batch descent on the Gram matrix, one compiled loop
 ``sgd_epoch``                one epoch of per-sample updates in a given order
 ``minibatch_epoch``          one epoch of mini-batch updates in a given order
 ``sgd_epoch_local``          one epoch of local SGD on K threads, then the average (K shards)
@@ -35,6 +37,7 @@ Kernels never raise, print or call back into Python; they return a status instea
 from . import codes
 from .codes import Loss, Schedule
 from .gradient import loss_grad, loss_grad_parallel, n_chunks
+from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
 from .random import shuffle, shuffle_blocks
 from .schedules import learning_rate, learning_rates
@@ -47,6 +50,8 @@ __all__ = [
     "codes",
     "column_stats",
     "column_stats_parallel",
+    "gram_descent",
+    "gram_loss_grad",
     "learning_rate",
     "learning_rates",
     "loss_grad",

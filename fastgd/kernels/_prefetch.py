@@ -14,7 +14,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 #: how many rows ahead of the current one the loops prefetch
-PREFETCH_ROWS = 12
+PREFETCH_ROWS = 4
 _CACHE_LINE = 64
 # the intrinsic's name carries the pointer type: opaque pointers from LLVM 15 on
 _NAME = "llvm.prefetch.p0" if llvm.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"
