@@ -36,6 +36,26 @@ def minibatch_step(X, y, theta, order, start, stop, eta, grad, center, scale_inv
     return True
 
 
+@njit(**INLINE)
+def _run(X, y, theta, order, batch_size, first, stop_batch, center, scale_inv, fit, schedule, t_start, grad, path):
+    """Serial mini-batch GD over batches ``first .. stop_batch - 1`` of ``order``, the b-th of
+    them at ``t_start + b``: OK or b.  fit: (fit_intercept, loss_code); schedule:
+    (sched_code, sched_params).  center and scale_inv stay arguments of their own: numba
+    resolves ``is None`` on arguments only."""
+    fit_intercept, loss_code = fit
+    sched_code, sched_params = schedule
+    n = order.shape[0]
+    for b in range(stop_batch - first):
+        start = (first + b) * batch_size
+        stop = min(start + batch_size, n)
+        eta = learning_rate(sched_code, sched_params, t_start + b, t_start)
+        if not minibatch_step(X, y, theta, order, start, stop, eta, grad, center, scale_inv, fit_intercept, loss_code):
+            return b
+        if path is not None:
+            path[b, :] = theta
+    return OK
+
+
 @njit(**KERNEL)
 def minibatch_epoch(
     X,
@@ -63,16 +83,9 @@ def minibatch_epoch(
     index of the first batch whose gradient was not finite (theta then holds the result of
     the batch before, which may itself have overflowed; the caller discards it).
     """
-    n = order.shape[0]
-    for b in range((n + batch_size - 1) // batch_size):
-        start = b * batch_size
-        eta = learning_rate(sched_code, sched_params, t_start + b, t_start)
-        stop = min(start + batch_size, n)
-        if not minibatch_step(X, y, theta, order, start, stop, eta, grad, center, scale_inv, fit_intercept, loss_code):
-            return b
-        if path is not None:
-            path[b, :] = theta
-    return OK
+    n_batches = (order.shape[0] + batch_size - 1) // batch_size
+    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
+    return _run(X, y, theta, order, batch_size, 0, n_batches, center, scale_inv, fit, schedule, t_start, grad, path)
 
 
 @njit(**PARALLEL)
@@ -98,24 +111,17 @@ def minibatch_epoch_local(
     s updates its copy ``thetas[s]`` with its b-th batch at ``t = t_start + b`` (its own count),
     and ``theta`` becomes the mean weighted by the shards' batch counts.  grads: (K, d + 1)
     scratch; status (K,) int64.  Returns ``codes.OK`` or the first failing batch offset."""
-    n = order.shape[0]
-    n_batches = (n + batch_size - 1) // batch_size
+    n_batches = (order.shape[0] + batch_size - 1) // batch_size
     n_shards = thetas.shape[0]
+    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
-        first_batch, stop_batch = shard(n_batches, n_shards, s)
+        first, stop_batch = shard(n_batches, n_shards, s)
         local = thetas[s]
         local[:] = theta
-        status[s] = OK
-        for b in range(stop_batch - first_batch):
-            start = (first_batch + b) * batch_size
-            stop = min(start + batch_size, n)
-            eta = learning_rate(sched_code, sched_params, t_start + b, t_start)
-            if not minibatch_step(
-                X, y, local, order, start, stop, eta, grads[s], center, scale_inv, fit_intercept, loss_code
-            ):
-                status[s] = b
-                break
+        status[s] = _run(
+            X, y, local, order, batch_size, first, stop_batch, center, scale_inv, fit, schedule, t_start, grads[s], None
+        )
     first = first_failure(status)
     if first == OK:
         average_shards(theta, thetas, n_batches, n_shards)

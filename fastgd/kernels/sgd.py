@@ -27,6 +27,25 @@ def sgd_step(X, y, theta, i, eta, center, scale_inv, fit_intercept, loss_code):
     return True
 
 
+@njit(**INLINE)
+def _run(X, y, theta, order, start, stop, center, scale_inv, fit, schedule, t_start, path):
+    """Serial SGD over ``order[start:stop]``, the k-th update at ``t_start + k``: OK or k.
+    fit: (fit_intercept, loss_code); schedule: (sched_code, sched_params).  center and
+    scale_inv stay arguments of their own: numba resolves ``is None`` on arguments only."""
+    fit_intercept, loss_code = fit
+    sched_code, sched_params = schedule
+    for k in range(stop - start):
+        pos = start + k
+        if pos + PREFETCH_ROWS < order.shape[0]:
+            prefetch_row(X, order[pos + PREFETCH_ROWS])
+        eta = learning_rate(sched_code, sched_params, t_start + k, t_start)
+        if not sgd_step(X, y, theta, order[pos], eta, center, scale_inv, fit_intercept, loss_code):
+            return k
+        if path is not None:
+            path[k, :] = theta
+    return OK
+
+
 @njit(**KERNEL)
 def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, sched_params, t_start, path):
     """Visit the rows ``order[0], order[1], ...`` once, updating ``theta`` in place after each:
@@ -41,16 +60,8 @@ def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, s
     finite; theta then holds the result of update k - 1, which may itself have overflowed
     (only the scalar derivative is checked, to keep the loop lean: the caller discards theta).
     """
-    n = order.shape[0]
-    for k in range(n):
-        if k + PREFETCH_ROWS < n:
-            prefetch_row(X, order[k + PREFETCH_ROWS])
-        eta = learning_rate(sched_code, sched_params, t_start + k, t_start)
-        if not sgd_step(X, y, theta, order[k], eta, center, scale_inv, fit_intercept, loss_code):
-            return k
-        if path is not None:
-            path[k, :] = theta
-    return OK
+    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
+    return _run(X, y, theta, order, 0, order.shape[0], center, scale_inv, fit, schedule, t_start, path)
 
 
 @njit(**INLINE)
@@ -104,20 +115,12 @@ def sgd_epoch_local(
     """
     n = order.shape[0]
     n_shards = thetas.shape[0]
+    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         start, stop = shard(n, n_shards, s)
-        local = thetas[s]
-        local[:] = theta
-        status[s] = OK
-        for k in range(stop - start):
-            pos = start + k
-            if pos + PREFETCH_ROWS < stop:
-                prefetch_row(X, order[pos + PREFETCH_ROWS])
-            eta = learning_rate(sched_code, sched_params, t_start + k, t_start)
-            if not sgd_step(X, y, local, order[pos], eta, center, scale_inv, fit_intercept, loss_code):
-                status[s] = k
-                break
+        thetas[s, :] = theta
+        status[s] = _run(X, y, thetas[s], order, start, stop, center, scale_inv, fit, schedule, t_start, None)
     first = first_failure(status)
     if first == OK:
         average_shards(theta, thetas, n, n_shards)
