@@ -26,10 +26,19 @@ def _block(X, c, acc):
     for i in range(start, stop):
         x = X[i]
         for j in range(d):
-            if not np.isfinite(x[j]):
-                acc[2 * d] = i
-                return
             acc[j] += np.float64(x[j]) - np.float64(shift[j])
+    # A NaN or inf anywhere makes its column's sum non-finite; only then look for it, element
+    # by element (a branch per element in the loop above would stop its vectorization).  A
+    # non-finite sum of finite values (overflow) finds nothing here and is reported by the
+    # caller as a variance that overflows.
+    for j in range(d):
+        if not np.isfinite(acc[j]):
+            for i in range(start, stop):
+                for jj in range(d):
+                    if not np.isfinite(X[i, jj]):
+                        acc[2 * d] = i
+                        return
+            break
     for j in range(d):
         acc[j] /= rows
     for i in range(start, stop):
