@@ -6,6 +6,7 @@ block order.  The result is therefore bit-identical for any number of threads, a
 serial twin ``loss_grad`` gives the very same bits as ``loss_grad_parallel``.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from ._config import CHUNK, INLINE, KERNEL, PARALLEL
@@ -22,16 +23,17 @@ def n_chunks(n_rows):
 def _block(X, y, theta, center, scale_inv, loss_code, grad, c, acc):
     """Sum loss and gradient of rows ``c*CHUNK ...`` into ``acc`` = [grad (d+1), loss]."""
     d = X.shape[1]
-    acc[:] = 0.0
+    local = np.zeros(d + 2)  # a fresh array: LLVM knows it aliases neither X nor theta
     stop = min((c + 1) * CHUNK, X.shape[0])
     for i in range(c * CHUNK, stop):
         x = X[i]
         p = predict_row(x, theta, center, scale_inv)
-        acc[d + 1] += loss_value(loss_code, p, y[i])
+        local[d + 1] += loss_value(loss_code, p, y[i])
         if grad is not None:  # resolved at compile time (see _rows)
             g = loss_dp(loss_code, p, y[i])
-            acc[0] += g
-            add_row(g, x, acc, center, scale_inv)
+            local[0] += g
+            add_row(g, x, local, center, scale_inv)
+    acc[:] = local
 
 
 @njit(**INLINE)
