@@ -780,7 +780,35 @@ def bench_lstsq(ctx):
                 },
             )
         )
+    rows.append(_vs_linear_regression(X, y, best, rows[0].figures["fastgd_median_s"], ctx.sizes.fit_repeats))
     return rows
+
+
+def _vs_linear_regression(X, y, best, fastgd_s, repeats):
+    """An info row: the same batch-GD fit against scikit-learn's LinearRegression (LAPACK)."""
+    work = f"batch GD (defaults) vs scikit-learn LinearRegression n={X.shape[0]} d={X.shape[1]}"
+    try:
+        from sklearn.linear_model import LinearRegression
+    except ImportError as exc:
+        return _skipped("lstsq", work, "(info)", f"scikit-learn is not installed ({exc})")
+    out = {}
+
+    def run():
+        out["model"] = LinearRegression().fit(X, y)
+
+    med, times = _time({"sklearn": run}, repeats)
+    loss = _mse(X, y, out["model"].intercept_, out["model"].coef_)
+    return Row(
+        "lstsq",
+        work,
+        _seconds(fastgd_s),
+        f"LinearRegression {_seconds(med['sklearn'])}",
+        fastgd_s / med["sklearn"],
+        "(info)",
+        None,
+        note=f"LinearRegression loss {loss:.12g}, relative excess {(loss - best) / best:.2e}",
+        figures={"sklearn_median_s": med["sklearn"], "sklearn_times_s": times["sklearn"], "loss": loss},
+    )
 
 
 _STARTUP_CODE = """
