@@ -104,7 +104,7 @@ class Problem:
                     self.X, zeros, v, self.center, self.scale_inv, self.fit_intercept, SQUARED, self._grad, self._work
                 )
                 previous, lam = lam, float(v @ self._grad)
-                norm = np.linalg.norm(self._grad)
+                norm = _finite_norm(self._grad)
                 if norm == 0.0:
                     break
                 v = self._grad / norm
@@ -215,11 +215,22 @@ def _power_iteration(H, max_iter, rtol):
     v = np.random.default_rng(_POWER_SEED).standard_normal(H.shape[0])
     v /= np.linalg.norm(v)
     lam = 0.0
+    if not np.isfinite(H).all():
+        _finite_norm(H.ravel())  # raises: the Gram matrix itself overflowed
     for _ in range(max_iter):
         w = H @ v
         previous, lam = lam, float(v @ w)
-        norm = np.linalg.norm(w)
+        norm = _finite_norm(w)
         if norm == 0.0 or abs(lam - previous) <= rtol * lam:
             break
         v = w / norm
     return lam
+
+
+def _finite_norm(w):
+    """‖w‖, or a clear error when the curvature overflows float64."""
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        norm = float(np.linalg.norm(w))
+    if not np.isfinite(norm):
+        raise ValueError("the features are too large: XᵀX overflows float64; rescale X (or pass standardize=True)")
+    return norm

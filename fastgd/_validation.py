@@ -57,11 +57,20 @@ def check_y(y, n_samples, dtype, name="y"):
         raise ValueError(f"{name} must have shape (n_samples,) or (n_samples, 1), got shape {arr.shape}")
     if arr.shape[0] != n_samples:
         raise ValueError(f"X has {n_samples} rows but {name} has {arr.shape[0]}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    bad = np.flatnonzero(~np.isfinite(arr))
+    _check_finite(arr, name, "")
+    with np.errstate(over="ignore"):  # an overflow is reported below, by value and index
+        cast = np.ascontiguousarray(arr, dtype=dtype)
+    if cast is not arr:
+        _check_finite(cast, name, f" once cast to X's dtype {np.dtype(dtype)} (too large for it)")
+    return cast
+
+
+def _check_finite(values, name, what):
+    bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        raise ValueError(f"{name} contains {arr[bad[0]]} at index {bad[0]} ({bad.size} non-finite values in all)")
-    return arr
+        raise ValueError(
+            f"{name} contains {values[bad[0]]}{what} at index {bad[0]} ({bad.size} non-finite values in all)"
+        )
 
 
 def report_nonfinite(X, row, name="X"):

@@ -15,6 +15,8 @@ from .result import FitResult
 
 #: a loss this many times the larger of the initial loss and var(y) counts as diverging
 _BLOWUP = 1e8
+#: batch GD steps per call of the compiled Gram loop (and per table of rates)
+_STEPS = 4096
 #: rows per run of shuffle="blocks"
 _BLOCK_ROWS = 64
 #: features whose standard deviations differ by more than this make gradient descent crawl
@@ -51,7 +53,8 @@ def fit(
     Parameters
     ----------
     X : array-like (n, d) or (n,)
-        Features; float32 stays float32 (no copy when C-contiguous), other numbers -> float64.
+        Features; float32 stays float32 (no copy when C-contiguous), float16 -> float32, other
+        numbers -> float64.
     y : array-like (n,) or (n, 1)
         Targets.
     method : {"auto", "normal", "svd", "batch", "sgd", "minibatch"}
@@ -76,10 +79,12 @@ def fit(
     max_epochs : int >= 1
         Passes over the data at most (for "batch": iterations).
     tol : float >= 0
-        Stop when the training loss has not improved by more than ``tol`` times itself for
-        ``n_iter_no_change`` consecutive epochs; "batch" also stops when the gradient norm
-        falls below ``tol`` times its initial value.  0 disables both: exactly ``max_epochs``
-        epochs run, ``converged`` is False and no ConvergenceWarning is raised.
+        SGD and mini-batch stop when the training loss has not improved by more than ``tol``
+        times the best loss so far for ``n_iter_no_change`` consecutive epochs; batch GD stops
+        when the gradient norm falls below ``tol`` times its initial value (a loss plateau
+        says little about the distance to the optimum of an ill-conditioned problem).  0
+        disables both: exactly ``max_epochs`` epochs run, ``converged`` is False and no
+        ConvergenceWarning is raised.
     n_iter_no_change : int >= 1
     init : "random", "zeros", or array
         "random": standard normal θ, as the textbook; an array is a warm start, either
@@ -105,9 +110,12 @@ def fit(
         ``n_threads``, but not the same iterates as the serial run.
     precompute : "auto", True or False
         Batch GD only: read X once to form the Gram matrix X̃ᵀX̃ (BLAS, in float64, centered),
-        after which every step costs O(d²) instead of a pass over X; the same iterates up to
-        rounding, and the final loss is measured with a pass over X.  "auto": when n > d and
-        d <= 2048 (the d x d matrix stays small and one BLAS pass beats a few streaming ones).
+        after which every step costs O(d²) instead of a pass over X; for a given learning rate
+        the same iterates up to rounding (the "auto" rate is estimated more precisely on the
+        Gram path), and the final loss is measured with a pass over X.  "auto": with an
+        intercept, when n > d and d <= 2048.  Without an intercept the Gram matrix is not
+        centered and ``history`` (not ``loss``) loses digits when the data's mean dwarfs the
+        residuals.
 
     Returns
     -------
@@ -143,8 +151,9 @@ def fit(
     schedule = _check_learning_rate(learning_rate)
     precompute = v.check_choice("precompute", precompute, ("auto", True, False))
     rng = v.check_random_state(random_state)
-    local_sgd = n_threads is not None and v.check_n_threads(n_threads) > 1 and method in ("sgd", "minibatch")
+    explicit_threads = n_threads is not None
     n_threads = v.check_n_threads(n_threads)
+    local_sgd = explicit_threads and n_threads > 1 and method in ("sgd", "minibatch")
     if local_sgd and record_path == "update":
         raise ValueError(
             f"record_path='update' needs serial updates: with n_threads={n_threads} {method} runs as local SGD; "
@@ -164,6 +173,8 @@ def fit(
             raise ValueError(
                 f"X column {col} holds values too large to square in float64 (its variance overflows); rescale it"
             )
+        if not np.isfinite(problem.y_var):
+            raise ValueError("y holds values too large to square in float64 (its variance overflows); rescale it")
         if method == "auto":
             return _auto(problem)
         if method in ("normal", "svd"):
@@ -180,6 +191,8 @@ def fit(
         if isinstance(theta0, str):
             theta = rng.standard_normal(problem.d + 1) if theta0 == "random" else np.zeros(problem.d + 1)
             theta[0] *= fit_intercept
+            if standardize and fit_intercept:  # a constant column reads as 0: its coefficient gets no gradient
+                theta[1:][problem.std == 0] = 0.0
         else:
             theta = problem.to_model(theta0)
         run = _batch if method == "batch" else _stochastic
@@ -203,8 +216,10 @@ class _Settings(NamedTuple):
 
 
 def _gram_pays(problem):
-    """precompute="auto": the Gram path when the d x d matrix is small and X is tall."""
-    return problem.n > problem.d and problem.d <= GRAM_MAX_FEATURES
+    """precompute="auto": the Gram path when the d x d matrix is small and X is tall, and an
+    intercept is fitted (the Gram matrix is then centered; uncentered, the loss it expands
+    loses digits when the data's mean dwarfs the residuals)."""
+    return problem.fit_intercept and problem.n > problem.d and problem.d <= GRAM_MAX_FEATURES
 
 
 def _check_learning_rate(learning_rate):
@@ -238,7 +253,7 @@ def _warn_scales(problem):
             f"{problem.std[lo]:.3g}): gradient descent will crawl along a long, flat valley of the cost. "
             "Pass standardize=True.",
             FeatureScaleWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
 
 
@@ -369,40 +384,48 @@ def _finish(problem, method, theta, schedule, history, n_updates, reason, tol, m
 
 def _batch(problem, method, theta, schedule, settings):
     """Batch GD: θ ← θ − η(t) ∇MSE(θ), one full pass (fused loss + gradient) per iteration,
-    or O(d²) per iteration on the Gram path."""
+    or O(d²) per iteration on the Gram path, whose loop runs compiled, _STEPS steps a call.
+    Rates are tabulated _STEPS at a time: nothing is sized by max_epochs."""
     tol, max_epochs = settings.tol, settings.max_epochs
     if schedule == "auto":
         schedule = _auto_schedule(problem, method, settings.batch_size)
-    etas = schedule.table(0, max_epochs)
     grad = np.zeros(problem.d + 1)
     loss = problem.loss_grad(theta, grad)
     limit = _blowup_threshold(problem, loss)
-    grad_tol = tol * np.linalg.norm(grad)
-    history, path, reason = [], [theta.copy()] if settings.record_path else None, None
-    if problem.gram is not None:  # O(d²) steps: the whole loop compiled, the same rule as below
-        history = np.empty(max_epochs)
-        steps = np.empty((max_epochs, problem.d + 1)) if path is not None else None
-        done, status = K.gram_descent(*problem.gram.pieces, theta, etas, grad_tol, limit, grad, history, steps)
-        history = history[:done]
+    grad_tol = tol * np.linalg.norm(grad) if tol > 0 else -1.0  # tol=0: never "converged"
+    history, path, reason, done = [], [theta.copy()] if settings.record_path else None, None, 0
+    while done < max_epochs and reason is None:
+        etas = schedule.table(done, min(_STEPS, max_epochs - done))
+        if problem.gram is not None:
+            steps = np.empty((etas.shape[0], problem.d + 1)) if path is not None else None
+            losses = np.empty(etas.shape[0])
+            n, status = K.gram_descent(*problem.gram.pieces, theta, etas, grad_tol, limit, grad, losses, steps)
+            history.extend(losses[:n])
+            if path is not None:
+                path.append(steps[: n - (status == K.gram.DIVERGED)])
+        else:
+            n, status = _streaming_steps(problem, theta, etas, grad_tol, limit, grad, history, path)
+        done += n
         if status == K.gram.DIVERGED:
             raise _diverged(problem, method, done, schedule, history[:-1], settings.batch_size, history[-1])
-        if path is not None:
-            path.append(steps[:done])
         if status == K.gram.CONVERGED:
             reason = _gradient_converged(tol)
-        return _finish(problem, method, theta, schedule, history, done, reason, tol, max_epochs, path)
-    for epoch in range(1, max_epochs + 1):
-        theta -= etas[epoch - 1] * grad
+    return _finish(problem, method, theta, schedule, history, done, reason, tol, max_epochs, path)
+
+
+def _streaming_steps(problem, theta, etas, grad_tol, limit, grad, history, path):
+    """``kernels.gram_descent``'s loop with a pass over X for each loss and gradient."""
+    for k, eta in enumerate(etas):
+        theta -= eta * grad
         loss = problem.loss_grad(theta, grad)
-        if not loss <= limit:  # also catches NaN
-            raise _diverged(problem, method, epoch, schedule, history, settings.batch_size, loss)
         history.append(loss)
+        if not loss <= limit:  # also catches NaN
+            return k + 1, K.gram.DIVERGED
         if path is not None:
             path.append(theta.copy())
         if np.linalg.norm(grad) <= grad_tol:
-            reason = _gradient_converged(tol)
-            break
-    return _finish(problem, method, theta, schedule, history, len(history), reason, tol, max_epochs, path)
+            return k + 1, K.gram.CONVERGED
+    return len(etas), K.gram.MAX_EPOCHS
 
 
 def _gradient_converged(tol):
@@ -427,8 +450,11 @@ def _stochastic(problem, method, theta, schedule, settings):
     X, y = problem.X, problem.y
     model = (problem.center, problem.scale_inv, problem.fit_intercept, problem.loss_code, schedule.code)
     k = settings.shards
-    thetas, grads, status = np.empty((k, problem.d + 1)), np.empty((k, problem.d + 1)), np.empty(k, dtype=np.int64)
-    grad = grads[0] if k else np.empty(problem.d + 1)
+    if k:  # local SGD: a θ, a gradient and a status per shard
+        thetas, grads, status = np.empty((k, problem.d + 1)), np.empty((k, problem.d + 1)), np.empty(k, np.int64)
+    else:
+        grad = np.empty(problem.d + 1)
+    per_shard = -(-per_epoch // k) if k else per_epoch  # updates of the longest shard in an epoch
 
     def run_epoch(params, t, buf):
         if sgd and k:
@@ -447,11 +473,8 @@ def _stochastic(problem, method, theta, schedule, settings):
             K.shuffle(order, state)
         elif settings.shuffle == "blocks":
             K.shuffle_blocks(order, blocks, _BLOCK_ROWS, state)
-        t_run = t // k if k else t  # local SGD: each shard counts its own updates
-        if isinstance(schedule, schedules.custom):
-            params = schedule.table(t_run, -(-per_epoch // k) if k else per_epoch)
-        else:
-            params = schedule.params
+        t_run = (epoch - 1) * per_shard  # local SGD: each shard counts its own updates
+        params = schedule.table(t_run, per_shard) if isinstance(schedule, schedules.custom) else schedule.params
         buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else None
         if run_epoch(params, t_run, buf) != K.codes.OK:
             raise _diverged(problem, method, epoch, schedule, history, b)

@@ -97,6 +97,8 @@ def _read_table(path, target):
             raise SystemExit(f"{path}: not a numeric CSV table with one header row ({exc})") from None
     if table.ndim != 2 or table.shape[1] < 2:
         raise SystemExit(f"{path}: expected a 2-D table with at least two columns, got shape {table.shape}")
+    if len(names) != table.shape[1]:
+        raise SystemExit(f"{path}: the header names {len(names)} columns but the rows have {table.shape[1]}")
     if target is None:
         raise SystemExit(f"--target is required: one of {names}")
     if target in names:

@@ -170,9 +170,16 @@ class custom(LearningRateSchedule):
 
     def table(self, t_start, count):
         """The rates of updates ``t_start ... t_start + count - 1``, checked (float64 array)."""
+        from numba.core.errors import TypingError
+
         from .kernels.schedules import tabulate
 
-        out = tabulate(self.func, t_start, np.empty(count))
+        try:
+            out = tabulate(self.func, t_start, np.empty(count))
+        except TypingError:
+            raise TypeError(
+                f"learning_rate function {self.func.__name__} must take one integer t and return a number"
+            ) from None
         bad = np.flatnonzero(~(np.isfinite(out) & (out > 0)))
         if bad.size:
             t = t_start + int(bad[0])

@@ -273,6 +273,29 @@ def test_without_intercept(multi, method):
     assert res.loss / loss - 1 < (1e-8 if method == "batch" else 1e-3)
 
 
+@pytest.mark.parametrize("precompute", [True, False])
+def test_tol_zero_runs_exactly_max_epochs(demo, precompute):
+    X, y = demo
+    res = fastgd.fit(X, y, method="batch", tol=0, max_epochs=300, standardize=True, precompute=precompute)
+    assert res.n_epochs == 300 and not res.converged and "tol=0" in res.message
+
+
+def test_max_epochs_is_a_bound_not_an_allocation(demo):
+    X, y = demo  # rates and histories are made 4096 steps at a time, not max_epochs at once
+    res = fastgd.fit(X, y, method="batch", max_epochs=10**12, random_state=0)
+    assert res.converged and res.n_epochs < 10_000 and res.history.shape == (res.n_epochs,)
+    long = fastgd.fit(X, y, method="batch", learning_rate=1e-3, max_epochs=10_000, tol=0, record_path="epoch")
+    assert long.history.shape == (10_000,) and long.path.shape == (10_001, 2)
+
+
+def test_a_constant_column_keeps_a_zero_coefficient_when_standardized(multi):
+    X, y = multi
+    X = np.column_stack((X, np.full(len(X), 3.0)))
+    for method in ITERATIVE:
+        res = fastgd.fit(X, y, method=method, standardize=True, random_state=0, max_epochs=5, tol=0)
+        assert res.coef[-1] == 0.0
+
+
 def test_warm_start_at_the_optimum(multi):
     X, y = multi
     theta, loss = lstsq(X, y)

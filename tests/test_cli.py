@@ -69,6 +69,9 @@ def test_fit_errors_are_clear(tmp_path, capsys):
     path.write_text("a,b\n1,x\n3,4\n")
     with pytest.raises(SystemExit, match="not a numeric CSV table"):
         main(["fit", str(path), "--target", "a"])
+    path.write_text("a,b\n1,2,3\n4,5,7\n")
+    with pytest.raises(SystemExit, match="the header names 2 columns but the rows have 3"):
+        main(["fit", str(path), "--target", "a"])
     path.write_text("a,b\n1,nan\n3,4\n5,6\n")
     assert main(["fit", str(path), "--target", "a"]) == 2
     assert "X contains nan at row 0, column 0" in capsys.readouterr().err

@@ -150,3 +150,32 @@ def test_readonly_and_strided_inputs_are_accepted(data):
     wide[:, ::2] = X
     strided = fastgd.fit(wide[:, ::2], y, method="sgd", random_state=0, max_epochs=3, tol=0)
     assert np.array_equal(strided.theta, ref.theta)
+
+
+def test_overflowing_values_get_clear_errors(data):
+    X, y = data
+    with pytest.raises(ValueError, match="y holds values too large to square"):
+        fastgd.fit(X, y * 1e160, method="sgd")
+    for kw in (dict(method="batch"), dict(method="batch", precompute=False), dict(method="sgd")):
+        with pytest.raises(ValueError, match="XᵀX overflows float64; rescale X"):
+            fastgd.fit(X * 1e150, y, **kw)
+    with pytest.raises(ValueError, match="y contains inf once cast to X's dtype float32"):
+        fastgd.fit(X.astype(np.float32), y * 1e39)
+
+
+def test_a_custom_schedule_of_the_wrong_form_is_a_clear_error(data):
+    numba = pytest.importorskip("numba")
+
+    @numba.njit
+    def two_args(t, u):
+        return 0.1
+
+    with pytest.raises(TypeError, match="must take one integer t and return a number"):
+        fastgd.fit(*data, method="sgd", learning_rate=two_args)
+
+
+def test_the_scale_warning_points_at_the_callers_line(data):
+    X, y = data
+    with pytest.warns(fastgd.FeatureScaleWarning) as record:
+        fastgd.fit(X * np.array([1.0, 1e3, 1.0]), y, method="batch", max_epochs=2, tol=0)
+    assert record[0].filename == __file__
