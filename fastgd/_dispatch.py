@@ -93,24 +93,18 @@ class Problem:
         if self._lipschitz is None and self.gram is not None:
             self._lipschitz = self.gram.lipschitz()
         if self._lipschitz is None:
-            v = np.random.default_rng(_POWER_SEED).standard_normal(self.d + 1)
+            v = _start_vector(self.d + 1)
             if not self.fit_intercept:
                 v[0] = 0.0
-            v /= np.linalg.norm(v)
             zeros = np.zeros(self.n, dtype=self.X.dtype)
-            lam = 0.0
-            for _ in range(max_iter):
+
+            def hessian_times(v):
                 self._loss_grad(
                     self.X, zeros, v, self.center, self.scale_inv, self.fit_intercept, SQUARED, self._grad, self._work
                 )
-                previous, lam = lam, float(v @ self._grad)
-                norm = _finite_norm(self._grad)
-                if norm == 0.0:
-                    break
-                v = self._grad / norm
-                if abs(lam - previous) <= rtol * lam:
-                    break
-            self._lipschitz = lam
+                return self._grad
+
+            self._lipschitz = _power_iteration(hessian_times, v, max_iter, rtol)
         return self._lipschitz
 
     def strong_convexity(self):
@@ -125,13 +119,13 @@ class Problem:
         if not self.fit_intercept:
             H = H[1:, 1:]
         if self._lipschitz is None:
-            self._lipschitz = _power_iteration(H, max_iter=1000, rtol=1e-9)
+            self._lipschitz = _largest_eigenvalue(H, max_iter=1000, rtol=1e-9)
         try:
             np.linalg.cholesky(H)  # raises unless H is positive definite
             H_inv = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             return 0.0
-        inv_max = _power_iteration(H_inv, max_iter=1000, rtol=1e-6)  # 1/μ, from below
+        inv_max = _largest_eigenvalue(H_inv, max_iter=1000, rtol=1e-6)  # 1/μ, from below
         mu = 1.0 / inv_max if inv_max > 0 else 0.0
         return mu if 0 < mu and mu > 1e-12 * self._lipschitz else 0.0
 
@@ -207,24 +201,34 @@ class GramLoss:
 
     def lipschitz(self):
         """λmax of the Hessian by power iteration on the small matrix (never an eigendecomposition)."""
-        return _power_iteration(self.hessian(), max_iter=1000, rtol=1e-9)
+        return _largest_eigenvalue(self.hessian(), max_iter=1000, rtol=1e-9)
 
 
-def _power_iteration(H, max_iter, rtol):
-    """λmax of the symmetric positive semi-definite matrix H (the Rayleigh quotient, from below)."""
-    v = np.random.default_rng(_POWER_SEED).standard_normal(H.shape[0])
-    v /= np.linalg.norm(v)
+def _start_vector(size):
+    """The power iterations' fixed start (so learning_rate="auto" does not depend on random_state)."""
+    return np.random.default_rng(_POWER_SEED).standard_normal(size)
+
+
+def _power_iteration(matvec, v, max_iter, rtol):
+    """λmax of the symmetric positive semi-definite operator ``matvec`` from the start ``v``:
+    the Rayleigh quotient, which approaches λmax from below."""
+    v = v / np.linalg.norm(v)
     lam = 0.0
-    if not np.isfinite(H).all():
-        _finite_norm(H.ravel())  # raises: the Gram matrix itself overflowed
     for _ in range(max_iter):
-        w = H @ v
+        w = matvec(v)
         previous, lam = lam, float(v @ w)
         norm = _finite_norm(w)
         if norm == 0.0 or abs(lam - previous) <= rtol * lam:
             break
         v = w / norm
     return lam
+
+
+def _largest_eigenvalue(H, max_iter, rtol):
+    """λmax of the small symmetric positive semi-definite matrix H, by power iteration."""
+    if not np.isfinite(H).all():
+        _finite_norm(H.ravel())  # raises: the Gram matrix itself overflowed
+    return _power_iteration(H.__matmul__, _start_vector(H.shape[0]), max_iter, rtol)
 
 
 def _finite_norm(w):

@@ -467,7 +467,7 @@ def _stochastic(problem, method, theta, schedule, settings):
 
     limit = _blowup_threshold(problem, problem.loss(theta))
     stop = _Stopper(settings.tol, settings.patience)
-    history, path, reason, t = [], [theta.copy()] if record_path else None, None, 0
+    history, path, reason = [], [theta.copy()] if record_path else None, None
     for epoch in range(1, settings.max_epochs + 1):
         if settings.shuffle == "rows":
             K.shuffle(order, state)
@@ -478,7 +478,6 @@ def _stochastic(problem, method, theta, schedule, settings):
         buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else None
         if run_epoch(params, t_run, buf) != K.codes.OK:
             raise _diverged(problem, method, epoch, schedule, history, b)
-        t += per_epoch
         loss = problem.loss(theta)
         if not loss <= limit:
             raise _diverged(problem, method, epoch, schedule, history, b, loss)
@@ -488,4 +487,7 @@ def _stochastic(problem, method, theta, schedule, settings):
         if stop(loss):
             reason = _plateau(settings.tol, settings.patience)
             break
-    return _finish(problem, method, theta, schedule, history, t, reason, settings.tol, settings.max_epochs, path)
+    n_updates = len(history) * per_epoch
+    return _finish(
+        problem, method, theta, schedule, history, n_updates, reason, settings.tol, settings.max_epochs, path
+    )
