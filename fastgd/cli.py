@@ -29,6 +29,11 @@ def _theta_text(theta, width=3):
 
 def demo(args):
     """The textbook experiment: the five methods side by side with numpy.linalg.lstsq."""
+    if args.plot:
+        try:
+            from . import plot  # noqa: F401  (fail before the work when matplotlib is missing)
+        except ImportError as exc:
+            raise SystemExit(f"fastgd: error: {exc}") from None
     dtype = np.dtype(args.dtype)
     X, y = make_linear(args.n, args.d, dtype=dtype, random_state=args.seed)
     t = time.perf_counter()
@@ -69,7 +74,41 @@ def demo(args):
     print("Learning rates: learning_rate='auto' (batch: 1/L; sgd, minibatch: inverse_time from 1/L_b).")
     for note in notes:
         print(f"* {note}")
+    if args.plot:
+        _plot_paths(X, y, args.seed, args.plot)
     return 0
+
+
+def _plot_paths(X, y, seed, path):
+    """The textbook's figure 4-11 for the demo data: batch, SGD and mini-batch paths over the MSE contours.
+
+    The textbook's settings for one feature (batch: η = 0.1, 1000 steps; SGD: t0/(t + t1) with
+    t0, t1 = 5, 50, 50 epochs; mini-batch of 20: t0, t1 = 200, 1000, 50 epochs); with more
+    features those rates may diverge, so learning_rate="auto".  θ is recorded after every update
+    while that takes at most 2 million numbers (16 MB), else after every epoch."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, nothing global changed
+
+    from . import plot, schedules
+
+    textbook = X.shape[1] == 1
+    record = "update" if 50 * X.shape[0] * (X.shape[1] + 1) <= 2_000_000 else "epoch"
+    settings = {
+        "batch": {"learning_rate": 0.1 if textbook else "auto", "max_epochs": 1000},
+        "sgd": {"learning_rate": schedules.inverse_time(t0=5, t1=50) if textbook else "auto", "max_epochs": 50},
+        "minibatch": {
+            "learning_rate": schedules.inverse_time(t0=200, t1=1000) if textbook else "auto",
+            "batch_size": 20,
+            "max_epochs": 50,
+        },
+    }
+    results = [
+        fit(X, y, method=m, tol=0, random_state=seed, record_path="epoch" if m == "batch" else record, **kw)
+        for m, kw in settings.items()
+    ]
+    ax = Figure(figsize=(7, 5), layout="constrained").subplots()
+    plot.paths(results, X, y, ax=ax, labels=["Batch", "Stochastic", "Mini-batch"])
+    ax.figure.savefig(path, dpi=120)
+    print(f"\npaths of batch, SGD and mini-batch GD in parameter space written to {path}")
 
 
 def _read_table(path, target):
@@ -146,6 +185,9 @@ def main(argv=None):
     p.add_argument("--d", type=int, default=1, help="features (default 1)")
     p.add_argument("--seed", type=int, default=42, help="random seed of the data and the fits (default 42)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument(
+        "--plot", metavar="FILE", help="also write the paths of batch, SGD and mini-batch GD (needs matplotlib)"
+    )
     p.set_defaults(run=demo)
     p = sub.add_parser("fit", help="fit a CSV (with a header row), .npy or .npz file and print the coefficients")
     p.add_argument("file")
