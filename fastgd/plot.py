@@ -126,7 +126,10 @@ def _check_levels(levels):
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels!r}")
         return int(levels)
-    arr = np.asarray(levels, dtype=np.float64) if not isinstance(levels, (str, bytes)) else np.empty((0, 0))
+    try:
+        arr = np.asarray(levels, dtype=np.float64) if not isinstance(levels, (str, bytes)) else np.empty((0, 0))
+    except (TypeError, ValueError):
+        arr = np.empty((0, 0))
     if arr.ndim != 1 or arr.size == 0 or not np.isfinite(arr).all() or np.any(np.diff(arr) <= 0):
         raise ValueError(
             f"levels must be an int >= 1 or a non-empty, strictly increasing list of finite values; got {levels!r}"

@@ -175,6 +175,8 @@ def test_paths_errors_are_clear(textbook):
         fastgd.plot.paths(fits, X, y, levels=0)
     with pytest.raises(ValueError, match="strictly increasing"):
         fastgd.plot.paths(fits, X, y, levels=[3.0, 1.0])
+    with pytest.raises(ValueError, match=r"strictly increasing.*got 'many'"):
+        fastgd.plot.paths(fits, X, y, levels="many")
     with pytest.raises(ValueError, match="both X and y"):
         fastgd.plot.paths(fits, X)
     with pytest.raises(ValueError, match="X has 2 features but the results' θ has 1"):
