@@ -9,8 +9,18 @@ float64 X from one source); parameters and partial sums are float64.  Shapes and
   ``(x_j - center[j]) * scale_inv[j]``), or both ``None`` to read X as is.  Optional outputs
   (``grad`` of ``loss_grad``, ``path`` of the epoch kernels) are likewise ``None`` when not
   wanted: numba compiles each case apart, so the loops carry no run-time test.
-* ``loss_code``: a ``codes.Loss``; ``sched_code`` + ``sched_params``: a ``codes.Schedule`` and
-  its float64 parameters (``fastgd.schedules`` objects carry both: ``.code``, ``.params``).
+* ``theta`` may also be (K, d + 1): one row of parameters per class, for the softmax loss
+  (K = 1 for every other loss; a (d + 1,) vector is read as one row).
+* ``weights``: (n,) float64 sample weights, or ``None`` (every row weighs 1).
+* ``model = (fit_intercept, loss_code, eps, l2, l1)``: whether θ0 is fitted, a ``codes.Loss``,
+  its parameter (huber's and the epsilon-insensitive losses' ε), and the penalty
+  ``l2/2 ‖w‖² + l1 ‖w‖₁`` on the coefficients.
+* ``opt = (opt_code, opt_params, average_start)``: a ``codes.Optimizer``, its float64
+  parameters (``fastgd.optimizers`` objects carry ``.code``, ``.params``) and the update from
+  which the iterates are averaged (-1: never); ``state``: (2, K, d + 1) float64, zeros at the
+  start of a fit; ``avg``: theta's shape, the running average.
+* ``sched_code`` + ``sched_params``: a ``codes.Schedule`` and its float64 parameters
+  (``fastgd.schedules`` objects carry both: ``.code``, ``.params``).
 
 Kernels never raise, print or call back into Python; they return a status instead
 (``codes.OK`` or the position where a non-finite value appeared).
@@ -18,7 +28,10 @@ Kernels never raise, print or call back into Python; they return a status instea
 ===========================  ===================================================================
 ``loss_grad``                mean loss and mean gradient over all rows (serial)
 ``loss_grad_parallel``       the same, blocks in parallel, bit-identical for any thread count
-``n_chunks``                 rows of the ``work`` scratch array those two need (Python helper)
+``work_shape``               shape of the ``work`` scratch array those two need (Python helper)
+``update``                   one optimizer step with a given gradient (penalties included)
+``penalty``                  the penalty term of theta
+``stationarity``             norm of the (proximal) gradient mapping: 0 at the minimum
 ``gram_loss_grad``           loss and gradient from the Gram matrix pieces, O(d²)
 ``gram_descent``             the whole batch descent on the Gram matrix, one compiled loop
 ``sgd_epoch``                one epoch of per-sample updates in a given order
@@ -35,10 +48,11 @@ Kernels never raise, print or call back into Python; they return a status instea
 """
 
 from . import codes
-from .codes import Loss, Schedule
-from .gradient import loss_grad, loss_grad_parallel, n_chunks
+from .codes import Loss, Optimizer, Schedule
+from .gradient import loss_grad, loss_grad_parallel, n_chunks, work_shape
 from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
+from .optimizers import penalty, stationarity, update
 from .random import shuffle, shuffle_blocks
 from .schedules import learning_rate, learning_rates
 from .sgd import sgd_epoch, sgd_epoch_local
@@ -46,6 +60,7 @@ from .stats import column_stats, column_stats_parallel, max_row_norm2
 
 __all__ = [
     "Loss",
+    "Optimizer",
     "Schedule",
     "codes",
     "column_stats",
@@ -60,8 +75,12 @@ __all__ = [
     "minibatch_epoch",
     "minibatch_epoch_local",
     "n_chunks",
+    "penalty",
     "sgd_epoch",
     "sgd_epoch_local",
     "shuffle",
     "shuffle_blocks",
+    "stationarity",
+    "update",
+    "work_shape",
 ]

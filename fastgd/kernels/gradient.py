@@ -9,9 +9,11 @@ serial twin ``loss_grad`` gives the very same bits as ``loss_grad_parallel``.
 import numpy as np
 from numba import njit, prange
 
-from ._config import CHUNK, INLINE, KERNEL, PARALLEL
+from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
 from ._rows import add_row, predict_row
-from .losses import loss_dp, loss_value
+from .codes import SQUARED
+from .losses import loss_dp, loss_value, sample_terms
+from .optimizers import as_rows
 
 
 def n_chunks(n_rows):
@@ -19,63 +21,120 @@ def n_chunks(n_rows):
     return max(1, -(-n_rows // CHUNK))
 
 
+def work_shape(n_rows, n_params):
+    """Shape of the ``work`` scratch of ``loss_grad`` for n_rows rows and n_params = K (d + 1)."""
+    return (n_chunks(n_rows), n_params + 2)
+
+
 @njit(**INLINE)
-def _block(X, y, theta, center, scale_inv, loss_code, grad, c, acc):
-    """Sum loss and gradient of rows ``c*CHUNK ...`` into ``acc`` = [grad (d+1), loss]."""
-    d = X.shape[1]
-    local = np.zeros(d + 2)  # a fresh array: LLVM knows it aliases neither X nor theta
+def _block(X, y, weights, theta, center, scale_inv, model, grad, c, acc):
+    """Sum the (weighted) loss and gradient of rows ``c*CHUNK ...`` into
+    ``acc`` = [gradient (K (d + 1), row-major), loss, weight sum]."""
+    if theta.shape[0] == 1 and model[1] == SQUARED:  # the loss a constant: no selector in this loop
+        _block_scalar(X, y, weights, theta[0], center, scale_inv, SQUARED, model[2], grad, c, acc)
+    else:  # every other loss, in a function of its own (compiled once, apart from the hot loop)
+        _block_general(X, y, weights, theta, center, scale_inv, model, grad, c, acc)
+
+
+@njit(**INLINE)
+def _block_scalar(X, y, weights, row, center, scale_inv, loss_code, eps, grad, c, acc):
+    """``_block`` for one output: the parameters ``row`` (d + 1,)."""
+    d1 = row.shape[0]
+    local = np.zeros(d1 + 2)  # a fresh array: LLVM knows it aliases neither X nor theta
     stop = min((c + 1) * CHUNK, X.shape[0])
     for i in range(c * CHUNK, stop):
         x = X[i]
-        p = predict_row(x, theta, center, scale_inv)
-        local[d + 1] += loss_value(loss_code, p, y[i])
+        w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time (see _rows)
+        p = predict_row(x, row, center, scale_inv)
+        local[d1] += w * loss_value(loss_code, eps, p, y[i])
+        if weights is not None:
+            local[d1 + 1] += w
         if grad is not None:  # resolved at compile time (see _rows)
-            g = loss_dp(loss_code, p, y[i])
-            local[0] += g
-            add_row(g, x, local, center, scale_inv)
-    acc[:] = local
+            a = w * loss_dp(loss_code, eps, p, y[i])
+            local[0] += a
+            add_row(a, x, local, center, scale_inv)
+    if weights is None:
+        local[d1 + 1] = stop - c * CHUNK
+    for k in range(d1 + 2):
+        acc[k] = local[k]
+
+
+@njit(**HELPER)
+def _block_general(X, y, weights, theta, center, scale_inv, model, grad, c, acc):
+    """``_block`` for any loss and K outputs (softmax)."""
+    loss_code, eps = model[1], model[2]
+    n_out, d1 = theta.shape
+    size = n_out * d1
+    local = np.zeros(size + 2)
+    g = np.empty(n_out)
+    stop = min((c + 1) * CHUNK, X.shape[0])
+    for i in range(c * CHUNK, stop):
+        x = X[i]
+        w = 1.0 if weights is None else np.float64(weights[i])
+        local[size] += w * sample_terms(loss_code, eps, x, y[i], theta, center, scale_inv, g)
+        local[size + 1] += w
+        if grad is not None:
+            for k in range(n_out):
+                a = w * g[k]
+                local[k * d1] += a
+                add_row(a, x, local[k * d1 : (k + 1) * d1], center, scale_inv)
+    for k in range(size + 2):
+        acc[k] = local[k]
 
 
 @njit(**INLINE)
-def _combine(work, n, fit_intercept, grad):
-    """Add the blocks up in block order; mean loss returned, mean gradient into ``grad``."""
-    d1 = work.shape[1] - 1
+def _combine(work, fit_intercept, grad):
+    """Add the blocks up in block order; the weighted mean loss returned, the weighted mean
+    gradient into ``grad`` (K, d + 1)."""
+    size = work.shape[1] - 2
     total = 0.0
+    weight = 0.0
     for c in range(work.shape[0]):
-        total += work[c, d1]
+        total += work[c, size]
+        weight += work[c, size + 1]
     if grad is not None:
-        grad[:] = 0.0
+        flat = grad.reshape(size)
+        flat[:] = 0.0
         for c in range(work.shape[0]):
-            for k in range(grad.shape[0]):
-                grad[k] += work[c, k]
-        for k in range(grad.shape[0]):
-            grad[k] /= n
+            for k in range(size):
+                flat[k] += work[c, k]
+        for k in range(size):
+            flat[k] /= weight
         if not fit_intercept:
-            grad[0] = 0.0
-    return total / n
+            grad[:, 0] = 0.0
+    return total / weight
 
 
 @njit(**KERNEL)
-def loss_grad(X, y, theta, center, scale_inv, fit_intercept, loss_code, grad, work):
+def loss_grad(X, y, weights, theta, center, scale_inv, model, grad, work):
     """Mean loss of the model ``theta`` over all rows of ``X``, and its gradient.
 
-    X: (n, d) float32/float64, C-contiguous; y: (n,) same dtype; theta: (d + 1,) float64,
-    ``theta[0]`` the intercept; center, scale_inv: (d,) float64 to standardize on the fly,
-    or None; fit_intercept: bool (False zeroes ``grad[0]``); loss_code: ``codes.Loss``;
-    grad: (d + 1,) float64, written with the mean gradient, or None for the loss alone;
-    work: (n_chunks(n), d + 2) float64 scratch.  Returns the mean loss (float64).
+    X: (n, d) float32/float64, C-contiguous; y: (n,) same dtype (classification: ±1, softmax:
+    the class index); weights: (n,) float64 sample weights (the mean is ``Σ w loss / Σ w``) or
+    None; theta: (d + 1,) or (K, d + 1) float64, ``theta[..., 0]`` the intercept; center,
+    scale_inv: (d,) float64 to standardize on the fly, or None; model: ``(fit_intercept,
+    loss_code, eps, l2, l1)`` (the penalty is not included here: see ``penalty``); grad: theta's
+    shape, float64, written with the mean gradient (0 for the intercept unless fitted), or None
+    for the loss alone; work: ``work_shape(n, theta.size)`` float64 scratch.  Returns the mean
+    loss (float64).
     """
+    rows = as_rows(theta)
     for c in range(work.shape[0]):
-        _block(X, y, theta, center, scale_inv, loss_code, grad, c, work[c])
-    return _combine(work, X.shape[0], fit_intercept, grad)
+        _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
+    if grad is None:  # resolved at compile time
+        return _combine(work, model[0], None)
+    return _combine(work, model[0], as_rows(grad))
 
 
 @njit(**PARALLEL)
-def loss_grad_parallel(X, y, theta, center, scale_inv, fit_intercept, loss_code, grad, work):
+def loss_grad_parallel(X, y, weights, theta, center, scale_inv, model, grad, work):
     """``loss_grad`` with the blocks summed in parallel: the same arguments, the same bits."""
+    rows = as_rows(theta)
     for c in prange(work.shape[0]):
-        _block(X, y, theta, center, scale_inv, loss_code, grad, c, work[c])
-    return _combine(work, X.shape[0], fit_intercept, grad)
+        _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
+    if grad is None:  # resolved at compile time
+        return _combine(work, model[0], None)
+    return _combine(work, model[0], as_rows(grad))
 
 
-__all__ = ["loss_grad", "loss_grad_parallel", "n_chunks"]
+__all__ = ["loss_grad", "loss_grad_parallel", "n_chunks", "work_shape"]

@@ -8,10 +8,10 @@ offset of the model's features from the centered ones, ``y_mean`` and ``s_yy = �
     MSE(θ) = e² + θᵀMθ - 2hᵀθ + s_yy,   e = θ0 + deltaᵀθ - ȳ;   ∇θ0 = 2e,   ∇θ = 2e·delta + 2(Mθ - h)
 """
 
-import numpy as np
 from numba import njit
 
 from ._config import KERNEL
+from .optimizers import apply_step, as_rows, copy_rows, penalty_of, stationarity_of
 
 #: statuses of ``gram_descent``
 MAX_EPOCHS, CONVERGED, DIVERGED = 0, 1, 2
@@ -38,21 +38,26 @@ def gram_loss_grad(M, h, delta, y_mean, s_yy, fit_intercept, theta, grad):
 
 
 @njit(**KERNEL)
-def gram_descent(M, h, delta, y_mean, s_yy, fit_intercept, theta, etas, grad_tol, limit, grad, history, path):
-    """``theta <- theta - etas[k] * grad`` for k = 0, 1, ... (``grad`` holds the gradient at
-    ``theta`` on entry), each step followed by the new loss (into ``history[k]``) and gradient;
-    ``path[k]`` receives theta after step k unless ``path`` is None.  Stops after ``len(etas)``
-    steps (MAX_EPOCHS), when ‖grad‖ <= grad_tol (CONVERGED) or when the loss is NaN or above
-    ``limit`` (DIVERGED).  Returns (steps taken, status)."""
+def gram_descent(
+    M, h, delta, y_mean, s_yy, model, opt, state, theta, etas, t_start, grad_tol, limit, grad, history, path
+):
+    """Optimizer steps (``optimizers.apply_step``: the penalty and the optimizer of ``model`` and
+    ``opt``) with the rates ``etas[k]`` at update counts ``t_start + k`` on theta (d + 1,) or
+    (1, d + 1); ``grad`` (theta's shape) holds the squared loss's gradient at ``theta`` on
+    entry.  Each step is followed by the new objective (mean loss + penalty, into ``history[k]``)
+    and gradient; ``path[k]`` receives theta after step k unless ``path`` is None.  Stops after
+    ``len(etas)`` steps (MAX_EPOCHS), when the stationarity measure (``optimizers.stationarity``)
+    is <= grad_tol (CONVERGED) or when the objective is NaN or above ``limit`` (DIVERGED).
+    Returns (steps taken, status)."""
+    rows, g = as_rows(theta), as_rows(grad)
     for k in range(etas.shape[0]):
-        for j in range(theta.shape[0]):
-            theta[j] -= etas[k] * grad[j]
-        loss = gram_loss_grad(M, h, delta, y_mean, s_yy, fit_intercept, theta, grad)
+        apply_step(rows, g, model, opt, state, etas[k], t_start + k)
+        loss = gram_loss_grad(M, h, delta, y_mean, s_yy, model[0], rows[0], g[0]) + penalty_of(rows, model)
         history[k] = loss
         if not loss <= limit:
             return k + 1, DIVERGED
         if path is not None:
-            path[k, :] = theta
-        if np.sqrt(np.sum(grad * grad)) <= grad_tol:
+            copy_rows(as_rows(path[k]), rows)
+        if stationarity_of(rows, g, model, etas[k]) <= grad_tol:
             return k + 1, CONVERGED
     return etas.shape[0], MAX_EPOCHS

@@ -4,55 +4,101 @@ a shuffled order; serial (``minibatch_epoch``) or as local SGD (``minibatch_epoc
 import numpy as np
 from numba import njit, prange
 
-from ._config import INLINE, KERNEL, PARALLEL
+from ._config import HELPER, INLINE, KERNEL, PARALLEL
 from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
-from .codes import OK
-from .losses import loss_dp
+from .codes import NEEDS_STATE, OK, SGD
+from .losses import sample_dp, squared_dp
+from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
 from .schedules import learning_rate
-from .sgd import average_shards, first_failure, shard
+from .sgd import average_shards, first_failure, is_plain, shard
 
 
-@njit(**INLINE)
-def minibatch_step(X, y, theta, order, start, stop, eta, grad, center, scale_inv, fit_intercept, loss_code):
-    """``theta <- theta - eta * mean over order[start:stop] of loss'(x~ . theta, y) x~``;
-    False (theta untouched) when a derivative is not finite.  grad: (d + 1,) scratch."""
-    grad[:] = 0.0
+@njit(**HELPER)
+def batch_gradient(X, y, weights, theta, order, start, stop, center, scale_inv, model, g, grad):
+    """grad (K, d + 1) <- the mean over order[start:stop] of ``w_i loss'(x~ . theta, y_i) x~``,
+    any loss; False when a derivative is not finite.  g: (K,) scratch."""
+    loss_code, eps = model[1], model[2]
+    grad[:, :] = 0.0
     for k in range(start, stop):
         if k + PREFETCH_ROWS < order.shape[0]:
             prefetch_row(X, order[k + PREFETCH_ROWS])
         i = order[k]
         x = X[i]
-        g = loss_dp(loss_code, predict_row(x, theta, center, scale_inv), y[i])
-        if not np.isfinite(g):
+        sample_dp(loss_code, eps, x, y[i], theta, center, scale_inv, g)
+        if not all_finite(g):
             return False
-        grad[0] += g
-        add_row(g, x, grad, center, scale_inv)
-    scale = eta / (stop - start)
-    if fit_intercept:
-        theta[0] -= scale * grad[0]
-    for j in range(1, theta.shape[0]):
-        theta[j] -= scale * grad[j]
+        w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time (see _rows)
+        for o in range(theta.shape[0]):
+            a = w * g[o]
+            grad[o, 0] += a
+            add_row(a, x, grad[o], center, scale_inv)
+    scale = 1.0 / (stop - start)
+    for o in range(theta.shape[0]):
+        for j in range(theta.shape[1]):
+            grad[o, j] *= scale
     return True
 
 
 @njit(**INLINE)
-def _run(X, y, theta, order, batch_size, first, stop_batch, center, scale_inv, fit, schedule, t_start, grad, path):
+def minibatch_step(X, y, weights, theta, order, start, stop, eta, t, center, scale_inv, model, opt, state, g, grad):
+    """theta (K, d + 1) <- one optimizer step with the mean over order[start:stop] of
+    ``w_i loss'(x~ . theta, y_i) x~``; False (theta untouched) when a derivative is not finite.
+    ``state`` None (``sgd.is_plain``, resolved at compile time): the fast path, a plain step on
+    the squared loss of one output without a penalty; otherwise ``batch_gradient`` (any loss)
+    and ``optimizers.apply_step``.
+    g: (K,) and grad: (K, d + 1) scratch."""
+    if state is not None:
+        if not batch_gradient(X, y, weights, theta, order, start, stop, center, scale_inv, model, g, grad):
+            return False
+        apply_step(theta, grad, model, opt, state, eta, t)
+        return True
+    row, total = theta[0], grad[0]
+    total[:] = 0.0
+    for k in range(start, stop):
+        if k + PREFETCH_ROWS < order.shape[0]:
+            prefetch_row(X, order[k + PREFETCH_ROWS])
+        i = order[k]
+        x = X[i]
+        dp = squared_dp(predict_row(x, row, center, scale_inv), y[i])
+        if not np.isfinite(dp):
+            return False
+        if weights is not None:  # resolved at compile time (see _rows)
+            dp *= np.float64(weights[i])
+        total[0] += dp
+        add_row(dp, x, total, center, scale_inv)
+    scale = eta / (stop - start)
+    if model[0]:
+        row[0] -= scale * total[0]
+    for j in range(1, row.shape[0]):
+        row[j] -= scale * total[j]
+    return True
+
+
+@njit(**INLINE)
+def _run(
+    X, y, weights, theta, order, batch_size, first, stop_batch, center, scale_inv, model, opt, state, avg, schedule,
+    t_start, grad, path,
+):  # fmt: skip
     """Serial mini-batch GD over batches ``first .. stop_batch - 1`` of ``order``, the b-th of
-    them at ``t_start + b``: OK or b.  fit: (fit_intercept, loss_code); schedule:
-    (sched_code, sched_params).  center and scale_inv stay arguments of their own: numba
-    resolves ``is None`` on arguments only."""
-    fit_intercept, loss_code = fit
+    them at ``t_start + b``: OK or b.  schedule: (sched_code, sched_params).  center, scale_inv,
+    weights and path stay arguments of their own: numba resolves ``is None`` on arguments only."""
     sched_code, sched_params = schedule
     n = order.shape[0]
+    g = np.empty(theta.shape[0])
     for b in range(stop_batch - first):
         start = (first + b) * batch_size
         stop = min(start + batch_size, n)
-        eta = learning_rate(sched_code, sched_params, t_start + b, t_start)
-        if not minibatch_step(X, y, theta, order, start, stop, eta, grad, center, scale_inv, fit_intercept, loss_code):
+        t = t_start + b
+        eta = learning_rate(sched_code, sched_params, t, t_start)
+        if not minibatch_step(
+            X, y, weights, theta, order, start, stop, eta, t, center, scale_inv, model, opt, state, g, grad
+        ):
             return b
+        if avg is not None:  # resolved at compile time
+            keep_average(avg, theta, opt, t)
         if path is not None:
-            path[b, :] = theta
+            copy_rows(as_rows(path[b]), theta)
     return OK
 
 
@@ -60,13 +106,16 @@ def _run(X, y, theta, order, batch_size, first, stop_batch, center, scale_inv, f
 def minibatch_epoch(
     X,
     y,
+    weights,
     theta,
     order,
     batch_size,
     center,
     scale_inv,
-    fit_intercept,
-    loss_code,
+    model,
+    opt,
+    state,
+    avg,
     sched_code,
     sched_params,
     t_start,
@@ -75,30 +124,37 @@ def minibatch_epoch(
 ):
     """One update per batch ``order[b*batch_size : (b+1)*batch_size]`` (the last may be shorter):
 
-        theta <- theta - eta(t) * mean over the batch of loss'(x~ . theta, y_i) * x~
+        theta <- theta - eta(t) * mean over the batch of w_i loss'(x~ . theta, y_i) x~
+                 (+ penalty, optimizer)
 
     with ``t = t_start + b``, theta read at the start of the batch.  Arguments as in
-    ``sgd_epoch``, plus batch_size (int >= 1) and grad, a (d + 1,) float64 scratch vector.
-    path: (number of batches, d + 1) float64, or None.  Returns ``codes.OK`` or the
+    ``sgd_epoch`` (state None: the fast loop), plus batch_size (int >= 1) and grad, a float64 scratch of theta's shape.
+    path: (number of batches, *theta.shape) float64, or None.  Returns ``codes.OK`` or the
     index of the first batch whose gradient was not finite (theta then holds the result of
     the batch before, which may itself have overflowed; the caller discards it).
     """
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
-    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
-    return _run(X, y, theta, order, batch_size, 0, n_batches, center, scale_inv, fit, schedule, t_start, grad, path)
+    schedule = (sched_code, sched_params)
+    rows, scratch = as_rows(theta), as_rows(grad)
+    if state is None and not is_plain(rows, model, opt):
+        return NEEDS_STATE
+    return _run(
+        X, y, weights, rows, order, batch_size, 0, n_batches, center, scale_inv, model, opt, state, avg, schedule,
+        t_start, scratch, path,
+    )  # fmt: skip
 
 
 @njit(**PARALLEL)
 def minibatch_epoch_local(
     X,
     y,
+    weights,
     theta,
     order,
     batch_size,
     center,
     scale_inv,
-    fit_intercept,
-    loss_code,
+    model,
     sched_code,
     sched_params,
     t_start,
@@ -108,20 +164,31 @@ def minibatch_epoch_local(
 ):
     """Local mini-batch SGD with averaging, as ``sgd.sgd_epoch_local`` with batches for
     samples: the epoch's batches are cut into ``K = thetas.shape[0]`` contiguous shards, shard
-    s updates its copy ``thetas[s]`` with its b-th batch at ``t = t_start + b`` (its own count),
-    and ``theta`` becomes the mean weighted by the shards' batch counts.  grads: (K, d + 1)
-    scratch; status (K,) int64.  Returns ``codes.OK`` or the first failing batch offset."""
+    s updates its copy ``thetas[s]`` by plain steps (with the penalty of ``model``) with its b-th
+    batch at ``t = t_start + b`` (its own count), and ``theta`` becomes the mean weighted by the shards' batch counts.
+    grads: thetas' shape, scratch; status (K,) int64.  Returns ``codes.OK`` or the first failing
+    batch offset."""
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
     n_shards = thetas.shape[0]
-    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
+    schedule = (sched_code, sched_params)
+    opt = (SGD, np.zeros(1), -1)
+    fast = is_plain(as_rows(theta), model, opt)
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         first, stop_batch = shard(n_batches, n_shards, s)
-        local = thetas[s]
-        local[:] = theta
-        status[s] = _run(
-            X, y, local, order, batch_size, first, stop_batch, center, scale_inv, fit, schedule, t_start, grads[s], None
-        )
+        local = as_rows(thetas[s])
+        copy_rows(local, as_rows(theta))
+        if fast:
+            status[s] = _run(
+                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, None, None,
+                schedule, t_start, as_rows(grads[s]), None,
+            )  # fmt: skip
+        else:
+            state = np.zeros((2, local.shape[0], local.shape[1]))
+            status[s] = _run(
+                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, state, None,
+                schedule, t_start, as_rows(grads[s]), None,
+            )  # fmt: skip
     first = first_failure(status)
     if first == OK:
         average_shards(theta, thetas, n_batches, n_shards)

@@ -4,64 +4,129 @@ serial (``sgd_epoch``) or as local SGD on several threads (``sgd_epoch_local``).
 import numpy as np
 from numba import njit, prange
 
-from ._config import INLINE, KERNEL, PARALLEL
+from ._config import HELPER, INLINE, KERNEL, PARALLEL
 from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
-from .codes import OK
-from .losses import loss_dp
+from .codes import NEEDS_STATE, OK, SGD, SQUARED
+from .losses import sample_dp, squared_dp
+from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average, shrink
 from .schedules import learning_rate
 
 
-@njit(**INLINE)
-def sgd_step(X, y, theta, i, eta, center, scale_inv, fit_intercept, loss_code):
-    """``theta <- theta - eta * loss'(x~_i . theta, y_i) * x~_i``; False (theta untouched)
-    when the derivative is not finite."""
+@njit(**HELPER)
+def general_step(X, y, weights, theta, i, eta, t, center, scale_inv, model, opt, state, g, grad):
+    """``sgd_step`` for any loss, penalty and optimizer (its fast path covers plain SGD on one
+    output without a penalty)."""
+    fit_intercept, loss_code, eps, l2, l1 = model
     x = X[i]
-    g = loss_dp(loss_code, predict_row(x, theta, center, scale_inv), y[i])
-    if not np.isfinite(g):
+    sample_dp(loss_code, eps, x, y[i], theta, center, scale_inv, g)
+    if not all_finite(g):
         return False
-    step = eta * g
-    if fit_intercept:
-        theta[0] -= step
-    add_row(-step, x, theta, center, scale_inv)
+    w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time (see _rows)
+    for k in range(theta.shape[0]):
+        a = w * g[k]
+        if opt[0] != SGD:  # the dense gradient, for the optimizer to step on below
+            grad[k, :] = 0.0
+            grad[k, 0] = a
+            add_row(a, x, grad[k], center, scale_inv)
+            continue
+        row = theta[k]
+        step = eta * a
+        if fit_intercept:
+            row[0] -= step
+        if l2 > 0.0:
+            decay = 1.0 - eta * l2
+            for j in range(1, row.shape[0]):
+                row[j] *= decay
+        add_row(-step, x, row, center, scale_inv)
+        if l1 > 0.0:
+            for j in range(1, row.shape[0]):
+                row[j] = shrink(row[j], eta * l1)
+    if opt[0] != SGD:
+        apply_step(theta, grad, model, opt, state, eta, t)
     return True
 
 
 @njit(**INLINE)
-def _run(X, y, theta, order, start, stop, center, scale_inv, fit, schedule, t_start, path):
+def is_plain(theta, model, opt):
+    """Whether the fast loop (``state=None``) can run this fit: the squared loss on one output,
+    plain SGD steps, no penalty (averaging is independent of it)."""
+    return theta.shape[0] == 1 and model[1] == SQUARED and opt[0] == SGD and model[3] == 0.0 and model[4] == 0.0
+
+
+@njit(**INLINE)
+def sgd_step(X, y, weights, theta, i, eta, t, center, scale_inv, model, opt, state, g, grad):
+    """theta (K, d + 1) <- one update on row i, at update count t; False (theta untouched)
+    when a derivative is not finite.  ``state`` None (``is_plain``, resolved at compile time):
+    the fast path for the squared loss, which touches theta through the row only; otherwise
+    ``general_step`` (any loss, an O(d) decay for L2, a shrink for L1, every coordinate for an
+    optimizer).  g: (K,) and grad:
+    (K, d + 1) scratch."""
+    if state is not None:
+        return general_step(X, y, weights, theta, i, eta, t, center, scale_inv, model, opt, state, g, grad)
+    x = X[i]
+    row = theta[0]
+    dp = squared_dp(predict_row(x, row, center, scale_inv), y[i])
+    if not np.isfinite(dp):
+        return False
+    if weights is not None:  # resolved at compile time (see _rows)
+        dp *= np.float64(weights[i])
+    step = eta * dp
+    if model[0]:
+        row[0] -= step
+    add_row(-step, x, row, center, scale_inv)
+    return True
+
+
+@njit(**INLINE)
+def _run(X, y, weights, theta, order, start, stop, center, scale_inv, model, opt, state, avg, schedule, t_start, path):
     """Serial SGD over ``order[start:stop]``, the k-th update at ``t_start + k``: OK or k.
-    fit: (fit_intercept, loss_code); schedule: (sched_code, sched_params).  center and
-    scale_inv stay arguments of their own: numba resolves ``is None`` on arguments only."""
-    fit_intercept, loss_code = fit
+    schedule: (sched_code, sched_params).  center, scale_inv, weights and path stay arguments of
+    their own: numba resolves ``is None`` on arguments only."""
     sched_code, sched_params = schedule
+    g = np.empty(theta.shape[0])
+    grad = np.empty(theta.shape)
     for k in range(stop - start):
         pos = start + k
         if pos + PREFETCH_ROWS < order.shape[0]:
             prefetch_row(X, order[pos + PREFETCH_ROWS])
-        eta = learning_rate(sched_code, sched_params, t_start + k, t_start)
-        if not sgd_step(X, y, theta, order[pos], eta, center, scale_inv, fit_intercept, loss_code):
+        t = t_start + k
+        eta = learning_rate(sched_code, sched_params, t, t_start)
+        if not sgd_step(X, y, weights, theta, order[pos], eta, t, center, scale_inv, model, opt, state, g, grad):
             return k
+        if avg is not None:  # resolved at compile time: no averaging, no trace of it in the loop
+            keep_average(avg, theta, opt, t)
         if path is not None:
-            path[k, :] = theta
+            copy_rows(as_rows(path[k]), theta)
     return OK
 
 
 @njit(**KERNEL)
-def sgd_epoch(X, y, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, sched_params, t_start, path):
+def sgd_epoch(
+    X, y, weights, theta, order, center, scale_inv, model, opt, state, avg, sched_code, sched_params, t_start, path
+):
     """Visit the rows ``order[0], order[1], ...`` once, updating ``theta`` in place after each:
 
-        theta <- theta - eta(t) * loss'(x~ . theta, y_i) * x~,    t = t_start + k
+        theta <- theta - eta(t) * w_i * loss'(x~ . theta, y_i) * x~   (+ penalty, optimizer),
+        t = t_start + k
 
     (for the squared loss, ``loss' = 2 (x~ . theta - y_i)``: the textbook's per-sample gradient).
-    X, y, theta, center, scale_inv, fit_intercept, loss_code as in ``loss_grad``; order: int
-    row indices; sched_code, sched_params: the schedule (``schedules.learning_rate``);
-    path: (len(order), d + 1) float64 to receive theta after every update, or None.
-    Returns ``codes.OK``, or the position k of the first update whose gradient was not
-    finite; theta then holds the result of update k - 1, which may itself have overflowed
-    (only the scalar derivative is checked, to keep the loop lean: the caller discards theta).
+    X, y, weights, theta, center, scale_inv, model as in ``loss_grad``; order: int row indices;
+    opt: the optimizer (``optimizers``); state: its (2, K, d + 1) state, or None for the fast
+    loop, which runs plain SGD on the squared loss of one output without a penalty (``is_plain``;
+    ``codes.NEEDS_STATE`` is returned for any other model); avg: theta's shape, receives the
+    running average of the iterates from update ``opt[2]`` on, or None; sched_code, sched_params: the schedule
+    (``schedules.learning_rate``); path: (len(order), *theta.shape) float64 to receive theta
+    after every update, or None.  Returns ``codes.OK``, or the position k of the first update
+    whose derivative was not finite; theta then holds the result of update k - 1, which may
+    itself have overflowed (only the scalar derivatives are checked, to keep the loop lean: the
+    caller discards theta).
     """
-    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
-    return _run(X, y, theta, order, 0, order.shape[0], center, scale_inv, fit, schedule, t_start, path)
+    schedule = (sched_code, sched_params)
+    rows, n = as_rows(theta), order.shape[0]
+    if state is None and not is_plain(rows, model, opt):
+        return NEEDS_STATE
+    return _run(X, y, weights, rows, order, 0, n, center, scale_inv, model, opt, state, avg, schedule, t_start, path)
 
 
 @njit(**INLINE)
@@ -75,13 +140,15 @@ def shard(n, n_shards, s):
 
 @njit(**INLINE)
 def average_shards(theta, thetas, n, n_shards):
-    """theta = the shard-size-weighted mean of the rows of thetas."""
-    theta[:] = 0.0
+    """theta = the shard-size-weighted mean of thetas[s] (each of theta's shape)."""
+    flat = theta.reshape(theta.size)
+    flat[:] = 0.0
     for s in range(n_shards):
         start, stop = shard(n, n_shards, s)
         weight = (stop - start) / n
-        for j in range(theta.shape[0]):
-            theta[j] += weight * thetas[s, j]
+        src = thetas[s].reshape(flat.size)
+        for j in range(flat.size):
+            flat[j] += weight * src[j]
 
 
 @njit(**INLINE)
@@ -99,28 +166,42 @@ def first_failure(status):
 
 @njit(**PARALLEL)
 def sgd_epoch_local(
-    X, y, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, sched_params, t_start, thetas, status
+    X, y, weights, theta, order, center, scale_inv, model, sched_code, sched_params, t_start, thetas, status
 ):
     """Local SGD with averaging (parameter mixing, Zinkevich et al. 2010; Mann et al. 2009):
-    ``order`` is cut into ``K = thetas.shape[0]`` contiguous shards; shard s runs serial SGD
+    ``order`` is cut into ``K = thetas.shape[0]`` contiguous shards; shard s runs serial SGD (plain
+    steps, with the penalty of ``model``)
     from the current ``theta`` on its own copy ``thetas[s]``, its k-th update at
     ``t = t_start + k``: each shard is a serial SGD on its 1/K of the data with its own update
     count (so ``t_start`` is the number of updates one shard made in earlier epochs: the
     serial count / K), which keeps a ``1/(mu t)`` schedule's constant intact; then ``theta``
     becomes the shard-size-weighted mean, whose variance is K times smaller than a shard's.
     Each shard is serial and the shards are fixed, so the result depends on K but not on how
-    threads are scheduled.  ``status`` (K,) int64 receives ``codes.OK`` or the position in the
-    shard whose gradient was not finite; the return value is ``codes.OK`` or the earliest
-    such offset ``k K + s``.
+    threads are scheduled.  thetas: (K, *theta.shape); ``status`` (K,) int64 receives
+    ``codes.OK`` or the position in the shard whose derivative was not finite; the return value
+    is ``codes.OK`` or the earliest such offset ``k K + s``.
     """
     n = order.shape[0]
     n_shards = thetas.shape[0]
-    fit, schedule = (fit_intercept, loss_code), (sched_code, sched_params)
+    schedule = (sched_code, sched_params)
+    opt = (SGD, np.zeros(1), -1)
+    fast = is_plain(as_rows(theta), model, opt)
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         start, stop = shard(n, n_shards, s)
-        thetas[s, :] = theta
-        status[s] = _run(X, y, thetas[s], order, start, stop, center, scale_inv, fit, schedule, t_start, None)
+        local = as_rows(thetas[s])
+        copy_rows(local, as_rows(theta))
+        if fast:
+            status[s] = _run(
+                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, None, None, schedule, t_start,
+                None,
+            )  # fmt: skip
+        else:
+            state = np.zeros((2, local.shape[0], local.shape[1]))
+            status[s] = _run(
+                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, state, None, schedule, t_start,
+                None,
+            )  # fmt: skip
     first = first_failure(status)
     if first == OK:
         average_shards(theta, thetas, n, n_shards)
