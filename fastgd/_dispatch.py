@@ -9,7 +9,7 @@ import numpy as np
 
 from . import kernels as K
 from .kernels._config import CHUNK
-from .kernels.codes import SQUARED
+from .losses import LOSSES
 
 #: the Gram matrix is formed (precompute="auto", the curvature for the "auto" rates) up to this many features
 GRAM_MAX_FEATURES = 2048
@@ -34,13 +34,19 @@ class Problem:
     Reads X once on creation (finiteness, column means and variances).  With ``standardize``,
     feature j is read as ``(x_j - center_j) * scale_inv_j``; the center is the column mean when
     an intercept is fitted and 0 otherwise (centering would add an intercept to the model).
+    ``weights`` are the sample weights scaled to mean 1 over the rows that count (or None);
+    ``spec`` the loss (``fastgd.losses``), eps its parameter, l2 and l1 the penalty, n_outputs
+    the rows of θ (the classes of softmax, else 1).
     """
 
-    def __init__(self, X, y, *, fit_intercept, n_threads, loss_code=SQUARED):
+    def __init__(self, X, y, *, fit_intercept, n_threads, spec=LOSSES["squared"], eps=0.0, weights=None,
+                 l2=0.0, l1=0.0, n_outputs=1):  # fmt: skip
         self.X, self.y = X, y
         self.n, self.d = X.shape
         self.fit_intercept = fit_intercept
-        self.loss_code = loss_code
+        self.spec, self.weights, self.n_outputs = spec, weights, n_outputs
+        self.l2, self.l1 = l2, l1
+        self.model = (fit_intercept, int(spec.code), float(eps), float(l2), float(l1))
         parallel = n_threads > 1 and self.n > CHUNK  # one block: nothing to share out
         self._loss_grad = K.loss_grad_parallel if parallel else K.loss_grad
         stats = K.column_stats_parallel if parallel else K.column_stats
@@ -51,7 +57,8 @@ class Problem:
         stats(y.reshape(-1, 1), y_mean, y_m2, np.zeros((K.n_chunks(self.n), 4)))
         self.y_mean, self.y_var = float(y_mean[0]), float(y_m2[0]) / self.n
         self.center = self.scale_inv = None  # read X as is
-        self._work = np.zeros((K.n_chunks(self.n), self.d + 2))
+        self._work = np.zeros(K.work_shape(self.n, n_outputs * (self.d + 1)))
+        self._square = (fit_intercept, int(LOSSES["squared"].code), 0.0, 0.0, 0.0)
         self._grad = np.zeros(self.d + 1)
         self._lipschitz = None
         self.gram = None
@@ -65,11 +72,23 @@ class Problem:
     def standardized(self):
         return self.center is not None
 
-    def loss(self, theta):
-        """Mean loss of theta (model units)."""
-        return self._loss_grad(
-            self.X, self.y, theta, self.center, self.scale_inv, self.fit_intercept, self.loss_code, None, self._work
-        )
+    @property
+    def shape(self):
+        """The shape of θ in the kernels: (n_outputs, d + 1)."""
+        return (self.n_outputs, self.d + 1)
+
+    def loss(self, theta, weights=False):
+        """Mean loss of theta (model units; no penalty), weighted by the fit's weights, or by
+        ``weights`` when given (e.g. those of a validation split)."""
+        w = self.weights if weights is False else weights
+        return self._loss_grad(self.X, self.y, w, theta, self.center, self.scale_inv, self.model, None, self._work)
+
+    def objective(self, theta):
+        """The objective: mean loss + penalty."""
+        return self.loss(theta) + self.penalty(theta)
+
+    def penalty(self, theta):
+        return K.penalty(theta, self.model) if self.l2 or self.l1 else 0.0
 
     def loss_grad(self, theta, grad):
         """Mean loss of theta, and its gradient written into ``grad`` (from the Gram matrix
@@ -77,7 +96,7 @@ class Problem:
         if self.gram is not None:
             return self.gram.loss_grad(theta, grad)
         return self._loss_grad(
-            self.X, self.y, theta, self.center, self.scale_inv, self.fit_intercept, self.loss_code, grad, self._work
+            self.X, self.y, self.weights, theta, self.center, self.scale_inv, self.model, grad, self._work
         )
 
     def use_gram(self):
@@ -86,10 +105,15 @@ class Problem:
         self.gram = GramLoss(self)
         self._lipschitz = None
 
+    def _hessian_scale(self, squared_curvature):
+        """A bound on the curvature of the objective from that of the squared loss (2 X̃ᵀX̃ / n)."""
+        return 0.5 * self.spec.curvature * squared_curvature + self.l2
+
     def lipschitz(self, max_iter=30, rtol=1e-3):
-        """L = 2 λmax(X̃ᵀX̃ / n), the Lipschitz constant of the MSE gradient (model units),
-        by power iteration: each step one gradient pass at y = 0 (which gives 2/n X̃ᵀX̃ v);
-        never an eigendecomposition.  The Rayleigh quotient approaches L from below."""
+        """L, the Lipschitz constant of the objective's gradient (model units): the loss's
+        curvature bound times λmax(X̃ᵀWX̃ / Σw), plus l2; λmax by power iteration, each step one
+        gradient pass of the squared loss at y = 0 (which gives 2 X̃ᵀWX̃ v / Σw); never an
+        eigendecomposition.  The Rayleigh quotient approaches λmax from below."""
         if self._lipschitz is None and self.gram is not None:
             self._lipschitz = self.gram.lipschitz()
         if self._lipschitz is None:
@@ -97,23 +121,25 @@ class Problem:
             if not self.fit_intercept:
                 v[0] = 0.0
             zeros = np.zeros(self.n, dtype=self.X.dtype)
+            work = np.zeros(K.work_shape(self.n, self.d + 1))
 
             def hessian_times(v):
                 self._loss_grad(
-                    self.X, zeros, v, self.center, self.scale_inv, self.fit_intercept, SQUARED, self._grad, self._work
+                    self.X, zeros, self.weights, v, self.center, self.scale_inv, self._square, self._grad, work
                 )
                 return self._grad
 
             self._lipschitz = _power_iteration(hessian_times, v, max_iter, rtol)
-        return self._lipschitz
+        return self._hessian_scale(self._lipschitz)
 
     def strong_convexity(self):
-        """μ = 2 λmin(X̃ᵀX̃ / n) (model units) by power iteration on the inverse of the Gram
-        matrix's Hessian (one BLAS read of X, a (d + 1)² inverse: never an eigendecomposition),
-        when d <= GRAM_MAX_FEATURES; 0 when the Hessian is singular or d is larger (unknown).
-        The estimate approaches μ from above.  Also sharpens ``lipschitz``."""
-        if self.d > GRAM_MAX_FEATURES:
-            return 0.0
+        """μ, the strong convexity of the objective (model units): l2, plus for the squared loss
+        2 λmin(X̃ᵀWX̃ / Σw) by power iteration on the inverse of the Gram matrix's Hessian (one
+        BLAS read of X, a (d + 1)² inverse: never an eigendecomposition) when d <=
+        GRAM_MAX_FEATURES (else unknown: 0).  The estimate approaches μ from above.  Also
+        sharpens ``lipschitz``."""
+        if self.spec.name != "squared" or self.d > GRAM_MAX_FEATURES:
+            return self.l2
         gram = self.gram if self.gram is not None else GramLoss(self)
         H = gram.hessian()
         if not self.fit_intercept:
@@ -124,22 +150,25 @@ class Problem:
             np.linalg.cholesky(H)  # raises unless H is positive definite
             H_inv = np.linalg.inv(H)
         except np.linalg.LinAlgError:
-            return 0.0
+            return self.l2
         inv_max = _largest_eigenvalue(H_inv, max_iter=1000, rtol=1e-6)  # 1/μ, from below
         mu = 1.0 / inv_max if inv_max > 0 else 0.0
-        return mu if 0 < mu and mu > 1e-12 * self._lipschitz else 0.0
+        return (mu if 0 < mu and mu > 1e-12 * self._lipschitz else 0.0) + self.l2
 
     def lipschitz_max(self):
-        """L_max = 2 max_i ‖x̃_i‖²: the largest Lipschitz constant of one sample's gradient."""
-        return 2.0 * (K.max_row_norm2(self.X, self.center, self.scale_inv) + self.fit_intercept)
+        """L_max, the largest Lipschitz constant of one sample's gradient: from
+        2 max_i w_i ‖x̃_i‖² (bounded by max w times max ‖x̃‖² with weights)."""
+        top = K.max_row_norm2(self.X, self.center, self.scale_inv) + self.fit_intercept
+        w_max = 1.0 if self.weights is None else float(self.weights.max())
+        return self._hessian_scale(2.0 * top * w_max)
 
     def to_model(self, theta):
-        """θ in original units -> θ in the units the kernels work in."""
+        """θ (d + 1,) or (K, d + 1) in original units -> θ in the units the kernels work in."""
         if not self.standardized:
             return theta.copy()
         out = np.empty_like(theta)
-        out[1:] = theta[1:] / self.scale_inv
-        out[0] = theta[0] + theta[1:] @ self.center
+        out[..., 1:] = theta[..., 1:] / self.scale_inv
+        out[..., 0] = theta[..., 0] + theta[..., 1:] @ self.center
         return out
 
     def to_original(self, theta):
@@ -151,46 +180,50 @@ class Problem:
         out[..., 0] = theta[..., 0] - out[..., 1:] @ self.center
         return out
 
+    def penalty_scales(self):
+        """D of the closed forms' ridge term: the squared feature scales when the penalty is on
+        standardized coefficients, else ones."""
+        return 1.0 / self.scale_inv**2 if self.standardized else np.ones(self.d)
+
 
 class GramLoss:
     """The squared loss of a Problem through its Gram matrix, in the problem's (model) units.
 
-    With u = (x - mean) S the centered features in model units (S = diag(scale_inv), or I)
-    and δ = (mean - center) S, the model reads z = u + δ; since Σu = 0 and Σ(y - ȳ) = 0 the
-    MSE and its gradient need only M = S A S / n, h = S b / n, δ, ȳ and s_yy = Σ(y - ȳ)² / n,
-    A and b the centered XᵀX and Xᵀ(y - ȳ) of ``closed_form.gram`` (formulas in
-    ``kernels/gram.py``).  Without an intercept nothing is centered (ȳ = 0, δ = 0).  Centering
-    keeps the cancellation in the MSE small; the final loss of a fit is measured with a pass.
+    With u = (x - x̄) S the (weighted-)centered features in model units (S = diag(scale_inv),
+    or I) and δ = (x̄ - center) S, the model reads z = u + δ; since Σwu = 0 and Σw(y - ȳ) = 0
+    the MSE and its gradient need only M = S A S / W, h = S b / W, δ, ȳ and s_yy = Σw(y - ȳ)²/W,
+    A and b the sums of ``closed_form.gram`` (formulas in ``kernels/gram.py``).  Without an
+    intercept nothing is centered (ȳ = 0, δ = 0).  Centering keeps the cancellation in the MSE
+    small; the final loss of a fit is measured with a pass.
     """
 
     def __init__(self, problem):
         from .closed_form import gram
 
-        A, b, y_mean = gram(problem.X, problem.y, problem.mean, problem.fit_intercept)
+        G = gram(problem.X, problem.y, problem.mean, problem.fit_intercept, problem.weights)
         s = np.ones(problem.d) if problem.scale_inv is None else problem.scale_inv
-        n = problem.n
-        self.M = (A * s[:, None] * s[None, :]) / n
-        self.h = b * s / n
-        self.y_mean = y_mean
-        # Σ(y - ȳ)²/n with an intercept, Σy²/n without
-        self.s_yy = problem.y_var + (0.0 if problem.fit_intercept else problem.y_mean**2)
+        self.M = (G.A * s[:, None] * s[None, :]) / G.weight
+        self.h = G.b * s / G.weight
+        self.y_mean = G.y_mean
+        self.s_yy = G.yy / G.weight
         self.fit_intercept = problem.fit_intercept
         if problem.fit_intercept:
             center = np.zeros(problem.d) if problem.center is None else problem.center
-            self.delta = (problem.mean - center) * s
+            self.delta = (G.x_mean - center) * s
         else:
             self.delta = np.zeros(problem.d)
 
     @property
     def pieces(self):
         """The arguments that ``kernels.gram_loss_grad`` and ``kernels.gram_descent`` start with."""
-        return self.M, self.h, self.delta, self.y_mean, self.s_yy, self.fit_intercept
+        return self.M, self.h, self.delta, self.y_mean, self.s_yy
 
     def loss_grad(self, theta, grad):
-        return K.gram_loss_grad(*self.pieces, theta, grad)
+        """The squared loss and its gradient at theta (1, d + 1)."""
+        return K.gram_loss_grad(*self.pieces, self.fit_intercept, theta[0], grad[0])
 
     def hessian(self):
-        """The MSE's Hessian in (θ0, θ): 2 X̃ᵀX̃ / n in model units ((d + 1) x (d + 1))."""
+        """The MSE's Hessian in (θ0, θ): 2 X̃ᵀWX̃ / Σw in model units ((d + 1) x (d + 1))."""
         d = self.M.shape[0]
         H = np.zeros((d + 1, d + 1))
         H[1:, 1:] = self.M + np.outer(self.delta, self.delta)

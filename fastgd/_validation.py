@@ -141,19 +141,173 @@ def check_random_state(random_state):
         raise type(exc)(f"random_state: {exc}") from None
 
 
-def check_init(init, n_features, fit_intercept):
-    """'random', 'zeros', or an array of d + 1 values [intercept, *coef] (or d: coef only)."""
+def check_init(init, n_features, fit_intercept, n_outputs=1):
+    """'random', 'zeros', or an array: [intercept, *coef] (d + 1 values) or coef (d values);
+    for softmax's K outputs, (d + 1, K) or (d, K).  Returned as (K, d + 1) float64."""
     if isinstance(init, str):
         return check_choice("init", init, ("random", "zeros"))
-    arr = _as_numeric_array(init, "init").astype(np.float64).ravel()
+    arr = _as_numeric_array(init, "init").astype(np.float64)
+    if n_outputs == 1:
+        arr = arr.ravel()[:, None]
+    if arr.ndim != 2 or arr.shape[1] != n_outputs or arr.shape[0] not in (n_features, n_features + 1):
+        expected = f"{n_features + 1} ([intercept, *coef]) or {n_features} (coef)"
+        if n_outputs > 1:
+            expected = f"shape ({n_features + 1}, {n_outputs}) or ({n_features}, {n_outputs})"
+        got = f"shape {arr.shape}" if n_outputs > 1 else f"{arr.size} values"
+        raise ValueError(f"init has {got}; expected {expected}")
     if arr.shape[0] == n_features:
-        arr = np.concatenate(([0.0], arr))
-    if arr.shape[0] != n_features + 1:
-        raise ValueError(
-            f"init has {arr.shape[0]} values; expected {n_features + 1} ([intercept, *coef]) or {n_features} (coef)"
-        )
+        arr = np.vstack([np.zeros((1, n_outputs)), arr])
     if not np.isfinite(arr).all():
         raise ValueError("init contains NaN or inf")
-    if not fit_intercept and arr[0] != 0:
-        raise ValueError(f"init has intercept {float(arr[0])!r} but fit_intercept=False")
-    return arr
+    if not fit_intercept and arr[0].any():
+        value = float(arr[0, 0]) if n_outputs == 1 else arr[0].tolist()
+        raise ValueError(f"init has intercept {value!r} but fit_intercept=False")
+    return np.ascontiguousarray(arr.T)
+
+
+PENALTIES = (None, "l2", "l1", "elasticnet")
+
+
+def check_loss(loss):
+    """The LossSpec of a loss name."""
+    from .losses import LOSSES
+
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(map(repr, LOSSES))}")
+    return LOSSES[loss]
+
+
+def check_epsilon(spec, epsilon):
+    """huber's and the epsilon-insensitive losses' ε (default 0.1); an error for other losses."""
+    if not spec.has_epsilon:
+        if epsilon is not None:
+            raise ValueError(
+                f"epsilon applies to the losses 'huber', 'epsilon_insensitive' and 'squared_epsilon_insensitive', "
+                f"not to loss={spec.name!r}; leave it unset"
+            )
+        return 0.0
+    if epsilon is None:
+        return 0.1
+    eps = check_real("epsilon", epsilon, 0.0)
+    if spec.name == "huber" and eps == 0:
+        raise ValueError("epsilon must be > 0 for loss='huber' (at 0 the loss has no quadratic part)")
+    return eps
+
+
+def check_penalty(penalty, alpha, l1_ratio):
+    """(l2, l1) of the penalty ``alpha ((1 - l1_ratio)/2 ||w||² + l1_ratio ||w||₁)``."""
+    if not (penalty is None or isinstance(penalty, str)) or penalty not in PENALTIES:
+        raise ValueError(f"unknown penalty {penalty!r}; choose one of {', '.join(map(repr, PENALTIES))}")
+    if penalty is None:
+        if alpha is not None:
+            raise ValueError(
+                f"alpha={alpha!r} has no effect without a penalty; pass penalty='l2', 'l1' or 'elasticnet'"
+            )
+        if l1_ratio is not None:
+            raise ValueError(f"l1_ratio={l1_ratio!r} applies to penalty='elasticnet' only")
+        return 0.0, 0.0
+    alpha = 1e-4 if alpha is None else check_real("alpha", alpha, 0.0)
+    if penalty != "elasticnet" and l1_ratio is not None:
+        raise ValueError(f"l1_ratio={l1_ratio!r} applies to penalty='elasticnet' only, not {penalty!r}")
+    ratio = {"l2": 0.0, "l1": 1.0}.get(penalty)
+    if ratio is None:
+        ratio = 0.15 if l1_ratio is None else check_real("l1_ratio", l1_ratio, 0.0)
+        if ratio > 1:
+            raise ValueError(f"l1_ratio must be between 0 and 1, got {ratio!r}")
+    return alpha * (1.0 - ratio), alpha * ratio
+
+
+def check_optimizer(optimizer):
+    """An ``fastgd.optimizers.Optimizer`` from one or its name."""
+    from . import optimizers
+
+    if isinstance(optimizer, optimizers.Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer in optimizers.BY_NAME:
+        return optimizers.BY_NAME[optimizer]()
+    raise ValueError(
+        f"unknown optimizer {optimizer!r}; choose one of {', '.join(map(repr, optimizers.BY_NAME))} "
+        "or pass an object from fastgd.optimizers"
+    )
+
+
+def check_average(average):
+    """The update count from which iterates are averaged: -1 (False), 0 (True) or an int >= 1."""
+    if isinstance(average, (bool, np.bool_)):
+        return 0 if average else -1
+    return check_int("average", average, 1)
+
+
+def check_fraction(name, value):
+    value = check_real(name, value, 0.0, low_open=True)
+    if value >= 1:
+        raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")
+    return value
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Sample weights as a new float64 array: (n,), finite, >= 0, not all 0."""
+    if sample_weight is None:
+        return None
+    arr = _as_numeric_array(sample_weight, "sample_weight")
+    if arr.ndim == 0:
+        raise ValueError(f"sample_weight must be an array of {n_samples} weights, got the scalar {arr.item()!r}")
+    if arr.ndim != 1:
+        raise ValueError(f"sample_weight must have shape (n_samples,), got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} rows but sample_weight has {arr.shape[0]}")
+    _check_finite(arr, "sample_weight", "")
+    weights = arr.astype(np.float64)  # a copy: the caller's array is never touched
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        raise ValueError(f"sample_weight must be >= 0, got {weights[negative[0]]!r} at index {negative[0]}")
+    if not weights.any():
+        raise ValueError("sample_weight is 0 for every sample: there is nothing to fit")
+    return weights
+
+
+def encode_labels(y, n_samples, spec, dtype):
+    """Class labels -> (y as the kernels read it, in X's dtype; the classes, sorted).
+
+    Two classes: the second (larger) reads +1, the first -1.  Softmax: the class's index."""
+    try:
+        arr = np.asarray(y)
+    except Exception as exc:
+        raise TypeError(f"y could not be read as an array of labels: {exc}") from None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"y must have shape (n_samples,) or (n_samples, 1), got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} rows but y has {arr.shape[0]}")
+    if arr.dtype.kind in "fc":
+        _check_finite(arr, "y", "")
+    if arr.dtype.kind == "O":
+        kinds = {type(v) for v in arr.tolist()}
+        if len(kinds) > 1:
+            raise TypeError(f"y mixes label types {sorted(k.__name__ for k in kinds)}; use one type for all labels")
+    classes, index = np.unique(arr, return_inverse=True)
+    if spec.task == "binary":
+        if classes.shape[0] != 2:
+            hint = " Use loss='softmax' for more than two classes." if classes.shape[0] > 2 else ""
+            raise ValueError(
+                f"loss={spec.name!r} needs exactly two classes in y, got {classes.shape[0]}: {_show(classes)}.{hint}"
+            )
+        encoded = np.where(index == 1, 1.0, -1.0)
+    else:
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"loss='softmax' needs at least two classes in y, got {classes.shape[0]}: {_show(classes)}"
+            )
+        encoded = index.astype(np.float64)
+    if arr.dtype.kind == "f" and classes.shape[0] > max(20, n_samples // 2):
+        raise ValueError(
+            f"y has {classes.shape[0]} distinct values in {n_samples} samples: it looks continuous, but "
+            f"loss={spec.name!r} is for classification; use a regression loss (e.g. 'squared')"
+        )
+    return np.ascontiguousarray(encoded, dtype=dtype), classes
+
+
+def _show(values, limit=6):
+    shown = ", ".join(map(repr, values[:limit].tolist()))
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"

@@ -34,6 +34,16 @@ def fit(
     y,
     *,
     method="auto",
+    loss="squared",
+    epsilon=None,
+    penalty=None,
+    alpha=None,
+    l1_ratio=None,
+    optimizer="sgd",
+    average=False,
+    sample_weight=None,
+    early_stopping=False,
+    validation_fraction=0.1,
     learning_rate="auto",
     batch_size=32,
     max_epochs=1000,
@@ -48,7 +58,9 @@ def fit(
     n_threads=None,
     precompute="auto",
 ):
-    """Fit a linear regression ``y ≈ intercept + X @ coef`` by minimizing the training MSE.
+    """Fit a linear model ``p = intercept + X @ coef`` by minimizing the mean training loss plus
+    a penalty: the textbook's linear regression (the MSE) by default; robust regression, linear
+    SVMs, logistic and softmax regression with ``loss``.
 
     Parameters
     ----------
@@ -56,14 +68,55 @@ def fit(
         Features; float32 stays float32 (no copy when C-contiguous), float16 -> float32, other
         numbers -> float64.
     y : array-like (n,) or (n, 1)
-        Targets.
+        Targets; class labels for a classification loss (any two values for the binary
+        losses, the larger in sorted order being the positive class; K >= 2 for softmax).
     method : {"auto", "normal", "svd", "batch", "sgd", "minibatch"}
         "normal": the normal equation (Cholesky); "svd": the pseudo-inverse (minimum-norm
         when X̃ᵀX̃ is singular); "batch": full-batch gradient descent; "sgd": one sample per
         update, a fresh random order each epoch; "minibatch": ``batch_size`` samples per update.
         "auto" takes the fastest route that always reaches the least-squares optimum: "svd"
         when n <= d (underdetermined: the minimum-norm solution), otherwise "normal" (one read
-        of X and a d x d Cholesky), falling back to "svd" when XᵀX is singular.
+        of X and a d x d Cholesky), falling back to "svd" when XᵀX is singular; "batch" when
+        the loss or the penalty has no closed form (any loss but "squared", an L1 term), or
+        with ``early_stopping``.  The closed forms solve the squared loss with no penalty or L2
+        (ridge) only.
+    loss : str
+        "squared" (default), "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
+        "log", "hinge", "squared_hinge", "modified_huber" or "softmax"; formulas in
+        ``fastgd.losses``.  For "hinge" and "epsilon_insensitive" (not differentiable) batch
+        GD stops on the loss plateau instead of the gradient norm.
+    epsilon : float >= 0 or None
+        ε of "huber", "epsilon_insensitive", "squared_epsilon_insensitive" (default 0.1); an
+        error with any other loss.
+    penalty : None, "l2", "l1" or "elasticnet"
+        Adds ``alpha * ((1 - l1_ratio)/2 ||coef||² + l1_ratio ||coef||₁)`` to the objective
+        (l1_ratio = 0 for "l2", 1 for "l1"); the intercept is never penalized.  L1 is applied by
+        its proximal map (soft thresholding), so coefficients become exactly 0.  With
+        ``standardize=True`` the penalty is on the coefficients of the standardized features
+        (as with a StandardScaler in front), for every method.
+    alpha : float >= 0 or None
+        Strength of the penalty (default 1e-4); an error without a penalty.
+    l1_ratio : float in [0, 1] or None
+        The L1 share of "elasticnet" (default 0.15); an error with any other penalty.
+    optimizer : str or ``fastgd.optimizers`` object
+        "sgd" (plain steps, default), "momentum", "nesterov", "adagrad", "rmsprop", "adam";
+        iterative methods only.  With learning_rate="auto", "adagrad", "rmsprop" and "adam"
+        use a constant 0.01, 0.001 and 0.001 (their usual defaults), "momentum" and "nesterov"
+        the plain rate times (1 - beta).
+    average : bool or int >= 1
+        SGD and mini-batch: return the average of the iterates (Polyak–Ruppert) from the first
+        update (True) or from update ``average`` on; the epoch losses are those of the average.
+    sample_weight : array-like (n,) or None
+        Non-negative weights: the objective's mean becomes ``Σ w loss / Σ w``, so a weight of k
+        counts as k copies of the row, and rows of weight 0 are never visited (they do not
+        advance the schedule).  Every method.
+    early_stopping : bool
+        Iterative methods: hold out ``validation_fraction`` of the rows (at random, from
+        ``random_state``), score the mean loss on them after every epoch, stop when it has not
+        improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, and return the best θ
+        seen.  Batch GD then runs without the Gram matrix (the split needs passes over X).
+    validation_fraction : float in (0, 1)
+        The held-out share for ``early_stopping``.
     learning_rate : float, schedule from ``fastgd.schedules``, @njit function of t, or "auto"
         A float is a constant rate.  "auto", from the data: batch GD uses ``1/L``, L the
         Lipschitz constant of the gradient (power iteration on X̃ᵀX̃); SGD and mini-batch use
@@ -88,7 +141,8 @@ def fit(
     n_iter_no_change : int >= 1
     init : "random", "zeros", or array
         "random": standard normal θ, as the textbook; an array is a warm start, either
-        [intercept, *coef] (d + 1 values) or coef (d values), in the original units.
+        [intercept, *coef] (d + 1 values) or coef (d values), in the original units (softmax:
+        (d + 1, K) or (d, K)).
     fit_intercept : bool
     standardize : bool
         Iterative methods read each feature as (x - mean) / std on the fly (no copy of X) and
@@ -107,9 +161,11 @@ def fit(
         on it.  SGD and mini-batch update serially and deterministically unless ``n_threads``
         is given explicitly > 1: then each epoch runs as local SGD with averaging on
         ``n_threads`` shards (see README, "Parallel SGD"): faster, reproducible for a given
-        ``n_threads``, but not the same iterates as the serial run.
+        ``n_threads``, but not the same iterates as the serial run; plain steps only (no
+        ``optimizer``, no ``average``).
     precompute : "auto", True or False
-        Batch GD only: read X once to form the Gram matrix X̃ᵀX̃ (BLAS, in float64, centered),
+        Batch GD with the squared loss only: read X once to form the Gram matrix X̃ᵀX̃ (BLAS, in
+        float64, centered),
         after which every step costs O(d²) instead of a pass over X; for a given learning rate
         the same iterates up to rounding (the "auto" rate is estimated more precisely on the
         Gram path), and the final loss is measured with a pass over X.  "auto": with an
@@ -138,6 +194,13 @@ def fit(
         An iterative method on features whose scales differ by more than 100x.
     """
     method = v.check_choice("method", method, v.METHODS)
+    spec = v.check_loss(loss)
+    eps = v.check_epsilon(spec, epsilon)
+    l2, l1 = v.check_penalty(penalty, alpha, l1_ratio)
+    opt = v.check_optimizer(optimizer)
+    average = v.check_average(average)
+    early_stopping = v.check_bool("early_stopping", early_stopping)
+    validation_fraction = v.check_fraction("validation_fraction", validation_fraction)
     max_epochs = v.check_int("max_epochs", max_epochs, 1)
     batch_size = v.check_int("batch_size", batch_size, 1)
     n_iter_no_change = v.check_int("n_iter_no_change", n_iter_no_change, 1)
@@ -153,19 +216,39 @@ def fit(
     rng = v.check_random_state(random_state)
     explicit_threads = n_threads is not None
     n_threads = v.check_n_threads(n_threads)
+    if method == "auto":
+        closed = spec.name == "squared" and l1 == 0 and not early_stopping
+        method = "auto" if closed else "batch"
+    _check_combination(method, spec, l1, opt, average, early_stopping)
     local_sgd = explicit_threads and n_threads > 1 and method in ("sgd", "minibatch")
     if local_sgd and record_path == "update":
         raise ValueError(
             f"record_path='update' needs serial updates: with n_threads={n_threads} {method} runs as local SGD; "
             "use record_path='epoch' or n_threads=1"
         )
+    if local_sgd and (opt.code != K.codes.SGD or average >= 0):
+        raise ValueError(
+            f"optimizer={opt!r} and average={average >= 0} need serial updates: with n_threads={n_threads} {method} "
+            "runs as local SGD with plain steps; pass n_threads=1 (or leave it None)"
+        )
 
     X = v.check_X(X)
-    y = v.check_y(y, X.shape[0], X.dtype)
-    theta0 = v.check_init(init, X.shape[1], fit_intercept)
+    if spec.classifier:
+        y, classes = v.encode_labels(y, X.shape[0], spec, X.dtype)
+    else:
+        y, classes = v.check_y(y, X.shape[0], X.dtype), None
+    n_outputs = classes.shape[0] if spec.task == "multiclass" else 1
+    weights = v.check_sample_weight(sample_weight, X.shape[0])
+    theta0 = v.check_init(init, X.shape[1], fit_intercept, n_outputs)
+    validation = None
+    if early_stopping:
+        weights, validation = _split(weights, X.shape[0], validation_fraction, rng)
 
     with thread_count(n_threads):
-        problem = Problem(X, y, fit_intercept=fit_intercept, n_threads=n_threads)
+        problem = Problem(
+            X, y, fit_intercept=fit_intercept, n_threads=n_threads, spec=spec, eps=eps, weights=_normalized(weights),
+            l2=l2, l1=l1, n_outputs=n_outputs,
+        )  # fmt: skip
         if problem.bad_row >= 0:
             raise v.report_nonfinite(X, problem.bad_row)
         if not np.isfinite(problem.std).all():
@@ -175,31 +258,74 @@ def fit(
             )
         if not np.isfinite(problem.y_var):
             raise ValueError("y holds values too large to square in float64 (its variance overflows); rescale it")
-        if method == "auto":
-            return _auto(problem)
-        if method in ("normal", "svd"):
-            return _closed_form(problem, method)
         if standardize:
             problem.standardize()
-        else:
+        labels = dict(loss_name=spec.name, classes=classes)
+        if method == "auto":
+            return _auto(problem, labels)
+        if method in ("normal", "svd"):
+            return _closed_form(problem, method, labels)
+        if not standardize:
             _warn_scales(problem)
-        if method == "batch" and (precompute is True or (precompute == "auto" and _gram_pays(problem))):
+        gram_ok = spec.name == "squared" and not early_stopping
+        if method == "batch" and gram_ok and (precompute is True or (precompute == "auto" and _gram_pays(problem))):
             problem.use_gram()
-        if method == "minibatch" and batch_size > problem.n:
-            warnings.warn(f"batch_size={batch_size} exceeds the {problem.n} samples; using {problem.n}", stacklevel=2)
-            batch_size = problem.n
+        rows = problem.n if problem.weights is None else int(np.count_nonzero(problem.weights))
+        if method == "minibatch" and batch_size > rows:
+            warnings.warn(f"batch_size={batch_size} exceeds the {rows} samples; using {rows}", stacklevel=2)
+            batch_size = rows
         if isinstance(theta0, str):
-            theta = rng.standard_normal(problem.d + 1) if theta0 == "random" else np.zeros(problem.d + 1)
-            theta[0] *= fit_intercept
+            theta = rng.standard_normal(problem.shape) if theta0 == "random" else np.zeros(problem.shape)
+            theta[:, 0] *= fit_intercept
             if standardize and fit_intercept:  # a constant column reads as 0: its coefficient gets no gradient
-                theta[1:][problem.std == 0] = 0.0
+                theta[:, 1:][:, problem.std == 0] = 0.0
         else:
             theta = problem.to_model(theta0)
         run = _batch if method == "batch" else _stochastic
         settings = _Settings(
-            batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng, n_threads if local_sgd else 0
-        )
+            batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng, n_threads if local_sgd else 0,
+            (opt.code, opt.params, average), opt, validation, labels,
+        )  # fmt: skip
         return run(problem, method, theta, schedule, settings)
+
+
+def _check_combination(method, spec, l1, opt, average, early_stopping):
+    """Errors for arguments that the chosen method cannot honour (before any work)."""
+    if method in ("normal", "svd"):
+        if spec.name != "squared" or l1 > 0:
+            what = f"loss={spec.name!r}" if spec.name != "squared" else "an L1 penalty"
+            raise ValueError(
+                f"method={method!r} solves least squares (loss='squared', penalty None or 'l2') in closed form; "
+                f"{what} has no closed form: use method='batch', 'sgd' or 'minibatch'"
+            )
+        for name, used in (("optimizer", opt.code != K.codes.SGD), ("average", average >= 0),
+                           ("early_stopping", early_stopping)):  # fmt: skip
+            if used:
+                raise ValueError(f"{name} applies to the iterative methods (batch, sgd, minibatch), not {method!r}")
+    if method == "batch" and average >= 0:
+        raise ValueError("average applies to 'sgd' and 'minibatch': batch GD's iterates do not jitter")
+
+
+def _split(weights, n, fraction, rng):
+    """(training weights, validation weights) for early stopping: a random share of the rows
+    held out (their training weight set to 0)."""
+    held = max(1, round(fraction * n))
+    if held >= n:
+        raise ValueError(f"validation_fraction={fraction!r} of {n} samples leaves none to train on")
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.permutation(n)[:held]] = True
+    base = np.ones(n) if weights is None else weights
+    train, validation = np.where(mask, 0.0, base), np.where(mask, base, 0.0)
+    if not train.any() or not validation.any():
+        raise ValueError("early_stopping: the random split left all the sample weight on one side; use more data")
+    return train, validation
+
+
+def _normalized(weights):
+    """Weights scaled to mean 1 over the rows that count (those > 0), or None."""
+    if weights is None:
+        return None
+    return weights * (np.count_nonzero(weights) / weights.sum())
 
 
 class _Settings(NamedTuple):
@@ -213,6 +339,10 @@ class _Settings(NamedTuple):
     record_path: object  # False, "epoch" or "update"
     rng: np.random.Generator
     shards: int  # local SGD on this many threads; 0: serial updates
+    opt: tuple  # (optimizer code, its parameters, first averaged update or -1): the kernels' ``opt``
+    optimizer: object  # the fastgd.optimizers object
+    validation: object  # early stopping: the validation split's weights, else None
+    labels: dict  # loss_name and classes, for the result
 
 
 def _gram_pays(problem):
@@ -257,22 +387,32 @@ def _warn_scales(problem):
         )
 
 
-def _result(problem, method, theta, **fields):
-    """A FitResult from θ in original units (float64), cast to X's dtype."""
+def _result(problem, method, theta, labels, **fields):
+    """A FitResult from θ (n_outputs, d + 1) in original units (float64), cast to X's dtype."""
     dtype = problem.X.dtype
-    return FitResult(method=method, intercept=dtype.type(theta[0]), coef=theta[1:].astype(dtype), **fields)
-
-
-def _closed_form(problem, method):
-    if method == "normal":
-        theta, message = closed_form.normal_equation(problem.X, problem.y, problem.mean, problem.fit_intercept)
+    if problem.n_outputs == 1:
+        intercept, coef = dtype.type(theta[0, 0]), theta[0, 1:].astype(dtype)
     else:
-        theta, message = closed_form.svd(problem.X, problem.y, problem.fit_intercept)
+        intercept, coef = theta[:, 0].astype(dtype), np.ascontiguousarray(theta[:, 1:].T, dtype=dtype)
+    return FitResult(method=method, intercept=intercept, coef=coef, **labels, **fields)
+
+
+def _closed_form(problem, method, labels):
+    ridge = (problem.l2, problem.penalty_scales()) if problem.l2 > 0 else None
+    solve = closed_form.normal_equation if method == "normal" else closed_form.svd
+    if method == "normal":
+        theta, message = solve(problem.X, problem.y, problem.mean, problem.fit_intercept, problem.weights, ridge)
+    else:
+        theta, message = solve(problem.X, problem.y, problem.fit_intercept, problem.weights, ridge)
+    theta = theta[None, :]
+    loss = problem.loss(problem.to_model(theta))
     return _result(
         problem,
         method,
         theta,
-        loss=problem.loss(theta),
+        labels,
+        loss=loss,
+        objective=loss + problem.penalty(problem.to_model(theta)),
         history=np.empty(0),
         n_epochs=0,
         n_updates=0,
@@ -281,42 +421,85 @@ def _closed_form(problem, method):
     )
 
 
-def _auto(problem):
+def _auto(problem, labels):
     if problem.n <= problem.d:
-        return _closed_form(problem, "svd")
+        return _closed_form(problem, "svd", labels)
     try:
-        return _closed_form(problem, "normal")
+        return _closed_form(problem, "normal", labels)
     except closed_form.SingularMatrixError:
-        return _closed_form(problem, "svd")
+        return _closed_form(problem, "svd", labels)
 
 
 class _Stopper:
-    """The one stopping rule: the loss has not improved by more than ``tol`` times the best
-    loss so far for ``patience`` consecutive epochs."""
+    """The one plateau rule: the watched value has not improved by more than ``tol`` times the
+    best so far for ``patience`` consecutive epochs.  ``improved`` says whether the last call
+    set a new best (early stopping keeps that θ)."""
 
     def __init__(self, tol, patience):
         self.tol, self.patience = tol, patience
-        self.best, self.stale = math.inf, 0
+        self.best, self.stale, self.improved = math.inf, 0, False
 
-    def __call__(self, loss):
-        if loss < self.best - self.tol * abs(self.best) or self.best == math.inf:
+    def __call__(self, value):
+        self.improved = value < self.best
+        if value < self.best - self.tol * abs(self.best) or self.best == math.inf:
             self.stale = 0
         else:
             self.stale += 1
-        self.best = min(self.best, loss)
+        self.best = min(self.best, value)
         return self.tol > 0 and self.stale >= self.patience
 
 
-def _auto_schedule(problem, method, batch_size):
+class _Watch:
+    """What decides when an iterative fit stops, besides max_epochs: the training objective's
+    plateau, or with early stopping the validation loss's plateau (keeping the best θ)."""
+
+    def __init__(self, problem, settings):
+        self.problem, self.validation = problem, settings.validation
+        self.stop = _Stopper(settings.tol, settings.patience)
+        self.scores, self.best = [], None
+
+    def __call__(self, theta, objective):
+        """True to stop after this epoch (theta in model units)."""
+        if self.validation is None:
+            return self.stop(objective)
+        score = self.problem.loss(theta, weights=self.validation)
+        self.scores.append(score)
+        done = self.stop(score)
+        if self.stop.improved:
+            self.best = theta.copy()
+        return done
+
+    def reason(self):
+        tol, patience = self.stop.tol, self.stop.patience
+        what = "the validation loss" if self.validation is not None else "the loss"
+        return f"converged: {what} improved by less than tol={tol:g} (relative) for {patience} consecutive epochs"
+
+    def final(self, theta):
+        """The θ to return: the best on the validation split with early stopping."""
+        return theta if self.best is None else self.best
+
+    def fields(self):
+        return {"validation": np.asarray(self.scores) if self.validation is not None else None}
+
+
+def _auto_schedule(problem, method, settings):
     """The documented "auto" learning rate (see ``fit``)."""
+    optimizer = settings.optimizer
+    fixed = {"adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001}.get(optimizer.name)
+    if fixed is not None:
+        return schedules.constant(fixed)
+    damping = 1.0 - optimizer.params[0] if optimizer.name in ("momentum", "nesterov") else 1.0
     if method == "batch":
-        return schedules.constant(1.0 / max(problem.lipschitz(), 1e-300))
-    b = 1 if method == "sgd" else batch_size
+        eta0 = damping / max(problem.lipschitz(), 1e-300)
+        if problem.spec.smooth:
+            return schedules.constant(eta0)
+        return schedules.inverse_scaling(eta0=eta0, power_t=0.5)  # subgradients: a decaying rate
+    b = 1 if method == "sgd" else settings.batch_size
     mu = problem.strong_convexity()
     l_b = max(_safe_lipschitz(problem, b), 1e-300)
     per_epoch = -(-problem.n // b)
     t1 = min(l_b / mu, 10 * per_epoch) if mu > 0 else per_epoch
-    return schedules.inverse_time(t0=t1 / l_b, t1=t1)
+    return schedules.inverse_time(t0=damping * t1 / l_b, t1=t1)
 
 
 def _safe_lipschitz(problem, b):
@@ -354,76 +537,104 @@ def _blowup_threshold(problem, initial_loss):
     return _BLOWUP * max(initial_loss, problem.y_var, np.finfo(np.float64).tiny)
 
 
-def _finish(problem, method, theta, schedule, history, n_updates, reason, tol, max_epochs, path):
+def _finish(problem, method, theta, schedule, history, n_updates, reason, settings, path, watch):
+    tol, max_epochs = settings.tol, settings.max_epochs
     converged = reason is not None
     if not converged and tol == 0:
         reason = f"ran max_epochs={max_epochs} epochs (tol=0: no stopping rule)"
     elif not converged:
-        rule = "the gradient norm fell below tol" if method == "batch" else "the loss stopped improving by tol"
+        gradient_rule = method == "batch" and problem.spec.smooth and settings.validation is None
+        rule = "the gradient norm fell below tol" if gradient_rule else "the loss stopped improving by tol"
         reason = (
             f"stopped at max_epochs={max_epochs} before {rule}={tol:g}: raise max_epochs or the learning rate, "
             "or pass standardize=True (centered, scaled features make a rounder valley)"
         )
         warnings.warn(f"{_NAMES[method]} {reason}", ConvergenceWarning, stacklevel=4)
     history = np.asarray(history, dtype=np.float64)
-    loss = float(history[-1]) if problem.gram is None else problem.loss(theta)  # measured, not expanded
+    theta = watch.final(theta)
+    loss = problem.loss(theta)  # measured with a pass, not expanded from the Gram matrix
+    if path is not None:
+        path = problem.to_original(np.concatenate([np.reshape(p, (-1, *problem.shape)) for p in path]))
+        path = path[:, 0, :] if problem.n_outputs == 1 else np.ascontiguousarray(path.transpose(0, 2, 1))
     return _result(
         problem,
         method,
         problem.to_original(theta),
+        settings.labels,
         loss=loss,
+        objective=loss + problem.penalty(theta),
         history=history,
         n_epochs=history.shape[0],
         n_updates=n_updates,
         converged=converged,
         message=reason,
         learning_rate=schedule,
-        path=None if path is None else problem.to_original(np.vstack(path)),
+        path=path,
+        **watch.fields(),
     )
 
 
 def _batch(problem, method, theta, schedule, settings):
-    """Batch GD: θ ← θ − η(t) ∇MSE(θ), one full pass (fused loss + gradient) per iteration,
-    or O(d²) per iteration on the Gram path, whose loop runs compiled, _STEPS steps a call.
-    Rates are tabulated _STEPS at a time: nothing is sized by max_epochs."""
+    """Batch GD: θ ← step(θ, ∇(θ), η(t)) with the optimizer and the penalty, one full pass (fused
+    loss + gradient) per iteration, or O(d²) per iteration on the Gram path, whose loop runs
+    compiled, _STEPS steps a call.  Rates are tabulated _STEPS at a time: nothing is sized by
+    max_epochs.  Stops on the stationarity measure (gradient norm, or the proximal gradient
+    mapping's with L1) below tol times its initial value; for a non-smooth loss or with early
+    stopping, on a plateau (``_Watch``)."""
     tol, max_epochs = settings.tol, settings.max_epochs
     if schedule == "auto":
-        schedule = _auto_schedule(problem, method, settings.batch_size)
-    grad = np.zeros(problem.d + 1)
-    loss = problem.loss_grad(theta, grad)
-    limit = _blowup_threshold(problem, loss)
-    grad_tol = tol * np.linalg.norm(grad) if tol > 0 else -1.0  # tol=0: never "converged"
+        schedule = _auto_schedule(problem, method, settings)
+    grad = np.zeros(problem.shape)
+    state = np.zeros((2, *problem.shape))
+    objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
+    limit = _blowup_threshold(problem, objective)
+    watch = _Watch(problem, settings)
+    by_gradient = problem.spec.smooth and settings.validation is None
+    eta0 = float(schedule.table(0, 1)[0])
+    grad_tol = tol * K.stationarity(theta, grad, problem.model, eta0) if tol > 0 and by_gradient else -1.0
     history, path, reason, done = [], [theta.copy()] if settings.record_path else None, None, 0
     while done < max_epochs and reason is None:
         etas = schedule.table(done, min(_STEPS, max_epochs - done))
         if problem.gram is not None:
-            steps = np.empty((etas.shape[0], problem.d + 1)) if path is not None else None
+            steps = np.empty((etas.shape[0], *problem.shape)) if path is not None else None
             losses = np.empty(etas.shape[0])
-            n, status = K.gram_descent(*problem.gram.pieces, theta, etas, grad_tol, limit, grad, losses, steps)
+            n, status = K.gram_descent(
+                *problem.gram.pieces, problem.model, settings.opt, state, theta, etas, done, grad_tol, limit, grad,
+                losses, steps,
+            )  # fmt: skip
             history.extend(losses[:n])
             if path is not None:
                 path.append(steps[: n - (status == K.gram.DIVERGED)])
         else:
-            n, status = _streaming_steps(problem, theta, etas, grad_tol, limit, grad, history, path)
+            n, status = _streaming_steps(
+                problem, theta, etas, done, (grad_tol, limit), (grad, state), settings.opt, history, path,
+                None if by_gradient else watch,
+            )  # fmt: skip
         done += n
         if status == K.gram.DIVERGED:
             raise _diverged(problem, method, done, schedule, history[:-1], settings.batch_size, history[-1])
         if status == K.gram.CONVERGED:
-            reason = _gradient_converged(tol)
-    return _finish(problem, method, theta, schedule, history, done, reason, tol, max_epochs, path)
+            reason = _gradient_converged(tol) if by_gradient else watch.reason()
+    return _finish(problem, method, theta, schedule, history, done, reason, settings, path, watch)
 
 
-def _streaming_steps(problem, theta, etas, grad_tol, limit, grad, history, path):
-    """``kernels.gram_descent``'s loop with a pass over X for each loss and gradient."""
+def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, history, path, watch):
+    """``kernels.gram_descent``'s loop with a pass over X for each loss and gradient; with a
+    ``watch``, its plateau rule instead of the stationarity test."""
+    grad_tol, limit = limits
+    grad, state = scratch
     for k, eta in enumerate(etas):
-        theta -= eta * grad
-        loss = problem.loss_grad(theta, grad)
-        history.append(loss)
-        if not loss <= limit:  # also catches NaN
+        K.update(theta, grad, problem.model, opt, state, eta, t_start + k)
+        objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
+        history.append(objective)
+        if not objective <= limit:  # also catches NaN
             return k + 1, K.gram.DIVERGED
         if path is not None:
             path.append(theta.copy())
-        if np.linalg.norm(grad) <= grad_tol:
+        if watch is not None:
+            if watch(theta, objective):
+                return k + 1, K.gram.CONVERGED
+        elif K.stationarity(theta, grad, problem.model, eta) <= grad_tol:
             return k + 1, K.gram.CONVERGED
     return len(etas), K.gram.MAX_EPOCHS
 
@@ -432,62 +643,77 @@ def _gradient_converged(tol):
     return f"converged: the gradient norm fell below tol={tol:g} times its initial value"
 
 
-def _plateau(tol, patience):
-    return f"converged: the loss improved by less than tol={tol:g} (relative) for {patience} consecutive epochs"
-
-
 def _stochastic(problem, method, theta, schedule, settings):
     """SGD (one sample per update) or mini-batch GD: one kernel call per epoch, then the
-    exact training loss of the epoch's θ."""
+    exact training objective of the epoch's θ (of the average of the iterates with ``average``)."""
     b, record_path = settings.batch_size, settings.record_path
     if schedule == "auto":
-        schedule = _auto_schedule(problem, method, b)
+        schedule = _auto_schedule(problem, method, settings)
     sgd = method == "sgd"
-    per_epoch = problem.n if sgd else -(-problem.n // b)
-    order = np.arange(problem.n, dtype=np.int32 if problem.n < 2**31 else np.int64)  # O(n): the only big scratch
-    blocks = np.empty(-(-problem.n // _BLOCK_ROWS), dtype=order.dtype) if settings.shuffle == "blocks" else None
+    index = np.int32 if problem.n < 2**31 else np.int64
+    if problem.weights is None:  # O(n): the only big scratch
+        order = np.arange(problem.n, dtype=index)
+    else:  # rows of weight 0 are never visited
+        order = np.flatnonzero(problem.weights).astype(index)
+    rows = order.shape[0]
+    blocks = np.empty(-(-rows // _BLOCK_ROWS), dtype=index) if settings.shuffle == "blocks" else None
+    base = order.copy() if blocks is not None and problem.weights is not None else None  # the rows visited
+    positions = order if base is None else np.empty(rows, dtype=index)  # runs of positions in ``base``
+    per_epoch = rows if sgd else -(-rows // b)
     state = np.array([settings.rng.integers(2**63)], dtype=np.uint64)
-    X, y = problem.X, problem.y
-    model = (problem.center, problem.scale_inv, problem.fit_intercept, problem.loss_code, schedule.code)
+    X, y, w = problem.X, problem.y, problem.weights
+    plain = problem.n_outputs == 1 and problem.spec.name == "squared" and settings.opt[0] == K.codes.SGD
+    plain = plain and problem.l2 == 0 and problem.l1 == 0
+    opt_state = None if plain else np.zeros((2, *problem.shape))  # None: the kernels' fast loop
+    avg = theta.copy() if settings.opt[2] >= 0 else None
+    model, opt = problem.model, settings.opt
     k = settings.shards
     if k:  # local SGD: a θ, a gradient and a status per shard
-        thetas, grads, status = np.empty((k, problem.d + 1)), np.empty((k, problem.d + 1)), np.empty(k, np.int64)
+        thetas, grads, status = np.empty((k, *problem.shape)), np.empty((k, *problem.shape)), np.empty(k, np.int64)
     else:
-        grad = np.empty(problem.d + 1)
+        grad = np.empty(problem.shape)
     per_shard = -(-per_epoch // k) if k else per_epoch  # updates of the longest shard in an epoch
+    where = (problem.center, problem.scale_inv)
 
     def run_epoch(params, t, buf):
+        code = schedule.code
         if sgd and k:
-            return K.sgd_epoch_local(X, y, theta, order, *model, params, t, thetas, status)
+            return K.sgd_epoch_local(X, y, w, theta, order, *where, model, code, params, t, thetas, status)
         if sgd:
-            return K.sgd_epoch(X, y, theta, order, *model, params, t, buf)
+            return K.sgd_epoch(X, y, w, theta, order, *where, model, opt, opt_state, avg, code, params, t, buf)
         if k:
-            return K.minibatch_epoch_local(X, y, theta, order, b, *model, params, t, thetas, grads, status)
-        return K.minibatch_epoch(X, y, theta, order, b, *model, params, t, grad, buf)
+            return K.minibatch_epoch_local(
+                X, y, w, theta, order, b, *where, model, code, params, t, thetas, grads, status
+            )
+        return K.minibatch_epoch(
+            X, y, w, theta, order, b, *where, model, opt, opt_state, avg, code, params, t, grad, buf
+        )
 
-    limit = _blowup_threshold(problem, problem.loss(theta))
-    stop = _Stopper(settings.tol, settings.patience)
+    limit = _blowup_threshold(problem, problem.objective(theta))
+    watch = _Watch(problem, settings)
     history, path, reason = [], [theta.copy()] if record_path else None, None
     for epoch in range(1, settings.max_epochs + 1):
         if settings.shuffle == "rows":
             K.shuffle(order, state)
         elif settings.shuffle == "blocks":
-            K.shuffle_blocks(order, blocks, _BLOCK_ROWS, state)
+            K.shuffle_blocks(positions, blocks, _BLOCK_ROWS, state)
+            if base is not None:
+                np.take(base, positions, out=order)
         t_run = (epoch - 1) * per_shard  # local SGD: each shard counts its own updates
         params = schedule.table(t_run, per_shard) if isinstance(schedule, schedules.custom) else schedule.params
-        buf = np.empty((per_epoch, problem.d + 1)) if record_path == "update" else None
+        buf = np.empty((per_epoch, *problem.shape)) if record_path == "update" else None
         if run_epoch(params, t_run, buf) != K.codes.OK:
             raise _diverged(problem, method, epoch, schedule, history, b)
-        loss = problem.loss(theta)
-        if not loss <= limit:
-            raise _diverged(problem, method, epoch, schedule, history, b, loss)
-        history.append(loss)
+        current = theta if avg is None else avg
+        objective = problem.objective(current)
+        if not objective <= limit:
+            raise _diverged(problem, method, epoch, schedule, history, b, objective)
+        history.append(objective)
         if path is not None:
-            path.append(buf if record_path == "update" else theta.copy())
-        if stop(loss):
-            reason = _plateau(settings.tol, settings.patience)
+            path.append(buf if record_path == "update" else current.copy())
+        if watch(current, objective):
+            reason = watch.reason()
             break
     n_updates = len(history) * per_epoch
-    return _finish(
-        problem, method, theta, schedule, history, n_updates, reason, settings.tol, settings.max_epochs, path
-    )
+    final = theta if avg is None else avg
+    return _finish(problem, method, final, schedule, history, n_updates, reason, settings, path, watch)

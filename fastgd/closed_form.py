@@ -5,6 +5,7 @@ standardizing the features, so these ignore ``standardize``.
 """
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,45 +17,76 @@ from .exceptions import SingularMatrixError
 _BLOCK = 8192
 
 
-def gram(X, y, mean, fit_intercept):
-    """``A = ZᵀZ`` and ``b = Zᵀ(y - ȳ)`` in float64 with Z = X - mean (Z = X, y as is, when
-    ``fit_intercept`` is False), accumulated over row blocks of X by BLAS.
+class Gram(NamedTuple):
+    """What one read of X gives the squared loss: sums over the rows, weighted by w (1 without
+    weights), centered at the weighted means when an intercept is fitted (not centered without)."""
 
-    Centering (with the column means already measured) keeps the normal equation as well
-    conditioned as the data allows; only one block of X is ever copied (to float64).
+    A: np.ndarray  #: Σ w (x - x̄)(x - x̄)ᵀ, (d, d)
+    b: np.ndarray  #: Σ w (x - x̄)(y - ȳ), (d,)
+    x_mean: np.ndarray  #: x̄ (zeros without an intercept)
+    y_mean: float  #: ȳ (0 without an intercept)
+    yy: float  #: Σ w (y - ȳ)²
+    weight: float  #: Σ w
+
+
+def gram(X, y, mean, fit_intercept, weights=None):
+    """The ``Gram`` sums in float64, accumulated over row blocks of X by BLAS.
+
+    The rows are read shifted by ``mean`` (the unweighted column means, already measured) and
+    y by its first value; the weighted means are then recovered exactly from the shifted sums
+    (x̄ = mean + Σ w z / W), so a mean that dwarfs the spread costs no digits and the normal
+    equation stays as well conditioned as the data allows.  Only one block of X is ever copied.
     """
     d = X.shape[1]
-    A = np.zeros((d, d))
-    b = np.zeros(d)
-    y_mean = float(np.mean(y, dtype=np.float64)) if fit_intercept else 0.0
+    A, b, s = np.zeros((d, d)), np.zeros(d), np.zeros(d)
+    shift = float(y[0]) if fit_intercept else 0.0
+    sy = syy = weight = 0.0
     for start in range(0, X.shape[0], _BLOCK):
         Z = X[start : start + _BLOCK].astype(np.float64)
         r = y[start : start + _BLOCK].astype(np.float64)
         if fit_intercept:
             Z -= mean
-            r -= y_mean
-        A += Z.T @ Z
-        b += Z.T @ r
-    return A, b, y_mean
+            r -= shift
+        w = np.ones(Z.shape[0]) if weights is None else weights[start : start + _BLOCK]
+        wZ = Z * w[:, None]
+        A += Z.T @ wZ
+        b += wZ.T @ r
+        s += wZ.sum(axis=0)
+        sy += float(w @ r)
+        syy += float(w @ (r * r))
+        weight += float(w.sum())
+    if not fit_intercept:
+        return Gram(A, b, np.zeros(d), 0.0, syy, weight)
+    dx, dy = s / weight, sy / weight  # the weighted means, relative to the shifts
+    A -= np.outer(s, dx)
+    b -= s * dy
+    return Gram(A, b, mean + dx, shift + dy, max(syy - sy * dy, 0.0), weight)
 
 
-def _intercept(coef, mean, y_mean, fit_intercept):
-    return y_mean - float(mean @ coef) if fit_intercept else 0.0
+def _intercept(coef, x_mean, y_mean, fit_intercept):
+    return y_mean - float(x_mean @ coef) if fit_intercept else 0.0
 
 
-def normal_equation(X, y, mean, fit_intercept):
-    """Solve ``(XᵀX) θ = Xᵀy`` (centered when fitting an intercept) by Cholesky.
+def normal_equation(X, y, mean, fit_intercept, weights=None, ridge=None):
+    """Solve ``(XᵀWX + λD) θ = XᵀWy`` (centered when fitting an intercept) by Cholesky.
 
-    Raises SingularMatrixError, pointing to method="svd", when XᵀX is singular or so badly
-    conditioned that the solution would be meaningless (reciprocal condition number < eps).
+    weights: (n,) float64 or None; ridge: None, or (l2, D) for the objective
+    ``Σ w r² / Σ w + l2/2 Σ D_j coef_j²`` (then λ = l2 Σ w / 2; D the squared feature scales
+    when the penalty applies to standardized coefficients, else ones).
+    Raises SingularMatrixError, pointing to method="svd", when the matrix is singular or so
+    badly conditioned that the solution would be meaningless (reciprocal condition number < eps).
     """
     import scipy.linalg
 
-    A, b, y_mean = gram(X, y, mean, fit_intercept)
+    G = gram(X, y, mean, fit_intercept, weights)
+    A = G.A
+    if ridge is not None:
+        l2, D = ridge
+        A = A + np.diag(0.5 * l2 * G.weight * D)
     with warnings.catch_warnings():
         warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
         try:
-            coef = scipy.linalg.solve(A, b, assume_a="pos", check_finite=False)
+            coef = scipy.linalg.solve(A, G.b, assume_a="pos", check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning) as exc:
             what = "centered " if fit_intercept else ""
             raise SingularMatrixError(
@@ -62,29 +94,41 @@ def normal_equation(X, y, mean, fit_intercept):
                 f"({exc}); the features are linearly dependent{' or constant' if fit_intercept else ''}. "
                 'Use method="svd" for the minimum-norm least-squares solution.'
             ) from None
-    theta = np.concatenate(([_intercept(coef, mean, y_mean, fit_intercept)], coef))
-    return theta, "solved the normal equation (Cholesky factorization of XᵀX)"
+    theta = np.concatenate(([_intercept(coef, G.x_mean, G.y_mean, fit_intercept)], coef))
+    how = "Cholesky factorization of XᵀX" + (" + the ridge term" if ridge is not None else "")
+    return theta, f"solved the normal equation ({how})"
 
 
-def svd(X, y, fit_intercept):
+def svd(X, y, fit_intercept, weights=None, ridge=None):
     """Minimum-norm least squares through the SVD: θ = pinv(X_b) y, X_b = [1, X].
 
     Like the textbook's ``np.linalg.pinv(X_b) @ y`` (and ``numpy.linalg.lstsq``), singular
     values below ``max(n, d + 1) * eps`` times the largest are treated as zero, and the norm
-    minimized is that of the whole θ, intercept included.  Needs one float64 copy of X.
+    minimized is that of the whole θ, intercept included.  With weights the rows of X_b and y
+    are scaled by √w; with ``ridge = (l2, D)`` (see ``normal_equation``) the rows
+    ``√(l2 Σw / 2) diag(√D)`` (0 for the intercept) are appended.  Needs one float64 copy of X.
     """
     import scipy.linalg
 
     n, d = X.shape
-    X_b = np.empty((n, d + 1)) if fit_intercept else np.empty((n, d))
-    if fit_intercept:
-        X_b[:, 0] = 1.0
-        X_b[:, 1:] = X
-    else:
-        X_b[:] = X
+    extra = d if ridge is not None else 0
+    first = 1 if fit_intercept else 0
+    X_b = np.zeros((n + extra, d + first))
+    X_b[:n, 0] = 1.0  # overwritten below without an intercept
+    X_b[:n, first:] = X
+    target = np.zeros(n + extra)
+    target[:n] = y
+    if weights is not None:
+        root = np.sqrt(weights)
+        X_b[:n] *= root[:, None]
+        target[:n] *= root
+    if ridge is not None:
+        l2, D = ridge
+        total = n if weights is None else float(weights.sum())
+        X_b[n:, first:] = np.diag(np.sqrt(0.5 * l2 * total * D))
     cond = max(X_b.shape) * np.finfo(np.float64).eps
     sol, _, rank, _ = scipy.linalg.lstsq(
-        X_b, y.astype(np.float64), cond=cond, lapack_driver="gelsd", check_finite=False, overwrite_a=True
+        X_b, target, cond=cond, lapack_driver="gelsd", check_finite=False, overwrite_a=True
     )
     theta = sol if fit_intercept else np.concatenate(([0.0], sol))
     full = X_b.shape[1]

@@ -13,14 +13,15 @@ class FitResult:
     ----------
     method : str
         The method that ran ("normal", "svd", "batch", "sgd" or "minibatch"; never "auto").
-    intercept : numpy scalar of X's dtype
+    intercept : numpy scalar of X's dtype, or (K,) array for softmax
         θ0 (0 when ``fit_intercept=False``).
-    coef : ndarray (d,), X's dtype
+    coef : ndarray (d,), or (d, K) for softmax; X's dtype
         θ1..θd, in the units of the original features (also with ``standardize=True``).
     loss : float
-        Training MSE (mean squared error) of the returned parameters.
+        Mean training loss of the returned parameters (weighted by ``sample_weight``; the
+        textbook's MSE for the squared loss), without the penalty.
     history : ndarray (n_epochs,), float64
-        Training loss after every epoch (empty for the closed forms).
+        The objective (mean training loss + penalty) after every epoch (empty for the closed forms).
     n_epochs, n_updates : int
         Passes over the data and parameter updates made (0 for the closed forms).
     converged : bool
@@ -29,13 +30,21 @@ class FitResult:
         Why the fit stopped.
     learning_rate : fastgd.schedules.LearningRateSchedule or None
         The schedule actually used (``"auto"`` resolved), None for the closed forms.
-    path : ndarray (k + 1, d + 1) or None
+    path : ndarray (k + 1, d + 1) (softmax: (k + 1, d + 1, K)) or None
         θ = [intercept, *coef] at the start and after every update or epoch, with
         ``record_path``; in original units.
+    loss_name : str
+        The loss minimized (see ``fastgd.losses``).
+    objective : float
+        ``loss`` + the penalty: what the fit minimized.
+    classes : ndarray or None
+        The class labels of a classification loss, sorted (the last of two is the positive one).
+    validation : ndarray (n_epochs,) or None
+        With ``early_stopping``: the mean loss on the held-out split after every epoch.
     """
 
     method: str
-    intercept: np.generic
+    intercept: object
     coef: np.ndarray
     loss: float
     history: np.ndarray
@@ -45,14 +54,23 @@ class FitResult:
     message: str
     learning_rate: object = None
     path: np.ndarray = field(default=None, repr=False)
+    loss_name: str = "squared"
+    objective: float = None
+    classes: np.ndarray = field(default=None, repr=False)
+    validation: np.ndarray = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.objective is None:
+            object.__setattr__(self, "objective", self.loss)
 
     @property
     def theta(self):
-        """[intercept, *coef]: the textbook's θ, X's dtype, shape (d + 1,)."""
-        return np.concatenate(([self.intercept], self.coef)).astype(self.coef.dtype)
+        """[intercept, *coef]: the textbook's θ, X's dtype, shape (d + 1,) ((d + 1, K) for softmax)."""
+        intercept = np.reshape(self.intercept, (1, *self.coef.shape[1:]))
+        return np.concatenate([intercept, self.coef]).astype(self.coef.dtype)
 
-    def predict(self, X):
-        """``X @ coef + intercept`` for X of shape (n, d) (or (n,) when d = 1)."""
+    def decision_function(self, X):
+        """``X @ coef + intercept``: (n,), or (n, K) for softmax (X of shape (n, d), or (n,) when d = 1)."""
         from ._validation import check_X
 
         X = check_X(X)
@@ -60,10 +78,40 @@ class FitResult:
             raise ValueError(f"X has {X.shape[1]} features but the model was fitted on {self.coef.shape[0]}")
         return X @ self.coef + self.intercept
 
+    def predict(self, X):
+        """Regression: ``X @ coef + intercept``.  Classification: the predicted class labels
+        (the positive class where the decision function is > 0; softmax: the highest score)."""
+        scores = self.decision_function(X)
+        if self.classes is None:
+            return scores
+        if scores.ndim == 2:
+            return self.classes[np.argmax(scores, axis=1)]
+        return self.classes[(scores > 0).astype(np.intp)]
+
+    def predict_proba(self, X):
+        """Class probabilities (n, number of classes), columns in the order of ``classes``: for
+        loss "log" the logistic function, for "modified_huber" ``(clip(score, -1, 1) + 1) / 2``
+        (as scikit-learn), for "softmax" the softmax of the scores."""
+        if self.loss_name not in ("log", "modified_huber", "softmax"):
+            raise ValueError(
+                f"predict_proba needs loss 'log', 'modified_huber' or 'softmax'; this model was fitted with "
+                f"loss={self.loss_name!r}"
+            )
+        scores = self.decision_function(X).astype(np.float64)
+        if self.loss_name == "softmax":
+            z = np.exp(scores - scores.max(axis=1, keepdims=True))
+            return z / z.sum(axis=1, keepdims=True)
+        if self.loss_name == "log":
+            positive = 0.5 * (1.0 + np.tanh(0.5 * scores))  # the logistic function, overflow-free
+        else:
+            positive = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
+        return np.column_stack([1.0 - positive, positive])
+
     def __repr__(self):
         lines = [
-            f"FitResult(method={self.method!r}, converged={self.converged}, loss={self.loss:.6g},",
-            f"          intercept={self.intercept!r}, coef={np.array2string(self.coef, threshold=8)},",
+            f"FitResult(method={self.method!r}, loss_name={self.loss_name!r}, converged={self.converged}, "
+            f"loss={self.loss:.6g},",
+            f"          intercept={self.intercept!r}, coef={np.array2string(np.asarray(self.coef), threshold=8)},",
             f"          n_epochs={self.n_epochs}, n_updates={self.n_updates}, learning_rate={self.learning_rate!r},",
             f"          message={self.message!r})",
         ]

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-def _number(name, value, *, low=None, high=None, low_open=False, integer=False):
+def _number(name, value, *, low=None, high=None, low_open=False, high_open=False, integer=False):
     """Check one schedule parameter; return it as a float."""
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -46,8 +46,8 @@ def _number(name, value, *, low=None, high=None, low_open=False, integer=False):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None and (value <= low if low_open else value < low):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value!r}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
     return value
 
 

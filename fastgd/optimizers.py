@@ -1,0 +1,90 @@
+"""Optimizers: how a gradient g becomes a step, for batch GD, SGD and mini-batch alike.
+
+Each is evaluated inside the kernels from an integer code and its float parameters, with a
+state per coordinate (zero at the start of a fit).  ``eta`` is the learning rate of the
+schedule, ``t`` the update count (from 0).  Pass an object from here, or its name for the
+default parameters (``fit(..., optimizer="adam")``).
+
+================================================  ============================================================
+``sgd()``                                         ``theta -= eta g`` (the textbook's plain step; the default)
+``momentum(beta=0.9)``                            ``v = beta v + g;  theta -= eta v``
+``nesterov(beta=0.9)``                            ``v = beta v + g;  theta -= eta (g + beta v)`` (Sutskever et al. 2013)
+``adagrad(eps=1e-8)``                             ``s += g²;  theta -= eta g / (sqrt(s) + eps)`` (Duchi et al. 2011)
+``rmsprop(rho=0.9, eps=1e-8)``                    ``s = rho s + (1 - rho) g²;  theta -= eta g / (sqrt(s) + eps)``
+``adam(beta_1=0.9, beta_2=0.999, eps=1e-8)``      bias-corrected moments m, s: ``theta -= eta m̂ / (sqrt(ŝ) + eps)``
+================================================  ============================================================
+
+An L1 penalty is applied after the step by soft thresholding with each coordinate's own step
+size (``eta`` for the first three, ``eta / (sqrt(s) + eps)`` for the adaptive ones).
+"""
+
+import numpy as np
+
+from .kernels.codes import Optimizer as _Code
+from .schedules import _number
+
+__all__ = ["Optimizer", "adagrad", "adam", "momentum", "nesterov", "rmsprop", "sgd"]
+
+
+class Optimizer:
+    """An optimizer: its code, its parameters (float64, in the kernels' order) and a name."""
+
+    def __init__(self, name, code, **params):
+        self.name = name
+        self.code = int(code)
+        self._params = params
+        self.params = np.array(list(params.values()) or [0.0], dtype=np.float64)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
+        return f"{self.name}({args})"
+
+    def __eq__(self, other):
+        return isinstance(other, Optimizer) and repr(self) == repr(other)
+
+    __hash__ = None
+
+
+def sgd():
+    """Plain gradient steps."""
+    return Optimizer("sgd", _Code.SGD)
+
+
+def momentum(beta=0.9):
+    """Heavy-ball momentum, 0 <= beta < 1."""
+    return Optimizer("momentum", _Code.MOMENTUM, beta=_number("beta", beta, low=0, high=1, high_open=True))
+
+
+def nesterov(beta=0.9):
+    """Nesterov's accelerated gradient in its momentum form, 0 <= beta < 1."""
+    return Optimizer("nesterov", _Code.NESTEROV, beta=_number("beta", beta, low=0, high=1, high_open=True))
+
+
+def adagrad(eps=1e-8):
+    """AdaGrad: per-coordinate rates shrinking with the sum of squared gradients, eps > 0."""
+    return Optimizer("adagrad", _Code.ADAGRAD, eps=_number("eps", eps, low=0, low_open=True))
+
+
+def rmsprop(rho=0.9, eps=1e-8):
+    """RMSProp: per-coordinate rates from a moving average of squared gradients, 0 <= rho < 1, eps > 0."""
+    return Optimizer(
+        "rmsprop",
+        _Code.RMSPROP,
+        rho=_number("rho", rho, low=0, high=1, high_open=True),
+        eps=_number("eps", eps, low=0, low_open=True),
+    )
+
+
+def adam(beta_1=0.9, beta_2=0.999, eps=1e-8):
+    """Adam (Kingma & Ba 2015), 0 <= beta_1, beta_2 < 1, eps > 0."""
+    return Optimizer(
+        "adam",
+        _Code.ADAM,
+        beta_1=_number("beta_1", beta_1, low=0, high=1, high_open=True),
+        beta_2=_number("beta_2", beta_2, low=0, high=1, high_open=True),
+        eps=_number("eps", eps, low=0, low_open=True),
+    )
+
+
+#: the optimizers by name, with their default parameters
+BY_NAME = {"sgd": sgd, "momentum": momentum, "nesterov": nesterov, "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam}
