@@ -83,8 +83,12 @@ class Problem:
     def use_gram(self):
         """Precompute the squared loss's Gram matrix (one read of X): every ``loss_grad`` after
         this costs O(d²).  Call after ``standardize`` if at all."""
-        self.gram = GramLoss(self)
+        self.gram = self._gram_loss()
         self._lipschitz = None
+
+    def _gram_loss(self):
+        """A GramLoss of the data in the current units (one read of X)."""
+        return GramLoss(self)
 
     def lipschitz(self, max_iter=30, rtol=1e-3):
         """L = 2 λmax(X̃ᵀX̃ / n), the Lipschitz constant of the MSE gradient (model units),
@@ -114,7 +118,7 @@ class Problem:
         The estimate approaches μ from above.  Also sharpens ``lipschitz``."""
         if self.d > GRAM_MAX_FEATURES:
             return 0.0
-        gram = self.gram if self.gram is not None else GramLoss(self)
+        gram = self.gram if self.gram is not None else self._gram_loss()
         H = gram.hessian()
         if not self.fit_intercept:
             H = H[1:, 1:]
@@ -163,10 +167,14 @@ class GramLoss:
     keeps the cancellation in the MSE small; the final loss of a fit is measured with a pass.
     """
 
-    def __init__(self, problem):
-        from .closed_form import gram
+    def __init__(self, problem, gram=None):
+        """``gram``: the (A, b, ȳ) of ``closed_form.gram``, when already formed (the Dask
+        backend sums them block by block); None reads X for them."""
+        from .closed_form import gram as form_gram
 
-        A, b, y_mean = gram(problem.X, problem.y, problem.mean, problem.fit_intercept)
+        A, b, y_mean = (
+            gram if gram is not None else form_gram(problem.X, problem.y, problem.mean, problem.fit_intercept)
+        )
         s = np.ones(problem.d) if problem.scale_inv is None else problem.scale_inv
         n = problem.n
         self.M = (A * s[:, None] * s[None, :]) / n

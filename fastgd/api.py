@@ -137,6 +137,11 @@ def fit(
     FeatureScaleWarning
         An iterative method on features whose scales differ by more than 100x.
     """
+    if _is_dask(X) or _is_dask(y):  # dask.array / dask.dataframe: the same fit, block by block on Dask
+        kwargs = {name: value for name, value in locals().items() if name not in ("X", "y")}
+        from . import distributed
+
+        return distributed.fit(X, y, **kwargs)
     method = v.check_choice("method", method, v.METHODS)
     max_epochs = v.check_int("max_epochs", max_epochs, 1)
     batch_size = v.check_int("batch_size", batch_size, 1)
@@ -200,6 +205,11 @@ def fit(
             batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng, n_threads if local_sgd else 0
         )
         return run(problem, method, theta, schedule, settings)
+
+
+def _is_dask(a):
+    """Whether ``a`` is a Dask collection (told by its type's module: dask is never imported here)."""
+    return type(a).__module__.partition(".")[0] in ("dask", "dask_expr")
 
 
 class _Settings(NamedTuple):

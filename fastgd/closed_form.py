@@ -48,9 +48,15 @@ def normal_equation(X, y, mean, fit_intercept):
     Raises SingularMatrixError, pointing to method="svd", when XᵀX is singular or so badly
     conditioned that the solution would be meaningless (reciprocal condition number < eps).
     """
+    A, b, y_mean = gram(X, y, mean, fit_intercept)
+    return solve_normal(A, b, mean, y_mean, fit_intercept)
+
+
+def solve_normal(A, b, mean, y_mean, fit_intercept):
+    """``normal_equation`` from a precomputed ``gram`` (A, b, ȳ) and the column means (the
+    Dask backend forms them block by block); the same solve, errors and message."""
     import scipy.linalg
 
-    A, b, y_mean = gram(X, y, mean, fit_intercept)
     with warnings.catch_warnings():
         warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
         try:
@@ -73,8 +79,6 @@ def svd(X, y, fit_intercept):
     values below ``max(n, d + 1) * eps`` times the largest are treated as zero, and the norm
     minimized is that of the whole θ, intercept included.  Needs one float64 copy of X.
     """
-    import scipy.linalg
-
     n, d = X.shape
     X_b = np.empty((n, d + 1)) if fit_intercept else np.empty((n, d))
     if fit_intercept:
@@ -82,7 +86,17 @@ def svd(X, y, fit_intercept):
         X_b[:, 1:] = X
     else:
         X_b[:] = X
-    cond = max(X_b.shape) * np.finfo(np.float64).eps
+    return svd_solve(X_b, y, fit_intercept, n)
+
+
+def svd_solve(X_b, y, fit_intercept, n_rows):
+    """The minimum-norm least-squares solution of ``X_b θ ≈ y`` by gelsd (X_b float64, overwritten),
+    singular values below ``max(n_rows, d + 1) * eps`` times the largest treated as zero.  The Dask
+    backend passes the R factor of a tall-skinny QR of ``[X_b, y]`` and its last column (Qᵀy),
+    which have the singular values and the solution of the whole system."""
+    import scipy.linalg
+
+    cond = max(n_rows, X_b.shape[1]) * np.finfo(np.float64).eps
     sol, _, rank, _ = scipy.linalg.lstsq(
         X_b, y.astype(np.float64), cond=cond, lapack_driver="gelsd", check_finite=False, overwrite_a=True
     )
