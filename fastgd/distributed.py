@@ -230,6 +230,25 @@ def _loss_task(Xb, yb, theta, model, with_grad, zero_y):
     return out
 
 
+def _average_task(results, weights):
+    """The blocks' θ averaged with ``weights``, in the given order: (first failing status or
+    codes.OK, θ)."""
+    theta = np.zeros_like(results[0][1])
+    for (status, block_theta), weight in zip(results, weights, strict=True):
+        if status != OK:
+            return status, theta
+        theta += weight * block_theta
+    return OK, theta
+
+
+def _round_loss_task(Xb, yb, averaged, model):
+    """The loss sum of one block at the round's averaged θ (NaN when a block failed)."""
+    status, theta = averaged
+    if status != OK:
+        return math.nan
+    return float(_loss_task(Xb, yb, theta, model, False, False)[0])
+
+
 def _max_norm_task(Xb, center, scale_inv):
     return _block_max_row_norm2(_contiguous(Xb), _contiguous(center), _contiguous(scale_inv))
 
@@ -430,8 +449,10 @@ class DaskProblem(Problem):
         import dask
 
         task = dask.delayed(_loss_task, pure=True)
-        leaves = [task(xb, yb, theta, self.model, with_grad, zero_y) for xb, yb, _, _ in self.blocks]
-        (total,) = _compute(_tree(leaves, np.add))
+        parts = _compute(*[task(xb, yb, theta, self.model, with_grad, zero_y) for xb, yb, _, _ in self.blocks])
+        total = np.zeros(self.d + 2)
+        for part in parts:  # O(d) per block: summed here, in block order
+            total += part
         return total
 
     def loss(self, theta):
@@ -654,6 +675,8 @@ def _local_sgd(problem, method, theta, schedule, settings):
     weights = problem.sizes / problem.n
     base = int(settings.rng.integers(2**63))
     task = dask.delayed(_epoch_task, pure=True)
+    average = dask.delayed(_average_task, pure=True)
+    round_loss = dask.delayed(_round_loss_task, pure=True)
     limit = api._blowup_threshold(problem, problem.loss(theta))
     stop = api._Stopper(settings.tol, settings.patience)
     history, path, reason = [], [theta.copy()] if settings.record_path else None, None
@@ -672,13 +695,16 @@ def _local_sgd(problem, method, theta, schedule, settings):
                     xb, yb, theta, seed, settings.shuffle, 0 if sgd else b, problem.model, schedule.code, params, t_run
                 )
             )
-        results = _compute(*tasks)
-        if any(status != OK for status, _ in results):
+        # one round trip a round: the average, and the loss at it, are computed on the cluster too
+        averaged = average(tasks, weights[order])
+        losses = [round_loss(xb, yb, averaged, problem.model) for xb, yb, _, _ in problem.blocks]
+        (status, theta), *losses = _compute(averaged, *losses)
+        if status != OK:
             raise api._diverged(problem, method, epoch, schedule, history, b)
-        theta = np.zeros_like(theta)
-        for k, (_, block_theta) in zip(order, results, strict=True):
-            theta += weights[k] * block_theta
-        loss = problem.loss(theta)
+        loss = 0.0
+        for part in losses:  # in block order
+            loss += part
+        loss /= problem.n
         if not loss <= limit:
             raise api._diverged(problem, method, epoch, schedule, history, b, loss)
         history.append(loss)
