@@ -230,20 +230,24 @@ def _loss_task(Xb, yb, theta, model, with_grad, zero_y):
     return out
 
 
-def _average_task(results, weights):
-    """The blocks' θ averaged with ``weights``, in the given order: (first failing status or
-    codes.OK, θ)."""
+def _average_task(results, weights, order):
+    """The blocks' θ averaged with ``weights``, summed in ``order`` (positions in ``results``):
+    (first failing status or codes.OK, θ, the start losses summed in block order)."""
     theta = np.zeros_like(results[0][1])
-    for (status, block_theta), weight in zip(results, weights, strict=True):
+    start = 0.0
+    for _, _, block_start in results:
+        start += block_start
+    for k in order:
+        status, block_theta, _ = results[k]
         if status != OK:
-            return status, theta
-        theta += weight * block_theta
-    return OK, theta
+            return status, theta, start
+        theta += weights[k] * block_theta
+    return OK, theta, start
 
 
 def _round_loss_task(Xb, yb, averaged, model):
     """The loss sum of one block at the round's averaged θ (NaN when a block failed)."""
-    status, theta = averaged
+    status, theta, _ = averaged
     if status != OK:
         return math.nan
     return float(_loss_task(Xb, yb, theta, model, False, False)[0])
@@ -253,16 +257,16 @@ def _max_norm_task(Xb, center, scale_inv):
     return _block_max_row_norm2(_contiguous(Xb), _contiguous(center), _contiguous(scale_inv))
 
 
-def _epoch_task(Xb, yb, theta, seed, shuffle, batch_size, model, sched_code, params, t_start):
+def _epoch_task(Xb, yb, theta, seed, shuffle, batch_size, model, sched_code, params, t_start, start_loss):
     """One local epoch of SGD (batch_size 0) or mini-batch GD on one block, from ``theta``:
-    (status, the block's θ)."""
+    (status, the block's θ, the block's loss sum at the start θ if ``start_loss``, else 0)."""
     Xb, yb = _contiguous(Xb), _contiguous(yb)
-    order = _block_order(Xb.shape[0], shuffle, seed)
+    model = _clean_model(model)
     theta = np.array(theta, dtype=np.float64)  # the block's own, writeable copy
-    status = _block_epoch(
-        Xb, yb, theta, order, batch_size, _clean_model(model), sched_code, _contiguous(params), t_start
-    )
-    return int(status), theta
+    start = _block_loss_grad(Xb, yb, theta, model, False)[0] if start_loss else 0.0
+    order = _block_order(Xb.shape[0], shuffle, seed)
+    status = _block_epoch(Xb, yb, theta, order, batch_size, model, sched_code, _contiguous(params), t_start)
+    return int(status), theta, float(start)
 
 
 def _tree(parts, combine):
@@ -677,7 +681,7 @@ def _local_sgd(problem, method, theta, schedule, settings):
     task = dask.delayed(_epoch_task, pure=True)
     average = dask.delayed(_average_task, pure=True)
     round_loss = dask.delayed(_round_loss_task, pure=True)
-    limit = api._blowup_threshold(problem, problem.loss(theta))
+    limit = None  # from the start loss, which the first round's tasks measure (no pass of its own)
     stop = api._Stopper(settings.tol, settings.patience)
     history, path, reason = [], [theta.copy()] if settings.record_path else None, None
     for epoch in range(1, settings.max_epochs + 1):
@@ -687,18 +691,16 @@ def _local_sgd(problem, method, theta, schedule, settings):
         if not settings.shuffle:
             order = np.arange(problem.n_blocks)
         tasks = []
-        for k in order:
-            xb, yb, index, _ = problem.blocks[k]
+        for xb, yb, index, _ in problem.blocks:
             seed = _block_seed(base, epoch, index)
-            tasks.append(
-                task(
-                    xb, yb, theta, seed, settings.shuffle, 0 if sgd else b, problem.model, schedule.code, params, t_run
-                )
-            )
+            args = (seed, settings.shuffle, 0 if sgd else b, problem.model, schedule.code, params, t_run, epoch == 1)
+            tasks.append(task(xb, yb, theta, *args))
         # one round trip a round: the average, and the loss at it, are computed on the cluster too
-        averaged = average(tasks, weights[order])
+        averaged = average(tasks, weights, order)
         losses = [round_loss(xb, yb, averaged, problem.model) for xb, yb, _, _ in problem.blocks]
-        (status, theta), *losses = _compute(averaged, *losses)
+        (status, theta, start), *losses = _compute(averaged, *losses)
+        if limit is None:
+            limit = api._blowup_threshold(problem, start / problem.n)
         if status != OK:
             raise api._diverged(problem, method, epoch, schedule, history, b)
         loss = 0.0
