@@ -201,6 +201,25 @@ def test_import_fastgd_does_not_import_dask():
     assert out.stdout.split() == ["False", "False"]
 
 
+def _compiles_in_this_process():
+    """Kernel signatures this process compiled (cache misses) rather than loaded from the disk cache."""
+    from fastgd import kernels as K
+    from fastgd.kernels.blockgram import block_gram
+
+    kernels = (K.column_stats, K.loss_grad, K.sgd_epoch, K.minibatch_epoch, K.shuffle, K.shuffle_blocks, block_gram)
+    return {k.__name__: sum(k.stats.cache_misses.values()) for k in (*kernels, K.max_row_norm2)}
+
+
+def test_the_workers_load_every_kernel_from_the_cache(client):
+    X, y = _data(dtype=np.float32)
+    Xd, yd = _dask(X, y)
+    for method in ("normal", "sgd", "minibatch"):
+        _fit(Xd, yd, method=method, standardize=True, max_epochs=2, random_state=0)
+    _fit(Xd, yd, method="sgd", shuffle="blocks", max_epochs=1, learning_rate=1e-3, random_state=0)
+    for worker, compiled in client.run(_compiles_in_this_process).items():
+        assert not any(compiled.values()), (worker, compiled)
+
+
 def test_a_worker_killed_in_the_middle_of_a_fit_changes_nothing(client):
     """Data generated on the workers (never persisted): the blocks a killed worker held or was
     computing are recomputed from the graph, and the fixed combination order gives the same bits."""
