@@ -220,13 +220,18 @@ def test_the_workers_load_every_kernel_from_the_cache(client):
         assert not any(compiled.values()), (worker, compiled)
 
 
-def test_a_worker_killed_in_the_middle_of_a_fit_changes_nothing(client):
-    """Data generated on the workers (never persisted): the blocks a killed worker held or was
-    computing are recomputed from the graph, and the fixed combination order gives the same bits."""
+@pytest.mark.parametrize("persisted", [False, True], ids=["generated", "persisted"])
+def test_a_worker_killed_in_the_middle_of_a_fit_changes_nothing(client, persisted):
+    """Data generated on the workers, regenerated each pass or persisted there: the blocks a
+    killed worker held or was computing are recomputed from the graph, and the fixed
+    combination order gives the same bits."""
     rng = da.random.default_rng(11)
     X = rng.standard_normal((240_000, 8), chunks=(15_000, 8))
     y = 1.0 + X @ np.linspace(-1, 1, 8) + rng.standard_normal(240_000, chunks=15_000)
-    kwargs = dict(method="sgd", learning_rate=1e-3, max_epochs=12, tol=0, random_state=3)
+    if persisted:
+        X, y = client.persist([X, y])
+        distributed.wait([X, y])
+    kwargs = dict(method="sgd", learning_rate=1e-3, max_epochs=15 if persisted else 6, tol=0, random_state=3)
     expected = fastgd.fit(X, y, **kwargs)
 
     out = {}
