@@ -23,7 +23,8 @@ svd                        ``dask.array.linalg.tsqr`` of ``[1, X, y]``: R and Q�
                            solution; only R factors travel
 batch (Gram path)          the merged system, then ``kernels.gram_descent`` in memory, exactly
                            as ``precompute=True`` in memory
-batch (``precompute=False``)  one pass per step: per-block loss + gradient, summed in a fixed tree
+batch (``precompute=False``)  one pass per step: per-block loss + gradient (d + 2 numbers a block),
+                           summed on the client in block order
 sgd, minibatch             local SGD with averaging, one round per epoch (below)
 =========================  ==================================================================
 
@@ -34,8 +35,10 @@ from the current θ (its rows in an order shuffled with a seed drawn from the fi
 ``random_state``, the round and the block), its k-th update at ``t = (round - 1) * u + k``
 with u the updates of the largest block (each block counts its own updates, as the threads of
 in-memory local SGD do); then θ becomes the block-size-weighted mean of the blocks' θ, summed
-in a seeded shuffled order of the blocks.  The training loss of the new θ is one more pass;
-the stopping rule and the divergence checks are those of the in-memory fit.
+in a seeded shuffled order of the blocks.  The average, and the training loss at it, are
+computed on the cluster in the same round trip (one ``dask.compute`` a round; the first round
+also measures the start loss).  The stopping rule and the divergence checks are those of the
+in-memory fit.
 
 Determinism: partial results are combined in a fixed order, never as they complete, so the
 same data, chunking and ``random_state`` give the same bits, whichever worker ran a block, and
