@@ -102,8 +102,12 @@ class Problem:
     def use_gram(self):
         """Precompute the squared loss's Gram matrix (one read of X): every ``loss_grad`` after
         this costs O(d²).  Call after ``standardize`` if at all."""
-        self.gram = GramLoss(self)
+        self.gram = self._gram_loss()
         self._lipschitz = None
+
+    def _gram_loss(self):
+        """A GramLoss of the data in the current units (one read of X)."""
+        return GramLoss(self)
 
     def _hessian_scale(self, squared_curvature):
         """A bound on the curvature of the objective from that of the squared loss (2 X̃ᵀX̃ / n)."""
@@ -140,7 +144,7 @@ class Problem:
         sharpens ``lipschitz``."""
         if self.spec.name != "squared" or self.d > GRAM_MAX_FEATURES:
             return self.l2
-        gram = self.gram if self.gram is not None else GramLoss(self)
+        gram = self.gram if self.gram is not None else self._gram_loss()
         H = gram.hessian()
         if not self.fit_intercept:
             H = H[1:, 1:]
@@ -197,10 +201,13 @@ class GramLoss:
     small; the final loss of a fit is measured with a pass.
     """
 
-    def __init__(self, problem):
-        from .closed_form import gram
+    def __init__(self, problem, gram=None):
+        """``gram``: the ``closed_form.Gram`` sums, when already formed (the Dask backend sums
+        them block by block); None reads X for them."""
+        from .closed_form import gram as form_gram
 
-        G = gram(problem.X, problem.y, problem.mean, problem.fit_intercept, problem.weights)
+        G = gram if gram is not None else form_gram(problem.X, problem.y, problem.mean, problem.fit_intercept,
+                                                    problem.weights)  # fmt: skip
         s = np.ones(problem.d) if problem.scale_inv is None else problem.scale_inv
         self.M = (G.A * s[:, None] * s[None, :]) / G.weight
         self.h = G.b * s / G.weight

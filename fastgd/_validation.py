@@ -23,15 +23,20 @@ def _as_numeric_array(a, name):
         arr = np.asarray(a)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
-    kind = arr.dtype.kind
+    dtype = numeric_dtype(arr.dtype, name)
+    return arr if arr.dtype == dtype else arr.astype(dtype)
+
+
+def numeric_dtype(dtype, name):
+    """The dtype fastgd computes in for data of ``dtype`` (float32/float64 kept, float16 ->
+    float32, other real numbers -> float64); TypeError for anything else."""
+    kind = dtype.kind
     if kind in "fiub":
-        if arr.dtype in (np.float32, np.float64):
-            return arr
-        if arr.dtype == np.float16:
-            return arr.astype(np.float32)
-        return arr.astype(np.float64)
+        if dtype in (np.float32, np.float64):
+            return dtype
+        return np.dtype(np.float32) if dtype == np.float16 else np.dtype(np.float64)
     what = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta"}
-    raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype} ({what.get(kind, kind)} data)")
+    raise TypeError(f"{name} must hold real numbers, got dtype {dtype} ({what.get(kind, kind)} data)")
 
 
 def check_X(X, name="X"):

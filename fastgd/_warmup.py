@@ -8,11 +8,14 @@ def warmup(dtypes=(np.float64, np.float32)):
     first real fit pays no compilation (with a warm cache this only loads machine code).
     Both the serial kernels (small data) and their parallel twins (more than one block of
     rows, when numba has more than one thread) are covered.  Run it before starting worker
-    processes that share a numba cache directory (concurrent first compiles can crash)."""
+    processes that share a numba cache directory (concurrent first compiles can crash): it also
+    covers what the Dask backend's workers run (``fastgd.distributed.warmup``; dask itself is not
+    needed for that)."""
     import warnings
 
     from .api import fit
     from .datasets import make_linear
+    from .distributed import warmup as warmup_blocks
     from .kernels._config import CHUNK
 
     with warnings.catch_warnings():
@@ -23,3 +26,4 @@ def warmup(dtypes=(np.float64, np.float32)):
                 for method in ("normal", "svd", "batch", "sgd", "minibatch"):
                     for standardize in (False, True):
                         fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0)
+    warmup_blocks(dtypes)

@@ -193,6 +193,11 @@ def fit(
     FeatureScaleWarning
         An iterative method on features whose scales differ by more than 100x.
     """
+    if _is_dask(X) or _is_dask(y):  # dask.array / dask.dataframe: the same fit, block by block on Dask
+        kwargs = {name: value for name, value in locals().items() if name not in ("X", "y")}
+        from . import distributed
+
+        return distributed.fit(X, y, **kwargs)
     method = v.check_choice("method", method, v.METHODS)
     spec = v.check_loss(loss)
     eps = v.check_epsilon(spec, epsilon)
@@ -326,6 +331,11 @@ def _normalized(weights):
     if weights is None:
         return None
     return weights * (np.count_nonzero(weights) / weights.sum())
+
+
+def _is_dask(a):
+    """Whether ``a`` is a Dask collection (told by its type's module: dask is never imported here)."""
+    return type(a).__module__.partition(".")[0] in ("dask", "dask_expr")
 
 
 class _Settings(NamedTuple):

@@ -76,9 +76,14 @@ def normal_equation(X, y, mean, fit_intercept, weights=None, ridge=None):
     Raises SingularMatrixError, pointing to method="svd", when the matrix is singular or so
     badly conditioned that the solution would be meaningless (reciprocal condition number < eps).
     """
+    return solve_normal(gram(X, y, mean, fit_intercept, weights), fit_intercept, ridge)
+
+
+def solve_normal(G, fit_intercept, ridge=None):
+    """``normal_equation`` from precomputed ``Gram`` sums (the Dask backend forms them block by
+    block); the same solve, errors and message."""
     import scipy.linalg
 
-    G = gram(X, y, mean, fit_intercept, weights)
     A = G.A
     if ridge is not None:
         l2, D = ridge
@@ -108,8 +113,6 @@ def svd(X, y, fit_intercept, weights=None, ridge=None):
     are scaled by √w; with ``ridge = (l2, D)`` (see ``normal_equation``) the rows
     ``√(l2 Σw / 2) diag(√D)`` (0 for the intercept) are appended.  Needs one float64 copy of X.
     """
-    import scipy.linalg
-
     n, d = X.shape
     extra = d if ridge is not None else 0
     first = 1 if fit_intercept else 0
@@ -126,9 +129,19 @@ def svd(X, y, fit_intercept, weights=None, ridge=None):
         l2, D = ridge
         total = n if weights is None else float(weights.sum())
         X_b[n:, first:] = np.diag(np.sqrt(0.5 * l2 * total * D))
-    cond = max(X_b.shape) * np.finfo(np.float64).eps
+    return svd_solve(X_b, target, fit_intercept, n + extra)
+
+
+def svd_solve(X_b, y, fit_intercept, n_rows):
+    """The minimum-norm least-squares solution of ``X_b θ ≈ y`` by gelsd (X_b float64, overwritten),
+    singular values below ``max(n_rows, d + 1) * eps`` times the largest treated as zero.  The Dask
+    backend passes the R factor of a tall-skinny QR of ``[X_b, y]`` and its last column (Qᵀy),
+    which have the singular values and the solution of the whole system."""
+    import scipy.linalg
+
+    cond = max(n_rows, X_b.shape[1]) * np.finfo(np.float64).eps
     sol, _, rank, _ = scipy.linalg.lstsq(
-        X_b, target, cond=cond, lapack_driver="gelsd", check_finite=False, overwrite_a=True
+        X_b, y.astype(np.float64), cond=cond, lapack_driver="gelsd", check_finite=False, overwrite_a=True
     )
     theta = sol if fit_intercept else np.concatenate(([0.0], sol))
     full = X_b.shape[1]

@@ -157,3 +157,22 @@ def test_the_bandwidth_probe_reads_every_element():
     X = np.arange(12.0).reshape(4, 3)
     assert bench.stream_sum(X.reshape(-1), 5) == pytest.approx(66.0)
     assert bench.stream_sum(X.astype(np.float32).reshape(-1), bench.PROBE_BLOCK) == pytest.approx(66.0)
+
+
+def test_dask_bench_runs_on_a_local_cluster(tmp_path):
+    """``fastgd bench --dask`` at a tiny size: every row, beside dask-ml (needs fastgd[bench])."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("dask_ml")
+    path = tmp_path / "dask.json"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = bench.main(["--dask", "--preset", "tiny", "--json", str(path)])
+    assert code == 0
+    report = json.loads(path.read_text())
+    assert [row["name"] for row in report["rows"]] == ["dask"] * 3
+    for row in report["rows"]:
+        assert math.isfinite(row["ratio"]) and row["ratio"] > 0 and row["met"] in (True, False)
+    excess = report["dask"]["exact_relative_excess"]
+    assert excess["normal"] <= 1e-9 and excess["batch"] <= 1e-9
+    assert "dask-ml admm" in out.getvalue() or "dask-ml lbfgs" in out.getvalue()

@@ -1,0 +1,724 @@
+"""The Dask backend of ``fastgd.fit``: data that outgrows one machine, the same kernels.
+
+``fastgd.fit(X, y, ...)`` hands a ``dask.array`` (or a dask DataFrame's columns) here and gets
+back the same ``FitResult``, with numpy θ.  Dask is imported lazily (``pip install
+fastgd[dask]``); whatever scheduler is active runs the work: a ``distributed.Client`` (a
+LocalCluster, an HPC queue, Kubernetes, ``Client("tcp://scheduler:8786")``), or, without one,
+Dask's local threads.
+
+Blocks are row blocks (one chunk of columns; a column-chunked X is rechunked once, with a
+warning).  Every block is worked on where it lives by the same ``@njit`` kernels as in memory
+(they are ``nogil``: a worker's threads run blocks in parallel).  Only θ (O(d)) and partial
+sums (O(d²)) travel; the data never reaches the client.
+
+=========================  ==================================================================
+method                     how it runs
+=========================  ==================================================================
+first pass (every method)  per block: ``column_stats`` (finiteness, means, M2) of X and y, and
+                           for the Gram path ``block_gram`` (XᵀX, Xᵀy centered on the block's
+                           means); blocks merged pairwise (Chan et al.) in a fixed binary tree
+normal                     the merged d x d system, solved by ``closed_form.solve_normal``
+svd                        ``dask.array.linalg.tsqr`` of ``[1, X, y]``: R and Qᵀy, then gelsd
+                           on the (d + 1)² R (``closed_form.svd_solve``): the minimum-norm
+                           solution; only R factors travel
+batch (Gram path)          the merged system, then ``kernels.gram_descent`` in memory, exactly
+                           as ``precompute=True`` in memory
+batch (``precompute=False``)  one pass per step: per-block loss + gradient (d + 2 numbers a block),
+                           summed on the client in block order
+sgd, minibatch             local SGD with averaging, one round per epoch (below)
+=========================  ==================================================================
+
+Local SGD with averaging (parameter mixing: Mann et al., 2009, "Efficient large-scale
+distributed training of conditional maximum entropy models"; Zinkevich, Weimer, Smola and Li,
+2010, "Parallelized stochastic gradient descent"): each round every block runs one local epoch
+from the current θ (its rows in an order shuffled with a seed drawn from the fit's
+``random_state``, the round and the block), its k-th update at ``t = (round - 1) * u + k``
+with u the updates of the largest block (each block counts its own updates, as the threads of
+in-memory local SGD do); then θ becomes the block-size-weighted mean of the blocks' θ, summed
+in a seeded shuffled order of the blocks.  The average, and the training loss at it, are
+computed on the cluster in the same round trip (one ``dask.compute`` a round; the first round
+also measures the start loss).  The stopping rule and the divergence checks are those of the
+in-memory fit.
+
+Determinism: partial results are combined in a fixed order, never as they complete, so the
+same data, chunking and ``random_state`` give the same bits, whichever worker ran a block, and
+when a lost worker's blocks are recomputed.
+"""
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+
+from . import _validation as v
+from . import api, closed_form, schedules
+from . import kernels as K
+from ._dispatch import GRAM_MAX_FEATURES, GramLoss, Problem, _power_iteration, _start_vector, thread_count
+from .kernels.blockgram import block_gram
+from .kernels.codes import OK, SQUARED
+
+# ----------------------------------------------------------------------------------------------
+# Every call of a fastgd kernel in this module (adapt these when a kernel's signature changes).
+# ----------------------------------------------------------------------------------------------
+
+
+def _block_stats(Xb, yb):
+    """``column_stats`` of one block of X and of y: (mean, M2, first non-finite row of X or -1,
+    y's mean, y's M2, first non-finite row of y or -1)."""
+    n, d = Xb.shape
+    mean, m2 = np.zeros(d), np.zeros(d)
+    bad = K.column_stats(Xb, mean, m2, np.zeros((K.n_chunks(n), 2 * d + 2)))
+    y_mean, y_m2 = np.zeros(1), np.zeros(1)
+    bad_y = K.column_stats(yb.reshape(-1, 1), y_mean, y_m2, np.zeros((K.n_chunks(n), 4)))
+    return mean, m2, int(bad), float(y_mean[0]), float(y_m2[0]), int(bad_y)
+
+
+def _block_gram(Xb, yb, x_shift, y_shift):
+    """``block_gram``: (ZᵀZ, Zᵀr) of one block, Z = X - x_shift, r = y - y_shift (float64)."""
+    d = Xb.shape[1]
+    A, b = np.zeros((d, d)), np.zeros(d)
+    block_gram(Xb, yb, x_shift, float(y_shift), A, b)
+    return A, b
+
+
+def _block_loss_grad(Xb, yb, theta, model, with_grad):
+    """``loss_grad`` of one block: (sum of the loss over its rows, sum of the gradient or None).
+    model: (center, scale_inv, fit_intercept, loss_code)."""
+    center, scale_inv, fit_intercept, loss_code = model
+    n, d = Xb.shape
+    grad = np.zeros(d + 1) if with_grad else None
+    work = np.zeros((K.n_chunks(n), d + 2))
+    loss = K.loss_grad(Xb, yb, theta, center, scale_inv, fit_intercept, loss_code, grad, work)
+    return loss * n, (grad * n if with_grad else None)
+
+
+def _block_max_row_norm2(Xb, center, scale_inv):
+    """``max_row_norm2`` of one block, on one numba thread (the workers' threads are the parallelism)."""
+    with thread_count(1):
+        return float(K.max_row_norm2(Xb, center, scale_inv))
+
+
+def _block_order(rows, shuffle, seed):
+    """The visiting order of a block's rows: ``shuffle`` / ``shuffle_blocks`` from ``seed``, or as is."""
+    order = np.arange(rows, dtype=np.int32 if rows < 2**31 else np.int64)
+    state = np.array([seed], dtype=np.uint64)
+    if shuffle == "rows":
+        K.shuffle(order, state)
+    elif shuffle == "blocks":
+        runs = np.empty(-(-rows // api._BLOCK_ROWS), dtype=order.dtype)
+        K.shuffle_blocks(order, runs, api._BLOCK_ROWS, state)
+    return order
+
+
+def _block_epoch(Xb, yb, theta, order, batch_size, model, sched_code, params, t_start):
+    """One local epoch on a block, ``theta`` updated in place: ``sgd_epoch`` (batch_size 0) or
+    ``minibatch_epoch``.  Returns ``codes.OK`` or where a non-finite gradient appeared."""
+    center, scale_inv, fit_intercept, loss_code = model
+    if batch_size == 0:
+        return K.sgd_epoch(
+            Xb, yb, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, params, t_start, None
+        )
+    grad = np.empty(theta.shape[0])
+    return K.minibatch_epoch(
+        Xb,
+        yb,
+        theta,
+        order,
+        batch_size,
+        center,
+        scale_inv,
+        fit_intercept,
+        loss_code,
+        sched_code,
+        params,
+        t_start,
+        grad,
+        None,
+    )
+
+
+def warmup(dtypes=(np.float64, np.float32)):
+    """Compile (or load from numba's disk cache) every kernel the Dask workers run, on tiny
+    blocks.  Call it once before starting worker processes that share ``NUMBA_CACHE_DIR``:
+    concurrent first compiles of one kernel in many processes can crash numba (numba #4807)."""
+    rng = np.random.default_rng(0)
+    sched = schedules.constant(0.01)
+    for dtype in dtypes:
+        X = rng.random((5, 2)).astype(dtype)
+        y = X.sum(axis=1)
+        mean, _, _, y_mean, _, _ = _block_stats(X, y)
+        _block_gram(X, y, mean, y_mean)
+        theta = np.zeros(3)
+        for center, scale_inv in ((None, None), (np.zeros(2), np.ones(2))):
+            model = (center, scale_inv, True, SQUARED)
+            for with_grad in (False, True):
+                _block_loss_grad(X, y, theta, model, with_grad)
+            _block_max_row_norm2(X, center, scale_inv)
+            for shuffle in ("rows", "blocks", False):
+                order = _block_order(5, shuffle, 1)
+                for batch_size in (0, 2):
+                    _block_epoch(X, y, theta.copy(), order, batch_size, model, sched.code, sched.params, 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks: what a worker does with one block (and how two partial results combine).
+# ----------------------------------------------------------------------------------------------
+
+
+def _contiguous(a):
+    """An array as the kernels' cached signatures take it: C-contiguous and writeable.  A block
+    that is read-only or strided (a broadcast, a view, a buffer from the network) is copied, one
+    block at a time; otherwise numba would compile a new signature inside every worker."""
+    if a is None or (a.flags.c_contiguous and a.flags.writeable):
+        return a
+    return np.array(a, order="C")
+
+
+def _clean_model(model):
+    center, scale_inv, fit_intercept, loss_code = model
+    return _contiguous(center), _contiguous(scale_inv), bool(fit_intercept), int(loss_code)
+
+
+def _moments_task(Xb, yb, index, offset, with_gram):
+    """The first pass over one block: its row count, means and M2 of X and y, the first
+    non-finite value (if any), and with ``with_gram`` its centered Gram matrix."""
+    Xb, yb = _contiguous(Xb), _contiguous(yb)
+    mean, m2, bad, y_mean, y_m2, bad_y = _block_stats(Xb, yb)
+    part = {"n": Xb.shape[0], "mean": mean, "m2": m2, "y_mean": y_mean, "y_m2": y_m2, "bad": None}
+    if bad >= 0:
+        col = int(np.flatnonzero(~np.isfinite(Xb[bad]))[0])
+        part["bad"] = ("X", index, offset + bad, bad, col, float(Xb[bad, col]))
+    elif bad_y >= 0:
+        part["bad"] = ("y", index, offset + bad_y, bad_y, None, float(yb[bad_y]))
+    elif with_gram:
+        part["A"], part["b"] = _block_gram(Xb, yb, mean, y_mean)
+    return part
+
+
+def _merge_moments(a, b):
+    """Two blocks' moments as one (Chan, Golub and LeVeque's pairwise update); a non-finite
+    value wins (the earlier block's)."""
+    if a["bad"] is not None or b["bad"] is not None:
+        return a if a["bad"] is not None else b
+    na, nb = a["n"], b["n"]
+    n = na + nb
+    f = na * nb / n
+    dx = b["mean"] - a["mean"]
+    dy = b["y_mean"] - a["y_mean"]
+    out = {
+        "n": n,
+        "mean": a["mean"] + dx * (nb / n),
+        "m2": a["m2"] + b["m2"] + dx * dx * f,
+        "y_mean": a["y_mean"] + dy * (nb / n),
+        "y_m2": a["y_m2"] + b["y_m2"] + dy * dy * f,
+        "bad": None,
+    }
+    if "A" in a:
+        out["A"] = a["A"] + b["A"] + f * np.outer(dx, dx)
+        out["b"] = a["b"] + b["b"] + f * dx * dy
+    return out
+
+
+def _loss_task(Xb, yb, theta, model, with_grad, zero_y):
+    """[sum of the loss, sum of the gradient (zeros without ``with_grad``)] over one block;
+    ``zero_y`` reads y as 0 (the Hessian-vector product of the power iteration)."""
+    Xb = _contiguous(Xb)
+    yb = np.zeros(Xb.shape[0], dtype=Xb.dtype) if zero_y else _contiguous(yb)
+    loss, grad = _block_loss_grad(Xb, yb, _contiguous(theta), _clean_model(model), with_grad)
+    out = np.zeros(theta.shape[0] + 1)
+    out[0] = loss
+    if grad is not None:
+        out[1:] = grad
+    return out
+
+
+def _average_task(results, weights, order):
+    """The blocks' θ averaged with ``weights``, summed in ``order`` (positions in ``results``):
+    (first failing status or codes.OK, θ, the start losses summed in block order)."""
+    theta = np.zeros_like(results[0][1])
+    start = 0.0
+    for _, _, block_start in results:
+        start += block_start
+    for k in order:
+        status, block_theta, _ = results[k]
+        if status != OK:
+            return status, theta, start
+        theta += weights[k] * block_theta
+    return OK, theta, start
+
+
+def _round_loss_task(Xb, yb, averaged, model):
+    """The loss sum of one block at the round's averaged θ (NaN when a block failed)."""
+    status, theta, _ = averaged
+    if status != OK:
+        return math.nan
+    return float(_loss_task(Xb, yb, theta, model, False, False)[0])
+
+
+def _max_norm_task(Xb, center, scale_inv):
+    return _block_max_row_norm2(_contiguous(Xb), _contiguous(center), _contiguous(scale_inv))
+
+
+def _epoch_task(Xb, yb, theta, seed, shuffle, batch_size, model, sched_code, params, t_start, start_loss):
+    """One local epoch of SGD (batch_size 0) or mini-batch GD on one block, from ``theta``:
+    (status, the block's θ, the block's loss sum at the start θ if ``start_loss``, else 0)."""
+    Xb, yb = _contiguous(Xb), _contiguous(yb)
+    model = _clean_model(model)
+    theta = np.array(theta, dtype=np.float64)  # the block's own, writeable copy
+    start = _block_loss_grad(Xb, yb, theta, model, False)[0] if start_loss else 0.0
+    order = _block_order(Xb.shape[0], shuffle, seed)
+    status = _block_epoch(Xb, yb, theta, order, batch_size, model, sched_code, _contiguous(params), t_start)
+    return int(status), theta, float(start)
+
+
+def _tree(parts, combine):
+    """Combine ``parts`` (Delayed) pairwise in a fixed binary tree: (0, 1), (2, 3), ... then
+    the same on the results; deterministic, whatever order the blocks finish in."""
+    import dask
+
+    combine = dask.delayed(combine, pure=True)
+    while len(parts) > 1:
+        parts = [combine(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+def _compute(*graphs):
+    import dask
+
+    return dask.compute(*graphs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Input: dask arrays of row blocks, checked before any pass over the data.
+# ----------------------------------------------------------------------------------------------
+
+
+def _is_dask(a):
+    import dask
+
+    return dask.is_dask_collection(a)
+
+
+def _chunks_text(chunks):
+    if len(chunks) <= 6:
+        return str(tuple(int(c) for c in chunks))
+    head = ", ".join(str(int(c)) for c in chunks[:3])
+    tail = ", ".join(str(int(c)) for c in chunks[-2:])
+    return f"({head}, …, {tail}) ({len(chunks)} blocks)"
+
+
+def _frame_to_array(a, name):
+    """A dask DataFrame or Series as a dask array (its partitions' lengths computed once);
+    non-numeric columns are named."""
+    dtypes = a.dtypes.items() if hasattr(a.dtypes, "items") else [(a.name, a.dtype)]
+    bad = [f"{col!r} ({dt})" for col, dt in dtypes if getattr(dt, "kind", "O") not in "fiub"]
+    if bad:
+        raise TypeError(f"{name} must hold real numbers; non-numeric column(s): {', '.join(bad)}")
+    return a.to_dask_array(lengths=True)
+
+
+def _as_dask_array(a, name, notes):
+    import dask.array as da
+
+    if hasattr(a, "to_dask_array"):  # dask DataFrame / Series
+        a = _frame_to_array(a, name)
+    if not isinstance(a, da.Array):
+        return a
+    meta = getattr(a, "_meta", None)
+    if hasattr(meta, "tocsr") or hasattr(meta, "todense"):
+        raise TypeError(f"{name} is a sparse matrix; fastgd needs a dense array (sparse support is planned)")
+    dtype = v.numeric_dtype(a.dtype, name)
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.ndim >= 1 and any(math.isnan(c) for c in a.chunks[0]):
+        a = a.compute_chunk_sizes()
+        notes.append(f"{name}'s row chunk sizes were unknown: computed once")
+    return a
+
+
+def _row_blocks(X, y):
+    """X (n, d) and y (n,) as dask arrays of the same row blocks, X in one chunk of columns,
+    y of X's dtype; metadata checks only (no pass over the data).  Returns (X, y, notes)."""
+    import dask.array as da
+
+    notes = []
+    X, y = _as_dask_array(X, "X", notes), _as_dask_array(y, "y", notes)
+    if not isinstance(X, da.Array):  # y is the dask one: X in memory, cut like y
+        X = v.check_X(X)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+        X = da.from_array(X, chunks=(y.chunks[0], -1))
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features) or 1-D (one feature), got shape {X.shape}")
+    n, d = X.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"X is empty: it has {n} samples and {d} features")
+    if not isinstance(y, da.Array):  # X is the dask one: y in memory, cut like X
+        y = v._as_numeric_array(y, "y")
+        y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+        if y.ndim == 1 and y.shape[0] != n:
+            raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
+        y = da.from_array(y, chunks=(X.chunks[0], *y.shape[1:]))
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y must have shape (n_samples,) or (n_samples, 1), got shape {y.shape}")
+    if y.shape[0] != n:
+        raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
+    if len(X.chunks[1]) > 1:
+        from dask.array import PerformanceWarning
+
+        note = (
+            f"X was chunked along its columns too ({len(X.chunks[1])} column chunks): rechunked once into row blocks "
+            "of all columns; chunk it as X.rechunk({1: -1}) to avoid the shuffle"
+        )
+        warnings.warn(note, PerformanceWarning, stacklevel=4)
+        X = X.rechunk({1: -1})
+        notes.append(note)
+    if tuple(X.chunks[0]) != tuple(y.chunks[0]):
+        raise ValueError(
+            f"X and y are split into different row blocks: X's row chunks {_chunks_text(X.chunks[0])}, y's "
+            f"{_chunks_text(y.chunks[0])}; the blocks must pair up row for row: rechunk one like the other, "
+            "e.g. y = y.rechunk(X.chunks[0])"
+        )
+    if y.dtype != X.dtype:
+        y = y.astype(X.dtype)
+    return X, y, notes
+
+
+# ----------------------------------------------------------------------------------------------
+# The problem on Dask: fastgd._dispatch.Problem with passes over blocks instead of over X.
+# ----------------------------------------------------------------------------------------------
+
+
+class DaskProblem(Problem):
+    """The data of one fit as row blocks on Dask.  Reads the blocks once on creation (the first
+    pass: finiteness, means, variances, and with ``with_gram`` the Gram matrix); every later
+    ``loss`` / ``loss_grad`` / ``lipschitz_max`` is one more pass, summed in a fixed tree."""
+
+    def __init__(self, X, y, *, fit_intercept, with_gram, loss_code=SQUARED):
+        self.X, self.y = X, y
+        self.n, self.d = (int(s) for s in X.shape)
+        self.fit_intercept = fit_intercept
+        self.loss_code = loss_code
+        offsets = np.concatenate(([0], np.cumsum(X.chunks[0])))
+        pairs = zip(X.to_delayed().ravel(), y.to_delayed().ravel(), strict=True)
+        self.blocks = [(xb, yb, k, int(offsets[k])) for k, (xb, yb) in enumerate(pairs) if X.chunks[0][k] > 0]
+        self.sizes = np.array([X.chunks[0][k] for _, _, k, _ in self.blocks], dtype=np.int64)
+        self.center = self.scale_inv = None
+        self.gram = None
+        self._lipschitz = None
+        self._gram_pieces = None
+        self._first_pass(with_gram)
+
+    def _first_pass(self, with_gram):
+        import dask
+
+        task = dask.delayed(_moments_task, pure=True)
+        leaves = [task(xb, yb, k, offset, with_gram) for xb, yb, k, offset in self.blocks]
+        (m,) = _compute(_tree(leaves, _merge_moments))
+        if m["bad"] is not None:
+            raise _nonfinite_error(*m["bad"], len(self.blocks))
+        self.mean = m["mean"]
+        self.std = np.sqrt(m["m2"] / self.n)
+        self.y_mean, self.y_var = float(m["y_mean"]), float(m["y_m2"]) / self.n
+        if with_gram:
+            A, b, y_mean = m["A"], m["b"], float(m["y_mean"])
+            if not self.fit_intercept:  # closed_form.gram's convention: nothing centered
+                A = A + self.n * np.outer(self.mean, self.mean)
+                b = b + self.n * self.mean * y_mean
+                y_mean = 0.0
+            self._gram_pieces = (A, b, y_mean)
+
+    @property
+    def n_blocks(self):
+        return len(self.blocks)
+
+    @property
+    def model(self):
+        """(center, scale_inv, fit_intercept, loss_code): how the kernels read the data."""
+        return self.center, self.scale_inv, self.fit_intercept, self.loss_code
+
+    def gram_pieces(self):
+        """(A, b, ȳ) of ``closed_form.gram``, summed over the blocks (one more pass if the first
+        pass did not form them)."""
+        if self._gram_pieces is None:
+            self._first_pass(with_gram=True)
+        return self._gram_pieces
+
+    def _gram_loss(self):
+        return GramLoss(self, gram=self.gram_pieces())
+
+    def _pass(self, theta, with_grad, zero_y=False):
+        import dask
+
+        task = dask.delayed(_loss_task, pure=True)
+        parts = _compute(*[task(xb, yb, theta, self.model, with_grad, zero_y) for xb, yb, _, _ in self.blocks])
+        total = np.zeros(self.d + 2)
+        for part in parts:  # O(d) per block: summed here, in block order
+            total += part
+        return total
+
+    def loss(self, theta):
+        return float(self._pass(theta, False)[0]) / self.n
+
+    def loss_grad(self, theta, grad):
+        if self.gram is not None:
+            return self.gram.loss_grad(theta, grad)
+        total = self._pass(theta, True)
+        grad[:] = total[1:] / self.n
+        if not self.fit_intercept:
+            grad[0] = 0.0
+        return float(total[0]) / self.n
+
+    def lipschitz(self, max_iter=30, rtol=1e-3):
+        """L from the small Gram matrix (d <= GRAM_MAX_FEATURES), else by power iteration with
+        one pass per step."""
+        if self._lipschitz is None and (self.gram is not None or self.d <= GRAM_MAX_FEATURES):
+            self._lipschitz = (self.gram or self._gram_loss()).lipschitz()
+        if self._lipschitz is None:
+            v0 = _start_vector(self.d + 1)
+            if not self.fit_intercept:
+                v0[0] = 0.0
+
+            def hessian_times(w):
+                total = self._pass(w, True, zero_y=True)
+                out = total[1:] / self.n
+                if not self.fit_intercept:
+                    out[0] = 0.0
+                return out
+
+            self._lipschitz = _power_iteration(hessian_times, v0, max_iter, rtol)
+        return self._lipschitz
+
+    def lipschitz_max(self):
+        import dask
+
+        task = dask.delayed(_max_norm_task, pure=True)
+        norms = _compute(*[task(xb, self.center, self.scale_inv) for xb, _, _, _ in self.blocks])
+        return 2.0 * (max(norms) + self.fit_intercept)
+
+
+def _nonfinite_error(which, block, row, row_in_block, col, value, n_blocks):
+    where = f"block {block} of {n_blocks} (row {row_in_block} of that block)"
+    if which == "X":
+        return ValueError(
+            f"X contains {value} at row {row}, column {col}, in {where}; remove or impute it before fitting"
+        )
+    return ValueError(
+        f"y contains {value} at index {row}, in {where} (after the cast to X's dtype); remove or impute it before "
+        "fitting"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# fit
+# ----------------------------------------------------------------------------------------------
+
+
+def fit(
+    X,
+    y,
+    *,
+    method="auto",
+    learning_rate="auto",
+    batch_size=32,
+    max_epochs=1000,
+    tol=1e-6,
+    n_iter_no_change=5,
+    init="random",
+    fit_intercept=True,
+    standardize=False,
+    shuffle=True,
+    record_path=False,
+    random_state=None,
+    n_threads=None,
+    precompute="auto",
+):
+    """``fastgd.fit`` on Dask collections (called by it; see its docstring for the arguments).
+
+    X: dask array (n, d) or (n,), or a dask DataFrame; y: dask array (n,) or (n, 1), or a dask
+    Series, cut into the same row blocks as X (either may be an in-memory array, which is then
+    cut like the other).  Differences from the in-memory fit: "sgd" and "minibatch" run as
+    local SGD with averaging over the blocks (module docstring), so they do not give the serial
+    iterates; ``record_path="update"`` is not available (there is no single sequence of
+    updates); ``n_threads`` does not apply (the workers' threads run the blocks).
+    """
+    method = v.check_choice("method", method, v.METHODS)
+    max_epochs = v.check_int("max_epochs", max_epochs, 1)
+    batch_size = v.check_int("batch_size", batch_size, 1)
+    n_iter_no_change = v.check_int("n_iter_no_change", n_iter_no_change, 1)
+    tol = v.check_real("tol", tol, 0.0)
+    fit_intercept = v.check_bool("fit_intercept", fit_intercept)
+    standardize = v.check_bool("standardize", standardize)
+    shuffle = v.check_choice("shuffle", shuffle, v.SHUFFLE)
+    shuffle = "rows" if shuffle is True else shuffle
+    record_path = v.check_choice("record_path", record_path, v.RECORD_PATH)
+    record_path = "update" if record_path is True else record_path
+    if record_path == "update":
+        raise ValueError(
+            "record_path='update' needs one sequence of updates; on Dask the blocks update in parallel (local SGD "
+            "with averaging): use record_path='epoch'"
+        )
+    schedule = api._check_learning_rate(learning_rate)
+    precompute = v.check_choice("precompute", precompute, ("auto", True, False))
+    rng = v.check_random_state(random_state)
+    if n_threads is not None:
+        v.check_n_threads(n_threads)
+
+    X, y, notes = _row_blocks(X, y)
+    d = int(X.shape[1])
+    theta0 = v.check_init(init, d, fit_intercept)
+    gram_batch = method == "batch" and (precompute is True or (precompute == "auto" and fit_intercept))
+    with_gram = d <= GRAM_MAX_FEATURES and (method in ("auto", "normal") or gram_batch or schedule == "auto")
+    problem = DaskProblem(X, y, fit_intercept=fit_intercept, with_gram=with_gram)
+    if not np.isfinite(problem.std).all():
+        col = int(np.flatnonzero(~np.isfinite(problem.std))[0])
+        raise ValueError(
+            f"X column {col} holds values too large to square in float64 (its variance overflows); rescale it"
+        )
+    if not np.isfinite(problem.y_var):
+        raise ValueError("y holds values too large to square in float64 (its variance overflows); rescale it")
+    if method == "auto":
+        result = _auto(problem)
+    elif method in ("normal", "svd"):
+        result = _closed_form(problem, method)
+    else:
+        result = _iterative(problem, method, theta0, schedule, rng, standardize, precompute, batch_size, shuffle,
+                            record_path, max_epochs, tol, n_iter_no_change)  # fmt: skip
+    where = f"on Dask: {problem.n_blocks} row blocks"
+    return dataclasses.replace(result, message="; ".join([result.message, where, *notes]))
+
+
+def _iterative(problem, method, theta0, schedule, rng, standardize, precompute, batch_size, shuffle, record_path,
+               max_epochs, tol, patience):  # fmt: skip
+    if standardize:
+        problem.standardize()
+    else:
+        api._warn_scales(problem)
+    if method == "batch" and (precompute is True or (precompute == "auto" and api._gram_pays(problem))):
+        problem.use_gram()
+    if method == "minibatch" and batch_size > problem.n:
+        warnings.warn(f"batch_size={batch_size} exceeds the {problem.n} samples; using {problem.n}", stacklevel=4)
+        batch_size = problem.n
+    if isinstance(theta0, str):
+        theta = rng.standard_normal(problem.d + 1) if theta0 == "random" else np.zeros(problem.d + 1)
+        theta[0] *= problem.fit_intercept
+        if standardize and problem.fit_intercept:
+            theta[1:][problem.std == 0] = 0.0
+    else:
+        theta = problem.to_model(theta0)
+    settings = api._Settings(batch_size, max_epochs, tol, patience, shuffle, record_path, rng, 0)
+    if method == "batch":
+        return api._batch(problem, method, theta, schedule, settings)
+    return _local_sgd(problem, method, theta, schedule, settings)
+
+
+def _closed_form(problem, method):
+    if method == "normal":
+        A, b, y_mean = problem.gram_pieces()
+        theta, message = closed_form.solve_normal(A, b, problem.mean, y_mean, problem.fit_intercept)
+        message += ", XᵀX and Xᵀy summed block by block"
+    else:
+        theta, message = _tsqr_svd(problem)
+    return api._result(
+        problem,
+        method,
+        theta,
+        loss=problem.loss(theta),
+        history=np.empty(0),
+        n_epochs=0,
+        n_updates=0,
+        converged=True,
+        message=message,
+    )
+
+
+def _auto(problem):
+    if problem.n <= problem.d:
+        return _closed_form(problem, "svd")
+    try:
+        return _closed_form(problem, "normal")
+    except closed_form.SingularMatrixError:
+        return _closed_form(problem, "svd")
+
+
+def _tsqr_svd(problem):
+    """Minimum-norm least squares from ``dask.array.linalg.tsqr`` of ``[1, X, y]``: its R factor
+    holds R of ``[1, X]`` and Qᵀy; gelsd on that small system gives the θ (and the rank) of
+    the whole one.  Only R factors ((d + 2)² each) travel."""
+    import dask.array as da
+
+    X = problem.X.astype(np.float64)
+    cols = [X, problem.y.astype(np.float64)[:, None]]
+    if problem.fit_intercept:
+        cols.insert(0, da.ones((problem.n, 1), chunks=(X.chunks[0], 1)))
+    stacked = da.concatenate(cols, axis=1).rechunk({1: -1})
+    _, r = da.linalg.tsqr(stacked)
+    (R,) = _compute(r)
+    p = R.shape[1] - 1
+    theta, message = closed_form.svd_solve(np.array(R[:p, :p]), np.array(R[:p, p]), problem.fit_intercept, problem.n)
+    return theta, message.replace("(LAPACK gelsd;", "(dask.array.linalg.tsqr, then LAPACK gelsd on R;")
+
+
+def _block_seed(base, epoch, block):
+    return int(np.random.SeedSequence([base, epoch, block]).generate_state(1, np.uint64)[0])
+
+
+def _local_sgd(problem, method, theta, schedule, settings):
+    """SGD or mini-batch GD as local SGD with averaging over the blocks, one round per epoch."""
+    import dask
+
+    b = settings.batch_size
+    if schedule == "auto":
+        schedule = api._auto_schedule(problem, method, b)
+    sgd = method == "sgd"
+    per_block = problem.sizes if sgd else -(-problem.sizes // b)
+    per_round = int(per_block.max())  # updates of the largest block: each block counts its own
+    per_epoch = int(per_block.sum())
+    weights = problem.sizes / problem.n
+    base = int(settings.rng.integers(2**63))
+    task = dask.delayed(_epoch_task, pure=True)
+    average = dask.delayed(_average_task, pure=True)
+    round_loss = dask.delayed(_round_loss_task, pure=True)
+    limit = None  # from the start loss, which the first round's tasks measure (no pass of its own)
+    stop = api._Stopper(settings.tol, settings.patience)
+    history, path, reason = [], [theta.copy()] if settings.record_path else None, None
+    for epoch in range(1, settings.max_epochs + 1):
+        t_run = (epoch - 1) * per_round
+        params = schedule.table(t_run, per_round) if isinstance(schedule, schedules.custom) else schedule.params
+        order = np.random.default_rng([base, epoch]).permutation(problem.n_blocks)
+        if not settings.shuffle:
+            order = np.arange(problem.n_blocks)
+        tasks = []
+        for xb, yb, index, _ in problem.blocks:
+            seed = _block_seed(base, epoch, index)
+            args = (seed, settings.shuffle, 0 if sgd else b, problem.model, schedule.code, params, t_run, epoch == 1)
+            tasks.append(task(xb, yb, theta, *args))
+        # one round trip a round: the average, and the loss at it, are computed on the cluster too
+        averaged = average(tasks, weights, order)
+        losses = [round_loss(xb, yb, averaged, problem.model) for xb, yb, _, _ in problem.blocks]
+        (status, theta, start), *losses = _compute(averaged, *losses)
+        if limit is None:
+            limit = api._blowup_threshold(problem, start / problem.n)
+        if status != OK:
+            raise api._diverged(problem, method, epoch, schedule, history, b)
+        loss = 0.0
+        for part in losses:  # in block order
+            loss += part
+        loss /= problem.n
+        if not loss <= limit:
+            raise api._diverged(problem, method, epoch, schedule, history, b, loss)
+        history.append(loss)
+        if path is not None:
+            path.append(theta.copy())
+        if stop(loss):
+            reason = api._plateau(settings.tol, settings.patience)
+            break
+    n_updates = len(history) * per_epoch
+    return api._finish(
+        problem, method, theta, schedule, history, n_updates, reason, settings.tol, settings.max_epochs, path
+    )

@@ -1,0 +1,253 @@
+"""fastgd.fit on Dask collections (fastgd/distributed.py), on a real distributed.LocalCluster.
+
+One cluster of 2 worker processes serves the module; the kernels are compiled into numba's
+disk cache in this process before the workers start (concurrent first compiles in many
+processes can crash numba), and the workers inherit NUMBA_CACHE_DIR.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+from conftest import lstsq  # noqa: E402
+
+import fastgd  # noqa: E402
+from fastgd import distributed as fd  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    fd.warmup()  # every kernel the workers run, both dtypes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed's own start-up notes
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
+        )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _data(n=12_000, d=5, dtype=np.float64, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * np.arange(1, d + 1) + 3.0
+    y = 2.0 + X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(n)
+    return X.astype(dtype), y.astype(dtype)
+
+
+def _dask(X, y, rows=1_500):
+    return da.from_array(X, chunks=(rows, X.shape[1])), da.from_array(y, chunks=rows)
+
+
+def _fit(X, y, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.FeatureScaleWarning)
+        return fastgd.fit(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("method", ["normal", "batch"])
+def test_normal_and_batch_reach_the_in_memory_loss(client, method, dtype):
+    X, y = _data(dtype=dtype)
+    kwargs = dict(method=method, random_state=0, standardize=method == "batch", tol=1e-10)
+    mem = _fit(X, y, **kwargs)
+    res = _fit(*_dask(X, y), **kwargs)
+    assert res.method == method and res.converged
+    assert abs(res.loss - mem.loss) <= 1e-9 * mem.loss
+    assert isinstance(res.coef, np.ndarray) and res.coef.dtype == dtype
+    assert "on Dask: 8 row blocks" in res.message
+    assert res.loss == pytest.approx(float(np.mean((X.astype(np.float64) @ res.coef + res.intercept - y) ** 2)))
+
+
+def test_batch_streaming_path_reaches_the_in_memory_loss(client):
+    X, y = _data(n=3_000, d=3)
+    kwargs = dict(method="batch", standardize=True, precompute=False, random_state=0, tol=1e-9, max_epochs=300)
+    mem = _fit(X, y, **kwargs)
+    res = _fit(*_dask(X, y, rows=1_000), **kwargs)
+    assert res.converged
+    assert abs(res.loss - mem.loss) <= 1e-9 * mem.loss
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_svd_matches_in_memory_theta(client, fit_intercept):
+    X, y = _data()
+    X[:, 4] = 2 * X[:, 1]  # rank-deficient: the minimum-norm solution
+    mem = fastgd.fit(X, y, method="svd", fit_intercept=fit_intercept)
+    res = fastgd.fit(*_dask(X, y), method="svd", fit_intercept=fit_intercept)
+    np.testing.assert_allclose(res.theta, mem.theta, rtol=1e-8, atol=1e-8 * np.abs(mem.theta).max())
+    assert "tsqr" in res.message
+    assert ("rank 5 < 6" if fit_intercept else "rank 4 < 5") in res.message
+
+
+def test_normal_without_intercept_and_auto(client):
+    X, y = _data()
+    Xd, yd = _dask(X, y)
+    for kwargs in (dict(method="normal", fit_intercept=False), dict(method="auto")):
+        mem, res = fastgd.fit(X, y, **kwargs), fastgd.fit(Xd, yd, **kwargs)
+        assert res.method == mem.method
+        assert abs(res.loss - mem.loss) <= 1e-9 * mem.loss
+
+
+@pytest.mark.parametrize("method", ["sgd", "minibatch"])
+def test_sgd_and_minibatch_within_one_percent_of_the_optimum(client, method):
+    X, y = _data(n=16_000)
+    _, best = lstsq(X, y)
+    res = _fit(*_dask(X, y, rows=2_000), method=method, standardize=True, random_state=4, max_epochs=8)
+    assert res.n_epochs >= 2 and res.history.shape == (res.n_epochs,)
+    assert res.loss <= 1.01 * best
+    assert res.n_updates == res.n_epochs * (16_000 if method == "sgd" else 8 * -(-2_000 // 32))
+
+
+def test_same_seed_and_chunking_give_the_same_bits(client):
+    X, y = _data()
+    Xd, yd = _dask(X, y)
+    for method in ("sgd", "minibatch", "normal", "batch"):
+        a = _fit(Xd, yd, method=method, standardize=True, random_state=9, max_epochs=3, tol=0)
+        b = _fit(Xd, yd, method=method, standardize=True, random_state=9, max_epochs=3, tol=0)
+        assert np.array_equal(a.theta, b.theta) and np.array_equal(a.history, b.history), method
+
+
+def test_sgd_depends_on_the_seed_and_keeps_epoch_paths(client):
+    X, y = _data()
+    Xd, yd = _dask(X, y)
+    a = _fit(Xd, yd, method="sgd", standardize=True, random_state=1, max_epochs=3, tol=0, record_path="epoch")
+    b = _fit(Xd, yd, method="sgd", standardize=True, random_state=2, max_epochs=3, tol=0)
+    assert not np.array_equal(a.theta, b.theta)
+    assert a.path.shape == (4, 6)
+    np.testing.assert_allclose(a.path[-1], a.theta, rtol=1e-12)
+    with pytest.raises(ValueError, match="record_path='update'"):
+        fastgd.fit(Xd, yd, method="sgd", record_path="update")
+
+
+def test_dataframe_columns_and_an_in_memory_y(client):
+    import dask.dataframe as dd
+    import pandas as pd
+
+    X, y = _data(d=3)
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "target": y})
+    ddf = dd.from_pandas(frame, npartitions=4)
+    mem = fastgd.fit(X, y, method="normal")
+    res = fastgd.fit(ddf[["a", "b", "c"]], ddf["target"], method="normal")
+    assert abs(res.loss - mem.loss) <= 1e-9 * mem.loss
+    res = fastgd.fit(da.from_array(X, chunks=(3_000, 3)), y, method="normal")  # y in memory: cut like X
+    assert abs(res.loss - mem.loss) <= 1e-9 * mem.loss
+    with pytest.raises(TypeError, match=r"non-numeric column.*'name'"):
+        fastgd.fit(dd.from_pandas(frame.assign(name="x"), npartitions=2)[["a", "name"]], ddf["target"])
+
+
+def test_column_chunks_and_unknown_chunk_sizes_are_handled_with_a_note(client):
+    from dask.array import PerformanceWarning
+
+    X, y = _data()
+    mem = fastgd.fit(X, y, method="normal")
+    with pytest.warns(PerformanceWarning, match="rechunked once into row blocks"):
+        res = fastgd.fit(da.from_array(X, chunks=(3_000, 2)), da.from_array(y, chunks=3_000), method="normal")
+    assert abs(res.loss - mem.loss) <= 1e-9 * mem.loss and "column chunks" in res.message
+    Xd, yd = _dask(X, y)
+    keep = da.from_array(np.ones(len(y), dtype=bool), chunks=1_500)
+    res = fastgd.fit(Xd[keep], yd[keep], method="normal")  # row chunks of unknown size
+    assert abs(res.loss - mem.loss) <= 1e-9 * mem.loss
+    assert "X's row chunk sizes were unknown: computed once" in res.message
+
+
+def test_bad_input_is_reported_before_any_pass(client):
+    X, y = _data()
+    Xd, yd = _dask(X, y)
+    with pytest.raises(ValueError, match=r"different row blocks: X's row chunks \(1500, .*y's \(3000, 3000, 3000"):
+        fastgd.fit(Xd, da.from_array(y, chunks=3_000))
+    with pytest.raises(ValueError, match="X has 12000 rows but y has 11999"):
+        fastgd.fit(Xd, yd[:-1])
+    with pytest.raises(TypeError, match="X must hold real numbers, got dtype complex128"):
+        fastgd.fit(Xd.astype(np.complex128), yd)
+    with pytest.raises(TypeError, match="y must hold real numbers, got dtype <U3"):
+        fastgd.fit(Xd, da.from_array(np.full(len(y), "abc"), chunks=1_500))
+    with pytest.raises(ValueError, match="unknown method 'fast'"):
+        fastgd.fit(Xd, yd, method="fast")
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_a_nan_is_reported_with_its_block(client, where):
+    X, y = _data()
+    (X if where == "X" else y)[(4_600, 2) if where == "X" else 4_600] = np.nan
+    with pytest.raises(ValueError) as info:
+        fastgd.fit(*_dask(X, y), method="sgd", max_epochs=50)
+    text = str(info.value)
+    assert f"{where} contains nan" in text and "block 3 of 8 (row 100 of that block)" in text
+    assert ("row 4600, column 2" if where == "X" else "index 4600") in text
+
+
+def test_divergence_raises_the_same_error(client):
+    X, y = _data()
+    with pytest.raises(fastgd.DivergenceError, match="stochastic gradient descent diverged in epoch 1"):
+        fastgd.fit(*_dask(X, y), method="sgd", learning_rate=10.0, max_epochs=3)
+
+
+def test_import_fastgd_does_not_import_dask():
+    code = "import sys, fastgd; print('dask' in sys.modules, 'distributed' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def _compiles_in_this_process():
+    """Kernel signatures this process compiled (cache misses) rather than loaded from the disk cache."""
+    from fastgd import kernels as K
+    from fastgd.kernels.blockgram import block_gram
+
+    kernels = (K.column_stats, K.loss_grad, K.sgd_epoch, K.minibatch_epoch, K.shuffle, K.shuffle_blocks, block_gram)
+    return {k.__name__: sum(k.stats.cache_misses.values()) for k in (*kernels, K.max_row_norm2)}
+
+
+def test_the_workers_load_every_kernel_from_the_cache(client):
+    X, y = _data(dtype=np.float32)
+    Xd, yd = _dask(X, y)
+    for method in ("normal", "sgd", "minibatch"):
+        _fit(Xd, yd, method=method, standardize=True, max_epochs=2, random_state=0)
+    _fit(Xd, yd, method="sgd", shuffle="blocks", max_epochs=1, learning_rate=1e-3, random_state=0)
+    for worker, compiled in client.run(_compiles_in_this_process).items():
+        assert not any(compiled.values()), (worker, compiled)
+
+
+@pytest.mark.parametrize("persisted", [False, True], ids=["generated", "persisted"])
+def test_a_worker_killed_in_the_middle_of_a_fit_changes_nothing(client, persisted):
+    """Data generated on the workers, regenerated each pass or persisted there: the blocks a
+    killed worker held or was computing are recomputed from the graph, and the fixed
+    combination order gives the same bits."""
+    rng = da.random.default_rng(11)
+    X = rng.standard_normal((240_000, 8), chunks=(15_000, 8))
+    y = 1.0 + X @ np.linspace(-1, 1, 8) + rng.standard_normal(240_000, chunks=15_000)
+    if persisted:
+        X, y = client.persist([X, y])
+        distributed.wait([X, y])
+    kwargs = dict(method="sgd", learning_rate=1e-3, max_epochs=15 if persisted else 6, tol=0, random_state=3)
+    expected = fastgd.fit(X, y, **kwargs)
+
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(res=fastgd.fit(X, y, **kwargs)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # into the rounds
+    busy = max(client.processing().items(), key=lambda kv: len(kv[1]))[0]
+    pid = client.run(os.getpid, workers=[busy])[busy]
+    assert thread.is_alive(), "the fit finished before the worker could be killed"
+    os.kill(pid, signal.SIGKILL)
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    client.wait_for_workers(2, timeout=120)
+    assert pid not in client.run(os.getpid).values()  # the nanny started a new process
+    np.testing.assert_array_equal(out["res"].theta, expected.theta)
+    np.testing.assert_array_equal(out["res"].history, expected.history)
