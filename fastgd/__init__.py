@@ -1,4 +1,4 @@
-"""fastgd: linear regression by the five methods of the textbook, on numba-compiled kernels.
+"""fastgd: linear models by the five methods of the textbook, on numba-compiled kernels.
 
 >>> import fastgd
 >>> X, y = fastgd.make_linear()                       # y = 4 + 3x + noise, m = 100
@@ -6,7 +6,7 @@
 >>> res.theta                                          # [intercept, *coef]
 """
 
-from . import kernels, schedules
+from . import kernels, losses, optimizers, schedules
 from ._warmup import warmup
 from .api import fit
 from .datasets import make_linear
@@ -21,7 +21,9 @@ __all__ = [
     "SingularMatrixError",
     "fit",
     "kernels",
+    "losses",
     "make_linear",
+    "optimizers",
     "schedules",
     "warmup",
 ]

@@ -47,14 +47,18 @@ def gram(X, y, mean, fit_intercept, weights=None):
         if fit_intercept:
             Z -= mean
             r -= shift
-        w = np.ones(Z.shape[0]) if weights is None else weights[start : start + _BLOCK]
-        wZ = Z * w[:, None]
+        if weights is None:
+            wZ, wr = Z, r
+            weight += Z.shape[0]
+        else:
+            w = weights[start : start + _BLOCK]
+            wZ, wr = Z * w[:, None], w * r
+            weight += float(w.sum())
         A += Z.T @ wZ
         b += wZ.T @ r
         s += wZ.sum(axis=0)
-        sy += float(w @ r)
-        syy += float(w @ (r * r))
-        weight += float(w.sum())
+        sy += float(wr.sum())
+        syy += float(wr @ r)
     if not fit_intercept:
         return Gram(A, b, np.zeros(d), 0.0, syy, weight)
     dx, dy = s / weight, sy / weight  # the weighted means, relative to the shifts
