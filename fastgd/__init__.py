@@ -12,6 +12,7 @@ from .api import fit
 from .datasets import make_linear
 from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
 from .result import FitResult
+from .stream import Stream, fit_stream
 
 __all__ = [
     "ConvergenceWarning",
@@ -19,7 +20,9 @@ __all__ = [
     "FeatureScaleWarning",
     "FitResult",
     "SingularMatrixError",
+    "Stream",
     "fit",
+    "fit_stream",
     "kernels",
     "losses",
     "make_linear",
