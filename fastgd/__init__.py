@@ -8,7 +8,7 @@
 
 from . import kernels, losses, optimizers, schedules
 from ._warmup import warmup
-from .api import fit
+from .api import FitState, fit
 from .datasets import make_linear
 from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
 from .result import FitResult
@@ -19,6 +19,7 @@ __all__ = [
     "DivergenceError",
     "FeatureScaleWarning",
     "FitResult",
+    "FitState",
     "SingularMatrixError",
     "Stream",
     "fit",

@@ -57,6 +57,8 @@ def fit(
     random_state=None,
     n_threads=None,
     precompute="auto",
+    callback=None,
+    progress=False,
 ):
     """Fit a linear model ``p = intercept + X @ coef`` by minimizing the mean training loss plus
     a penalty: the textbook's linear regression (the MSE) by default; robust regression, linear
@@ -172,6 +174,13 @@ def fit(
         intercept, when n > d and d <= 2048.  Without an intercept the Gram matrix is not
         centered and ``history`` (not ``loss``) loses digits when the data's mean dwarfs the
         residuals.
+    callback : callable ``f(epoch, state)`` or None
+        Iterative methods: called after every epoch (batch GD: every iteration) with the epoch
+        number (from 1) and a ``fastgd.FitState`` (epoch, theta in original units, objective,
+        n_updates); a true return value stops the fit (``converged`` False, the message says
+        so).  With a callback, batch GD on the Gram path runs one step per compiled call.
+    progress : bool
+        Show a tqdm progress bar over the epochs (``pip install fastgd[progress]``).
 
     Returns
     -------
@@ -225,6 +234,7 @@ def fit(
         closed = spec.name == "squared" and l1 == 0 and not early_stopping
         method = "auto" if closed else "batch"
     _check_combination(method, spec, l1, opt, average, early_stopping)
+    progress = _check_observer(callback, progress, method)
     local_sgd = explicit_threads and n_threads > 1 and method in ("sgd", "minibatch")
     if local_sgd and record_path == "update":
         raise ValueError(
@@ -289,9 +299,13 @@ def fit(
         run = _batch if method == "batch" else _stochastic
         settings = _Settings(
             batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng, n_threads if local_sgd else 0,
-            (opt.code, opt.params, average), opt, validation, labels,
+            (opt.code, opt.params, average), opt, validation, labels, _observer(callback, progress, method, max_epochs),
         )  # fmt: skip
-        return run(problem, method, theta, schedule, settings)
+        try:
+            return run(problem, method, theta, schedule, settings)
+        finally:
+            if settings.observer is not None:
+                settings.observer.close()
 
 
 def _check_combination(method, spec, l1, opt, average, early_stopping):
@@ -353,6 +367,66 @@ class _Settings(NamedTuple):
     optimizer: object  # the fastgd.optimizers object
     validation: object  # early stopping: the validation split's weights, else None
     labels: dict  # loss_name and classes, for the result
+    observer: object  # _Observer (callback, progress bar) or None
+
+
+class FitState(NamedTuple):
+    """What a ``callback`` sees after an epoch."""
+
+    epoch: int  #: epochs (batch GD: iterations) done, from 1
+    theta: np.ndarray  #: [intercept, *coef] in original units (a copy; (d + 1, K) for softmax)
+    objective: float  #: mean training loss + penalty
+    n_updates: int  #: parameter updates so far
+
+
+class _Observer:
+    """The per-epoch hooks of a fit: a user's callback and a progress bar; None when neither is
+    asked for, so an unobserved fit pays one ``is None`` test per epoch."""
+
+    def __init__(self, callback, bar):
+        self.callback, self.bar, self.stopped = callback, bar, None
+
+    def __call__(self, problem, epoch, theta, objective, n_updates, steps=1):
+        """True when the callback asks to stop after ``epoch``."""
+        if self.bar is not None:
+            self.bar.update(steps)
+            self.bar.set_postfix(objective=f"{objective:.6g}", refresh=False)
+        if self.callback is None:
+            return False
+        original = problem.to_original(theta)
+        original = original[0] if problem.n_outputs == 1 else original.T
+        if self.callback(epoch, FitState(epoch, original, float(objective), int(n_updates))):
+            self.stopped = f"stopped by the callback after epoch {epoch}"
+            return True
+        return False
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _check_observer(callback, progress, method):
+    """Errors for a bad callback or progress (before any work); progress as a bool."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function f(epoch, state) or None, got {callback!r}")
+    progress = v.check_bool("progress", progress)
+    if (callback is not None or progress) and method not in v.ITERATIVE:
+        raise ValueError(f"callback and progress apply to the iterative methods, not method={method!r}")
+    return progress
+
+
+def _observer(callback, progress, method, max_epochs):
+    """The _Observer of a fit, or None when there is nothing to observe."""
+    if callback is None and not progress:
+        return None
+    bar = None
+    if progress:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            raise ImportError("progress=True needs tqdm: pip install fastgd[progress]") from None
+        bar = tqdm(total=max_epochs, desc=_NAMES[method], unit="epoch")
+    return _Observer(callback, bar)
 
 
 def _gram_pays(problem):
@@ -550,7 +624,10 @@ def _blowup_threshold(problem, initial_loss):
 def _finish(problem, method, theta, schedule, history, n_updates, reason, settings, path, watch):
     tol, max_epochs = settings.tol, settings.max_epochs
     converged = reason is not None
-    if not converged and tol == 0:
+    stopped = settings.observer.stopped if settings.observer is not None else None
+    if stopped is not None:
+        converged, reason = False, stopped
+    elif not converged and tol == 0:
         reason = f"ran max_epochs={max_epochs} epochs (tol=0: no stopping rule)"
     elif not converged:
         gradient_rule = method == "batch" and problem.spec.smooth and settings.validation is None
@@ -603,8 +680,10 @@ def _batch(problem, method, theta, schedule, settings):
     eta0 = float(schedule.table(0, 1)[0])
     grad_tol = tol * K.stationarity(theta, grad, problem.model, eta0) if tol > 0 and by_gradient else -1.0
     history, path, reason, done = [], [theta.copy()] if settings.record_path else None, None, 0
-    while done < max_epochs and reason is None:
-        etas = schedule.table(done, min(_STEPS, max_epochs - done))
+    observer = settings.observer
+    per_call = 1 if observer is not None and observer.callback is not None else _STEPS
+    while done < max_epochs and reason is None and (observer is None or observer.stopped is None):
+        etas = schedule.table(done, min(per_call, max_epochs - done))
         if problem.gram is not None:
             steps = np.empty((etas.shape[0], *problem.shape)) if path is not None else None
             losses = np.empty(etas.shape[0])
@@ -618,9 +697,12 @@ def _batch(problem, method, theta, schedule, settings):
         else:
             n, status = _streaming_steps(
                 problem, theta, etas, done, (grad_tol, limit), (grad, state), settings.opt, history, path,
-                None if by_gradient else watch,
+                None if by_gradient else watch, observer,
             )  # fmt: skip
         done += n
+        if problem.gram is not None and observer is not None and status != K.gram.DIVERGED:
+            if observer(problem, done, theta, history[-1], done, steps=n):
+                break
         if status == K.gram.DIVERGED:
             raise _diverged(problem, method, done, schedule, history[:-1], settings.batch_size, history[-1])
         if status == K.gram.CONVERGED:
@@ -628,9 +710,10 @@ def _batch(problem, method, theta, schedule, settings):
     return _finish(problem, method, theta, schedule, history, done, reason, settings, path, watch)
 
 
-def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, history, path, watch):
+def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, history, path, watch, observer):
     """``kernels.gram_descent``'s loop with a pass over X for each loss and gradient; with a
-    ``watch``, its plateau rule instead of the stationarity test."""
+    ``watch``, its plateau rule instead of the stationarity test; the observer after each step
+    (MAX_EPOCHS, i.e. no verdict, when it stops the fit)."""
     grad_tol, limit = limits
     grad, state = scratch
     for k, eta in enumerate(etas):
@@ -641,6 +724,8 @@ def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, histor
             return k + 1, K.gram.DIVERGED
         if path is not None:
             path.append(theta.copy())
+        if observer is not None and observer(problem, t_start + k + 1, theta, objective, t_start + k + 1):
+            return k + 1, K.gram.MAX_EPOCHS
         if watch is not None:
             if watch(theta, objective):
                 return k + 1, K.gram.CONVERGED
@@ -721,6 +806,8 @@ def _stochastic(problem, method, theta, schedule, settings):
         history.append(objective)
         if path is not None:
             path.append(buf if record_path == "update" else current.copy())
+        if settings.observer is not None and settings.observer(problem, epoch, current, objective, epoch * per_epoch):
+            break
         if watch(current, objective):
             reason = watch.reason()
             break
