@@ -103,8 +103,9 @@ def fit(
     optimizer : str or ``fastgd.optimizers`` object
         "sgd" (plain steps, default), "momentum", "nesterov", "adagrad", "rmsprop", "adam";
         iterative methods only.  With learning_rate="auto", "adagrad", "rmsprop" and "adam"
-        use a constant 0.01, 0.001 and 0.001 (their usual defaults), "momentum" and "nesterov"
-        the plain rate times (1 - beta).
+        use a constant 0.01, 0.001 and 0.001 (their usual defaults); "momentum" and "nesterov"
+        the plain rate in batch GD (1/L) and the plain rate times (1 - beta) in SGD and
+        mini-batch (their steps accumulate about 1/(1 - beta) gradients).
     average : bool or int >= 1
         SGD and mini-batch: return the average of the iterates (Polyak–Ruppert) from the first
         update (True) or from update ``average`` on; the epoch losses are those of the average.
@@ -572,13 +573,13 @@ def _auto_schedule(problem, method, settings):
     fixed = {"adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001}.get(optimizer.name)
     if fixed is not None:
         return schedules.constant(fixed)
-    damping = 1.0 - optimizer.params[0] if optimizer.name in ("momentum", "nesterov") else 1.0
-    if method == "batch":
-        eta0 = damping / max(problem.lipschitz(), 1e-300)
+    if method == "batch":  # momentum and nesterov with 1/L too: the step of Nesterov's method
+        eta0 = 1.0 / max(problem.lipschitz(), 1e-300)
         if problem.spec.smooth:
             return schedules.constant(eta0)
         return schedules.inverse_scaling(eta0=eta0, power_t=0.5)  # subgradients: a decaying rate
     b = 1 if method == "sgd" else settings.batch_size
+    damping = 1.0 - optimizer.params[0] if optimizer.name in ("momentum", "nesterov") else 1.0  # their steps add up
     mu = problem.strong_convexity()
     l_b = max(_safe_lipschitz(problem, b), 1e-300)
     per_epoch = -(-problem.n // b)
