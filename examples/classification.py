@@ -23,7 +23,8 @@ print("P(virginica | 1.7 cm, 1.5 cm) =", binary.predict_proba([[1.7], [1.5]])[:,
 
 X = iris.data[:, 2:]  # petal length and width, as the textbook
 softmax = fastgd.fit(
-    X, iris.target, loss="softmax", penalty="l2", alpha=1 / 150, standardize=True, method="batch", random_state=42
-)
+    X, iris.target, loss="softmax", penalty="l2", alpha=1 / 150, standardize=True, optimizer="nesterov",
+    method="batch", random_state=42,
+)  # fmt: skip
 print(f"softmax regression: accuracy {np.mean(softmax.predict(X) == iris.target):.3f}; "
       f"P(classes | 5 cm, 2 cm) = {softmax.predict_proba([[5.0, 2.0]]).round(3)}")  # fmt: skip
