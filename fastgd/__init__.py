@@ -33,3 +33,15 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_ESTIMATORS = ("GDClassifier", "GDRegressor")
+
+
+def __getattr__(name):
+    """``fastgd.GDRegressor`` and ``fastgd.GDClassifier``, imported on first use, so that
+    ``import fastgd`` never imports scikit-learn (an optional dependency)."""
+    if name in _ESTIMATORS:
+        from . import estimators  # ImportError "pip install fastgd[sklearn]" without scikit-learn
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastgd' has no attribute {name!r}")
