@@ -46,6 +46,7 @@ when a lost worker's blocks are recomputed.
 """
 
 import dataclasses
+import functools
 import math
 import warnings
 
@@ -56,10 +57,13 @@ from . import api, closed_form, schedules
 from . import kernels as K
 from ._dispatch import GRAM_MAX_FEATURES, GramLoss, Problem, _power_iteration, _start_vector, thread_count
 from .kernels.blockgram import block_gram
-from .kernels.codes import OK, SQUARED
+from .kernels.codes import OK, SGD, SQUARED
+from .losses import LOSSES
 
 # ----------------------------------------------------------------------------------------------
 # Every call of a fastgd kernel in this module (adapt these when a kernel's signature changes).
+# The argument types are fixed here (see ``_clean``): each kernel has exactly the compiled
+# signatures that ``warmup`` loads, whatever the caller passes.
 # ----------------------------------------------------------------------------------------------
 
 
@@ -82,14 +86,14 @@ def _block_gram(Xb, yb, x_shift, y_shift):
     return A, b
 
 
-def _block_loss_grad(Xb, yb, theta, model, with_grad):
-    """``loss_grad`` of one block: (sum of the loss over its rows, sum of the gradient or None).
-    model: (center, scale_inv, fit_intercept, loss_code)."""
-    center, scale_inv, fit_intercept, loss_code = model
-    n, d = Xb.shape
-    grad = np.zeros(d + 1) if with_grad else None
-    work = np.zeros((K.n_chunks(n), d + 2))
-    loss = K.loss_grad(Xb, yb, theta, center, scale_inv, fit_intercept, loss_code, grad, work)
+def _block_loss_grad(Xb, yb, theta, where, model, with_grad):
+    """``loss_grad`` of one block (no sample weights): (sum of the loss over its rows, sum of the
+    gradient (theta's shape) or None).  theta: (K, d + 1); where: (center, scale_inv)."""
+    center, scale_inv = where
+    n = Xb.shape[0]
+    grad = np.zeros(theta.shape) if with_grad else None
+    work = np.zeros(K.work_shape(n, theta.size))
+    loss = K.loss_grad(Xb, yb, None, theta, center, scale_inv, model, grad, work)
     return loss * n, (grad * n if with_grad else None)
 
 
@@ -111,31 +115,28 @@ def _block_order(rows, shuffle, seed):
     return order
 
 
-def _block_epoch(Xb, yb, theta, order, batch_size, model, sched_code, params, t_start):
-    """One local epoch on a block, ``theta`` updated in place: ``sgd_epoch`` (batch_size 0) or
-    ``minibatch_epoch``.  Returns ``codes.OK`` or where a non-finite gradient appeared."""
-    center, scale_inv, fit_intercept, loss_code = model
+def _plain_opt():
+    """The ``opt`` of local SGD: plain steps, no averaging."""
+    return (int(SGD), np.zeros(1), -1)
+
+
+def _block_epoch(Xb, yb, theta, order, batch_size, where, model, plain, sched_code, params, t_start):
+    """One local epoch of plain steps on a block, ``theta`` (K, d + 1) updated in place:
+    ``sgd_epoch`` (batch_size 0) or ``minibatch_epoch``; ``plain`` runs the kernels' fast loop
+    (squared loss, one output, no penalty), else the general one (any loss and penalty).
+    Returns ``codes.OK`` or where a non-finite gradient appeared."""
+    center, scale_inv = where
+    state = None if plain else np.zeros((2, *theta.shape))
+    opt = _plain_opt()
     if batch_size == 0:
         return K.sgd_epoch(
-            Xb, yb, theta, order, center, scale_inv, fit_intercept, loss_code, sched_code, params, t_start, None
+            Xb, yb, None, theta, order, center, scale_inv, model, opt, state, None, sched_code, params, t_start, None
         )
-    grad = np.empty(theta.shape[0])
+    grad = np.empty(theta.shape)
     return K.minibatch_epoch(
-        Xb,
-        yb,
-        theta,
-        order,
-        batch_size,
-        center,
-        scale_inv,
-        fit_intercept,
-        loss_code,
-        sched_code,
-        params,
-        t_start,
-        grad,
-        None,
-    )
+        Xb, yb, None, theta, order, batch_size, center, scale_inv, model, opt, state, None, sched_code, params,
+        t_start, grad, None,
+    )  # fmt: skip
 
 
 def warmup(dtypes=(np.float64, np.float32)):
@@ -149,16 +150,19 @@ def warmup(dtypes=(np.float64, np.float32)):
         y = X.sum(axis=1)
         mean, _, _, y_mean, _, _ = _block_stats(X, y)
         _block_gram(X, y, mean, y_mean)
-        theta = np.zeros(3)
-        for center, scale_inv in ((None, None), (np.zeros(2), np.ones(2))):
-            model = (center, scale_inv, True, SQUARED)
-            for with_grad in (False, True):
-                _block_loss_grad(X, y, theta, model, with_grad)
-            _block_max_row_norm2(X, center, scale_inv)
-            for shuffle in ("rows", "blocks", False):
-                order = _block_order(5, shuffle, 1)
-                for batch_size in (0, 2):
-                    _block_epoch(X, y, theta.copy(), order, batch_size, model, sched.code, sched.params, 0)
+        for where in ((None, None), (np.zeros(2), np.ones(2))):
+            _block_max_row_norm2(X, *where)
+            for plain, loss in ((True, "squared"), (False, "log")):  # the fast loop and the general one
+                model = _clean_model((True, int(LOSSES[loss].code), 0.0, 0.0, 0.0))
+                yl = y if plain else np.where(y > y.mean(), 1.0, -1.0).astype(dtype)
+                theta = np.zeros((1, 3))
+                for with_grad in (False, True):
+                    _block_loss_grad(X, yl, theta, where, model, with_grad)
+                for shuffle in ("rows", "blocks", False):
+                    order = _block_order(5, shuffle, 1)
+                    for batch_size in (0, 2):
+                        _block_epoch(X, yl, theta.copy(), order, batch_size, where, model, plain, sched.code,
+                                     sched.params, 0)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
@@ -176,8 +180,29 @@ def _contiguous(a):
 
 
 def _clean_model(model):
-    center, scale_inv, fit_intercept, loss_code = model
-    return _contiguous(center), _contiguous(scale_inv), bool(fit_intercept), int(loss_code)
+    """``model`` with the types of the compiled signatures: (bool, int, float, float, float)."""
+    fit_intercept, loss_code, eps, l2, l1 = model
+    return bool(fit_intercept), int(loss_code), float(eps), float(l2), float(l1)
+
+
+def _clean_where(where):
+    center, scale_inv = where
+    return _contiguous(center), _contiguous(scale_inv)
+
+
+def _theta_rows(theta):
+    """θ as the workers' kernels take it: (K, d + 1) float64, C-contiguous and writeable."""
+    return _contiguous(np.asarray(theta, dtype=np.float64).reshape(-1, np.shape(theta)[-1]))
+
+
+def _encode_block(yb, classes, multiclass, dtype):
+    """Class labels of one block as the kernels read them, by ``_validation.encode_labels``'s
+    rule: the class's index for softmax, else +1 for the second (larger) of the two classes, -1
+    for the first."""
+    index = np.searchsorted(classes, yb)
+    if multiclass:
+        return index.astype(dtype)
+    return np.where(index == 1, 1.0, -1.0).astype(dtype)
 
 
 def _moments_task(Xb, yb, index, offset, with_gram):
@@ -220,16 +245,17 @@ def _merge_moments(a, b):
     return out
 
 
-def _loss_task(Xb, yb, theta, model, with_grad, zero_y):
-    """[sum of the loss, sum of the gradient (zeros without ``with_grad``)] over one block;
-    ``zero_y`` reads y as 0 (the Hessian-vector product of the power iteration)."""
+def _loss_task(Xb, yb, theta, where, model, with_grad, zero_y):
+    """[sum of the loss, sum of the gradient (flattened; zeros without ``with_grad``)] over one
+    block; ``zero_y`` reads y as 0 (the Hessian-vector product of the power iteration)."""
     Xb = _contiguous(Xb)
     yb = np.zeros(Xb.shape[0], dtype=Xb.dtype) if zero_y else _contiguous(yb)
-    loss, grad = _block_loss_grad(Xb, yb, _contiguous(theta), _clean_model(model), with_grad)
-    out = np.zeros(theta.shape[0] + 1)
+    theta = _theta_rows(theta)
+    loss, grad = _block_loss_grad(Xb, yb, theta, _clean_where(where), _clean_model(model), with_grad)
+    out = np.zeros(theta.size + 1)
     out[0] = loss
     if grad is not None:
-        out[1:] = grad
+        out[1:] = grad.ravel()
     return out
 
 
@@ -248,27 +274,30 @@ def _average_task(results, weights, order):
     return OK, theta, start
 
 
-def _round_loss_task(Xb, yb, averaged, model):
+def _round_loss_task(Xb, yb, averaged, where, model):
     """The loss sum of one block at the round's averaged θ (NaN when a block failed)."""
     status, theta, _ = averaged
     if status != OK:
         return math.nan
-    return float(_loss_task(Xb, yb, theta, model, False, False)[0])
+    return float(_loss_task(Xb, yb, theta, where, model, False, False)[0])
 
 
 def _max_norm_task(Xb, center, scale_inv):
     return _block_max_row_norm2(_contiguous(Xb), _contiguous(center), _contiguous(scale_inv))
 
 
-def _epoch_task(Xb, yb, theta, seed, shuffle, batch_size, model, sched_code, params, t_start, start_loss):
+def _epoch_task(Xb, yb, theta, seed, shuffle, batch_size, where, model, plain, sched_code, params, t_start,
+                start_loss):  # fmt: skip
     """One local epoch of SGD (batch_size 0) or mini-batch GD on one block, from ``theta``:
     (status, the block's θ, the block's loss sum at the start θ if ``start_loss``, else 0)."""
     Xb, yb = _contiguous(Xb), _contiguous(yb)
-    model = _clean_model(model)
-    theta = np.array(theta, dtype=np.float64)  # the block's own, writeable copy
-    start = _block_loss_grad(Xb, yb, theta, model, False)[0] if start_loss else 0.0
+    where, model = _clean_where(where), _clean_model(model)
+    theta = np.array(_theta_rows(theta))  # the block's own, writeable copy
+    start = _block_loss_grad(Xb, yb, theta, where, model, False)[0] if start_loss else 0.0
     order = _block_order(Xb.shape[0], shuffle, seed)
-    status = _block_epoch(Xb, yb, theta, order, batch_size, model, sched_code, _contiguous(params), t_start)
+    status = _block_epoch(
+        Xb, yb, theta, order, batch_size, where, model, bool(plain), sched_code, _contiguous(params), t_start
+    )
     return int(status), theta, float(start)
 
 
@@ -308,42 +337,44 @@ def _chunks_text(chunks):
     return f"({head}, …, {tail}) ({len(chunks)} blocks)"
 
 
-def _frame_to_array(a, name):
+def _frame_to_array(a, name, numeric=True):
     """A dask DataFrame or Series as a dask array (its partitions' lengths computed once);
-    non-numeric columns are named."""
+    non-numeric columns are named (allowed for class labels: ``numeric=False``)."""
     dtypes = a.dtypes.items() if hasattr(a.dtypes, "items") else [(a.name, a.dtype)]
     bad = [f"{col!r} ({dt})" for col, dt in dtypes if getattr(dt, "kind", "O") not in "fiub"]
-    if bad:
+    if bad and numeric:
         raise TypeError(f"{name} must hold real numbers; non-numeric column(s): {', '.join(bad)}")
     return a.to_dask_array(lengths=True)
 
 
-def _as_dask_array(a, name, notes):
+def _as_dask_array(a, name, notes, numeric=True):
     import dask.array as da
 
     if hasattr(a, "to_dask_array"):  # dask DataFrame / Series
-        a = _frame_to_array(a, name)
+        a = _frame_to_array(a, name, numeric)
     if not isinstance(a, da.Array):
         return a
     meta = getattr(a, "_meta", None)
     if hasattr(meta, "tocsr") or hasattr(meta, "todense"):
         raise TypeError(f"{name} is a sparse matrix; fastgd needs a dense array (sparse support is planned)")
-    dtype = v.numeric_dtype(a.dtype, name)
-    if a.dtype != dtype:
-        a = a.astype(dtype)
+    if numeric:
+        dtype = v.numeric_dtype(a.dtype, name)
+        if a.dtype != dtype:
+            a = a.astype(dtype)
     if a.ndim >= 1 and any(math.isnan(c) for c in a.chunks[0]):
         a = a.compute_chunk_sizes()
         notes.append(f"{name}'s row chunk sizes were unknown: computed once")
     return a
 
 
-def _row_blocks(X, y):
+def _row_blocks(X, y, labels=False):
     """X (n, d) and y (n,) as dask arrays of the same row blocks, X in one chunk of columns,
-    y of X's dtype; metadata checks only (no pass over the data).  Returns (X, y, notes)."""
+    y of X's dtype (with ``labels``: y as given, class labels to encode); metadata checks only
+    (no pass over the data).  Returns (X, y, notes)."""
     import dask.array as da
 
     notes = []
-    X, y = _as_dask_array(X, "X", notes), _as_dask_array(y, "y", notes)
+    X, y = _as_dask_array(X, "X", notes), _as_dask_array(y, "y", notes, numeric=not labels)
     if not isinstance(X, da.Array):  # y is the dask one: X in memory, cut like y
         X = v.check_X(X)
         if X.shape[0] != y.shape[0]:
@@ -357,7 +388,7 @@ def _row_blocks(X, y):
     if n == 0 or d == 0:
         raise ValueError(f"X is empty: it has {n} samples and {d} features")
     if not isinstance(y, da.Array):  # X is the dask one: y in memory, cut like X
-        y = v._as_numeric_array(y, "y")
+        y = np.asarray(y) if labels else v._as_numeric_array(y, "y")
         y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
         if y.ndim == 1 and y.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
@@ -384,9 +415,35 @@ def _row_blocks(X, y):
             f"{_chunks_text(y.chunks[0])}; the blocks must pair up row for row: rechunk one like the other, "
             "e.g. y = y.rechunk(X.chunks[0])"
         )
-    if y.dtype != X.dtype:
+    if y.dtype != X.dtype and not labels:
         y = y.astype(X.dtype)
     return X, y, notes
+
+
+def _encode_labels(y, spec, dtype):
+    """Class labels on Dask -> (y as the kernels read it, blocks of X's dtype; the classes,
+    sorted): the classes from one ``dask.array.unique`` (a pass over y only), checked with
+    ``_validation.encode_labels``'s rules and messages, then each block encoded by its rule."""
+    import dask.array as da
+
+    (classes,) = _compute(da.unique(y))
+    classes = np.asarray(classes)
+    n = int(y.shape[0])
+    if classes.dtype.kind in "fc" and not np.isfinite(classes).all():
+        value = classes[~np.isfinite(classes)][0]
+        raise ValueError(f"y contains {value}: class labels must be finite; remove or impute it before fitting")
+    # the class count (and label type) checks of the in-memory fit: on the classes, each twice, so
+    # that its "looks continuous" rule (which needs the real sample count) stays quiet here
+    v.encode_labels(np.concatenate([classes, classes]), 2 * classes.shape[0], spec, dtype)
+    if classes.dtype.kind == "f" and classes.shape[0] > max(20, n // 2):
+        raise ValueError(
+            f"y has {classes.shape[0]} distinct values in {n} samples: it looks continuous, but "
+            f"loss={spec.name!r} is for classification; use a regression loss (e.g. 'squared')"
+        )
+    encode = functools.partial(
+        _encode_block, classes=classes, multiclass=spec.task == "multiclass", dtype=np.dtype(dtype)
+    )
+    return y.map_blocks(encode, dtype=dtype), classes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -396,14 +453,20 @@ def _row_blocks(X, y):
 
 class DaskProblem(Problem):
     """The data of one fit as row blocks on Dask.  Reads the blocks once on creation (the first
-    pass: finiteness, means, variances, and with ``with_gram`` the Gram matrix); every later
-    ``loss`` / ``loss_grad`` / ``lipschitz_max`` is one more pass, summed in a fixed tree."""
+    pass: finiteness, means, variances, and with ``with_gram`` the Gram sums); every later
+    ``loss`` / ``loss_grad`` / ``lipschitz_max`` is one more pass, summed in block order.  The
+    rest (units, penalty, curvature from the Gram matrix) is ``_dispatch.Problem``'s own.  No
+    sample weights (``weights`` is None)."""
 
-    def __init__(self, X, y, *, fit_intercept, with_gram, loss_code=SQUARED):
+    def __init__(self, X, y, *, fit_intercept, with_gram, spec=LOSSES["squared"], eps=0.0, l2=0.0, l1=0.0,
+                 n_outputs=1):  # fmt: skip
         self.X, self.y = X, y
         self.n, self.d = (int(s) for s in X.shape)
-        self.fit_intercept = fit_intercept
-        self.loss_code = loss_code
+        self.fit_intercept = bool(fit_intercept)
+        self.spec, self.weights, self.n_outputs = spec, None, n_outputs
+        self.l2, self.l1 = l2, l1
+        self.model = _clean_model((fit_intercept, spec.code, eps, l2, l1))
+        self._square = _clean_model((fit_intercept, SQUARED, 0.0, 0.0, 0.0))
         offsets = np.concatenate(([0], np.cumsum(X.chunks[0])))
         pairs = zip(X.to_delayed().ravel(), y.to_delayed().ravel(), strict=True)
         self.blocks = [(xb, yb, k, int(offsets[k])) for k, (xb, yb) in enumerate(pairs) if X.chunks[0][k] > 0]
@@ -411,7 +474,7 @@ class DaskProblem(Problem):
         self.center = self.scale_inv = None
         self.gram = None
         self._lipschitz = None
-        self._gram_pieces = None
+        self._sums = None
         self._first_pass(with_gram)
 
     def _first_pass(self, with_gram):
@@ -426,80 +489,81 @@ class DaskProblem(Problem):
         self.std = np.sqrt(m["m2"] / self.n)
         self.y_mean, self.y_var = float(m["y_mean"]), float(m["y_m2"]) / self.n
         if with_gram:
-            A, b, y_mean = m["A"], m["b"], float(m["y_mean"])
-            if not self.fit_intercept:  # closed_form.gram's convention: nothing centered
+            A, b, y_mean, yy = m["A"], m["b"], float(m["y_mean"]), float(m["y_m2"])
+            if self.fit_intercept:
+                self._sums = closed_form.Gram(A, b, self.mean.copy(), y_mean, yy, float(self.n))
+            else:  # closed_form.gram's convention: nothing centered
                 A = A + self.n * np.outer(self.mean, self.mean)
                 b = b + self.n * self.mean * y_mean
-                y_mean = 0.0
-            self._gram_pieces = (A, b, y_mean)
+                yy = yy + self.n * y_mean * y_mean
+                self._sums = closed_form.Gram(A, b, np.zeros(self.d), 0.0, yy, float(self.n))
 
     @property
     def n_blocks(self):
         return len(self.blocks)
 
     @property
-    def model(self):
-        """(center, scale_inv, fit_intercept, loss_code): how the kernels read the data."""
-        return self.center, self.scale_inv, self.fit_intercept, self.loss_code
+    def where(self):
+        """(center, scale_inv): how the kernels read the features."""
+        return self.center, self.scale_inv
 
-    def gram_pieces(self):
-        """(A, b, ȳ) of ``closed_form.gram``, summed over the blocks (one more pass if the first
-        pass did not form them)."""
-        if self._gram_pieces is None:
+    def gram_sums(self):
+        """The ``closed_form.Gram`` sums of the squared loss, merged over the blocks (one more
+        pass if the first pass did not form them)."""
+        if self._sums is None:
             self._first_pass(with_gram=True)
-        return self._gram_pieces
+        return self._sums
 
     def _gram_loss(self):
-        return GramLoss(self, gram=self.gram_pieces())
+        return GramLoss(self, gram=self.gram_sums())
 
-    def _pass(self, theta, with_grad, zero_y=False):
+    def _pass(self, theta, with_grad, model=None, zero_y=False):
+        """[loss sum, gradient sum (flattened)] over every block, summed here in block order."""
         import dask
 
         task = dask.delayed(_loss_task, pure=True)
-        parts = _compute(*[task(xb, yb, theta, self.model, with_grad, zero_y) for xb, yb, _, _ in self.blocks])
-        total = np.zeros(self.d + 2)
-        for part in parts:  # O(d) per block: summed here, in block order
+        model = self.model if model is None else model
+        graphs = [task(xb, yb, theta, self.where, model, with_grad, zero_y) for xb, yb, _, _ in self.blocks]
+        total = np.zeros(theta.size + 1)
+        for part in _compute(*graphs):  # O(K d) per block
             total += part
         return total
 
-    def loss(self, theta):
+    def loss(self, theta, weights=False):
+        if weights is not False:
+            raise NotImplementedError("weighted losses (early stopping) are not available on Dask")
         return float(self._pass(theta, False)[0]) / self.n
 
     def loss_grad(self, theta, grad):
         if self.gram is not None:
             return self.gram.loss_grad(theta, grad)
         total = self._pass(theta, True)
-        grad[:] = total[1:] / self.n
-        if not self.fit_intercept:
-            grad[0] = 0.0
+        grad.reshape(-1)[:] = total[1:] / self.n
         return float(total[0]) / self.n
 
     def lipschitz(self, max_iter=30, rtol=1e-3):
-        """L from the small Gram matrix (d <= GRAM_MAX_FEATURES), else by power iteration with
-        one pass per step."""
+        """L from the small Gram matrix (d <= GRAM_MAX_FEATURES: the Gram sums cost no extra pass
+        when the first pass formed them), else by power iteration with one pass per step; scaled
+        by the loss's curvature as in memory."""
         if self._lipschitz is None and (self.gram is not None or self.d <= GRAM_MAX_FEATURES):
-            self._lipschitz = (self.gram or self._gram_loss()).lipschitz()
+            self._lipschitz = (self.gram if self.gram is not None else self._gram_loss()).lipschitz()
         if self._lipschitz is None:
             v0 = _start_vector(self.d + 1)
             if not self.fit_intercept:
                 v0[0] = 0.0
 
             def hessian_times(w):
-                total = self._pass(w, True, zero_y=True)
-                out = total[1:] / self.n
-                if not self.fit_intercept:
-                    out[0] = 0.0
-                return out
+                return self._pass(w.reshape(1, -1), True, model=self._square, zero_y=True)[1:] / self.n
 
             self._lipschitz = _power_iteration(hessian_times, v0, max_iter, rtol)
-        return self._lipschitz
+        return self._hessian_scale(self._lipschitz)
 
     def lipschitz_max(self):
         import dask
 
         task = dask.delayed(_max_norm_task, pure=True)
         norms = _compute(*[task(xb, self.center, self.scale_inv) for xb, _, _, _ in self.blocks])
-        return 2.0 * (max(norms) + self.fit_intercept)
+        return self._hessian_scale(2.0 * (max(norms) + self.fit_intercept))
 
 
 def _nonfinite_error(which, block, row, row_in_block, col, value, n_blocks):
@@ -524,6 +588,16 @@ def fit(
     y,
     *,
     method="auto",
+    loss="squared",
+    epsilon=None,
+    penalty=None,
+    alpha=None,
+    l1_ratio=None,
+    optimizer="sgd",
+    average=False,
+    sample_weight=None,
+    early_stopping=False,
+    validation_fraction=0.1,
     learning_rate="auto",
     batch_size=32,
     max_epochs=1000,
@@ -537,17 +611,29 @@ def fit(
     random_state=None,
     n_threads=None,
     precompute="auto",
+    callback=None,
+    progress=False,
 ):
     """``fastgd.fit`` on Dask collections (called by it; see its docstring for the arguments).
 
     X: dask array (n, d) or (n,), or a dask DataFrame; y: dask array (n,) or (n, 1), or a dask
     Series, cut into the same row blocks as X (either may be an in-memory array, which is then
-    cut like the other).  Differences from the in-memory fit: "sgd" and "minibatch" run as
-    local SGD with averaging over the blocks (module docstring), so they do not give the serial
-    iterates; ``record_path="update"`` is not available (there is no single sequence of
-    updates); ``n_threads`` does not apply (the workers' threads run the blocks).
+    cut like the other).  Every loss and penalty is available.  Differences from the in-memory
+    fit: "sgd" and "minibatch" run as local SGD with averaging over the blocks (module
+    docstring), so they do not give the serial iterates, and take plain steps only (``optimizer``
+    applies to "batch", whose steps are taken on the client); ``average``, ``sample_weight``
+    and ``early_stopping`` are not available yet (a ValueError, before any pass);
+    ``record_path="update"`` is not available (there is no single sequence of updates);
+    ``n_threads`` does not apply (the workers' threads run the blocks).
     """
     method = v.check_choice("method", method, v.METHODS)
+    spec = v.check_loss(loss)
+    eps = v.check_epsilon(spec, epsilon)
+    l2, l1 = v.check_penalty(penalty, alpha, l1_ratio)
+    opt = v.check_optimizer(optimizer)
+    average = v.check_average(average)
+    early_stopping = v.check_bool("early_stopping", early_stopping)
+    v.check_fraction("validation_fraction", validation_fraction)
     max_epochs = v.check_int("max_epochs", max_epochs, 1)
     batch_size = v.check_int("batch_size", batch_size, 1)
     n_iter_no_change = v.check_int("n_iter_no_change", n_iter_no_change, 1)
@@ -558,23 +644,36 @@ def fit(
     shuffle = "rows" if shuffle is True else shuffle
     record_path = v.check_choice("record_path", record_path, v.RECORD_PATH)
     record_path = "update" if record_path is True else record_path
-    if record_path == "update":
-        raise ValueError(
-            "record_path='update' needs one sequence of updates; on Dask the blocks update in parallel (local SGD "
-            "with averaging): use record_path='epoch'"
-        )
     schedule = api._check_learning_rate(learning_rate)
     precompute = v.check_choice("precompute", precompute, ("auto", True, False))
     rng = v.check_random_state(random_state)
     if n_threads is not None:
         v.check_n_threads(n_threads)
+    if method == "auto":
+        closed = spec.name == "squared" and l1 == 0 and not early_stopping
+        method = "auto" if closed else "batch"
+    api._check_combination(method, spec, l1, opt, average, early_stopping)
+    _check_supported(method, opt, average, sample_weight, early_stopping)
+    progress = api._check_observer(callback, progress, method)
+    if record_path == "update":
+        raise ValueError(
+            "record_path='update' needs one sequence of updates; on Dask the blocks update in parallel (local SGD "
+            "with averaging): use record_path='epoch'"
+        )
 
-    X, y, notes = _row_blocks(X, y)
+    X, y, notes = _row_blocks(X, y, labels=spec.classifier)
     d = int(X.shape[1])
-    theta0 = v.check_init(init, d, fit_intercept)
-    gram_batch = method == "batch" and (precompute is True or (precompute == "auto" and fit_intercept))
+    classes = None
+    if spec.classifier:
+        y, classes = _encode_labels(y, spec, X.dtype)
+    n_outputs = classes.shape[0] if spec.task == "multiclass" else 1
+    theta0 = v.check_init(init, d, fit_intercept, n_outputs)
+    squared = spec.name == "squared"
+    gram_batch = squared and method == "batch" and (precompute is True or (precompute == "auto" and fit_intercept))
     with_gram = d <= GRAM_MAX_FEATURES and (method in ("auto", "normal") or gram_batch or schedule == "auto")
-    problem = DaskProblem(X, y, fit_intercept=fit_intercept, with_gram=with_gram)
+    problem = DaskProblem(
+        X, y, fit_intercept=fit_intercept, with_gram=with_gram, spec=spec, eps=eps, l2=l2, l1=l1, n_outputs=n_outputs
+    )
     if not np.isfinite(problem.std).all():
         col = int(np.flatnonzero(~np.isfinite(problem.std))[0])
         raise ValueError(
@@ -582,53 +681,86 @@ def fit(
         )
     if not np.isfinite(problem.y_var):
         raise ValueError("y holds values too large to square in float64 (its variance overflows); rescale it")
+    if standardize:
+        problem.standardize()
+    labels = dict(loss_name=spec.name, classes=classes)
     if method == "auto":
-        result = _auto(problem)
+        result = _auto(problem, labels)
     elif method in ("normal", "svd"):
-        result = _closed_form(problem, method)
+        result = _closed_form(problem, method, labels)
     else:
-        result = _iterative(problem, method, theta0, schedule, rng, standardize, precompute, batch_size, shuffle,
-                            record_path, max_epochs, tol, n_iter_no_change)  # fmt: skip
+        settings = api._Settings(
+            batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng, 0, (opt.code, opt.params, -1),
+            opt, None, labels, api._observer(callback, progress, method, max_epochs),
+        )  # fmt: skip
+        try:
+            result = _iterative(problem, method, theta0, schedule, settings, standardize, precompute)
+        finally:
+            if settings.observer is not None:
+                settings.observer.close()
     where = f"on Dask: {problem.n_blocks} row blocks"
     return dataclasses.replace(result, message="; ".join([result.message, where, *notes]))
 
 
-def _iterative(problem, method, theta0, schedule, rng, standardize, precompute, batch_size, shuffle, record_path,
-               max_epochs, tol, patience):  # fmt: skip
-    if standardize:
-        problem.standardize()
-    else:
+def _check_supported(method, opt, average, sample_weight, early_stopping):
+    """ValueErrors for what the Dask backend does not do yet (before any pass over the data)."""
+    unsupported = []
+    if method in ("sgd", "minibatch") and opt.code != SGD:
+        unsupported.append(f"optimizer={opt.name!r} with method={method!r} (local SGD takes plain steps; "
+                           "method='batch' takes optimizer steps)")  # fmt: skip
+    if average >= 0:
+        unsupported.append("average")
+    if sample_weight is not None:
+        unsupported.append("sample_weight")
+    if early_stopping:
+        unsupported.append("early_stopping")
+    if unsupported:
+        raise ValueError(
+            f"{'; '.join(unsupported)}: not supported on Dask input yet. Fit in memory (numpy arrays, e.g. "
+            "X.compute()) for these options, or leave them at their defaults"
+        )
+
+
+def _iterative(problem, method, theta0, schedule, settings, standardize, precompute):
+    if not standardize:
         api._warn_scales(problem)
-    if method == "batch" and (precompute is True or (precompute == "auto" and api._gram_pays(problem))):
+    gram_ok = problem.spec.name == "squared"
+    if method == "batch" and gram_ok and (precompute is True or (precompute == "auto" and api._gram_pays(problem))):
         problem.use_gram()
-    if method == "minibatch" and batch_size > problem.n:
-        warnings.warn(f"batch_size={batch_size} exceeds the {problem.n} samples; using {problem.n}", stacklevel=4)
-        batch_size = problem.n
+    if method == "minibatch" and settings.batch_size > problem.n:
+        b = problem.n
+        warnings.warn(f"batch_size={settings.batch_size} exceeds the {b} samples; using {b}", stacklevel=4)
+        settings = settings._replace(batch_size=b)
     if isinstance(theta0, str):
-        theta = rng.standard_normal(problem.d + 1) if theta0 == "random" else np.zeros(problem.d + 1)
-        theta[0] *= problem.fit_intercept
-        if standardize and problem.fit_intercept:
-            theta[1:][problem.std == 0] = 0.0
+        theta = settings.rng.standard_normal(problem.shape) if theta0 == "random" else np.zeros(problem.shape)
+        theta[:, 0] *= problem.fit_intercept
+        if standardize and problem.fit_intercept:  # a constant column reads as 0: its coefficient gets no gradient
+            theta[:, 1:][:, problem.std == 0] = 0.0
     else:
         theta = problem.to_model(theta0)
-    settings = api._Settings(batch_size, max_epochs, tol, patience, shuffle, record_path, rng, 0)
-    if method == "batch":
+    if method == "batch":  # the in-memory loop; each loss and gradient a pass over the blocks (or the Gram path)
         return api._batch(problem, method, theta, schedule, settings)
     return _local_sgd(problem, method, theta, schedule, settings)
 
 
-def _closed_form(problem, method):
+def _closed_form(problem, method, labels):
+    """The normal equation from the merged Gram sums, or SVD by tsqr; ridge as in memory."""
+    ridge = (problem.l2, problem.penalty_scales()) if problem.l2 > 0 else None
     if method == "normal":
-        A, b, y_mean = problem.gram_pieces()
-        theta, message = closed_form.solve_normal(A, b, problem.mean, y_mean, problem.fit_intercept)
+        theta, message = closed_form.solve_normal(problem.gram_sums(), problem.fit_intercept, ridge)
         message += ", XᵀX and Xᵀy summed block by block"
     else:
-        theta, message = _tsqr_svd(problem)
+        theta, message = _tsqr_svd(problem, ridge)
+    theta = theta[None, :]
+    model_theta = problem.to_model(theta)
+    loss = problem.loss(model_theta)
     return api._result(
         problem,
         method,
         theta,
-        loss=problem.loss(theta),
+        labels,
+        loss=loss,
+        objective=loss + problem.penalty(model_theta),
         history=np.empty(0),
         n_epochs=0,
         n_updates=0,
@@ -637,30 +769,38 @@ def _closed_form(problem, method):
     )
 
 
-def _auto(problem):
+def _auto(problem, labels):
     if problem.n <= problem.d:
-        return _closed_form(problem, "svd")
+        return _closed_form(problem, "svd", labels)
     try:
-        return _closed_form(problem, "normal")
+        return _closed_form(problem, "normal", labels)
     except closed_form.SingularMatrixError:
-        return _closed_form(problem, "svd")
+        return _closed_form(problem, "svd", labels)
 
 
-def _tsqr_svd(problem):
+def _tsqr_svd(problem, ridge=None):
     """Minimum-norm least squares from ``dask.array.linalg.tsqr`` of ``[1, X, y]``: its R factor
     holds R of ``[1, X]`` and Qᵀy; gelsd on that small system gives the θ (and the rank) of
-    the whole one.  Only R factors ((d + 2)² each) travel."""
+    the whole one.  Only R factors ((d + 2)² each) travel.  ``ridge = (l2, D)``: the rows
+    ``√(l2 n / 2) diag(√D)`` appended to R (as ``closed_form.svd`` appends them to X)."""
     import dask.array as da
 
     X = problem.X.astype(np.float64)
     cols = [X, problem.y.astype(np.float64)[:, None]]
+    first = 1 if problem.fit_intercept else 0
     if problem.fit_intercept:
         cols.insert(0, da.ones((problem.n, 1), chunks=(X.chunks[0], 1)))
     stacked = da.concatenate(cols, axis=1).rechunk({1: -1})
     _, r = da.linalg.tsqr(stacked)
     (R,) = _compute(r)
     p = R.shape[1] - 1
-    theta, message = closed_form.svd_solve(np.array(R[:p, :p]), np.array(R[:p, p]), problem.fit_intercept, problem.n)
+    X_b, target, rows = np.array(R[:p, :p]), np.array(R[:p, p]), problem.n
+    if ridge is not None:
+        l2, D = ridge
+        extra = np.zeros((problem.d, p))
+        extra[:, first:] = np.diag(np.sqrt(0.5 * l2 * problem.n * D))
+        X_b, target, rows = np.vstack([X_b, extra]), np.concatenate([target, np.zeros(problem.d)]), rows + problem.d
+    theta, message = closed_form.svd_solve(X_b, target, problem.fit_intercept, rows)
     return theta, message.replace("(LAPACK gelsd;", "(dask.array.linalg.tsqr, then LAPACK gelsd on R;")
 
 
@@ -669,13 +809,16 @@ def _block_seed(base, epoch, block):
 
 
 def _local_sgd(problem, method, theta, schedule, settings):
-    """SGD or mini-batch GD as local SGD with averaging over the blocks, one round per epoch."""
+    """SGD or mini-batch GD as local SGD with averaging over the blocks, one round per epoch:
+    plain steps (with the penalty), any loss; the objective, stopping rule and divergence checks
+    of the in-memory fit."""
     import dask
 
     b = settings.batch_size
     if schedule == "auto":
-        schedule = api._auto_schedule(problem, method, b)
+        schedule = api._auto_schedule(problem, method, settings)
     sgd = method == "sgd"
+    plain = problem.n_outputs == 1 and problem.spec.name == "squared" and problem.l2 == 0 and problem.l1 == 0
     per_block = problem.sizes if sgd else -(-problem.sizes // b)
     per_round = int(per_block.max())  # updates of the largest block: each block counts its own
     per_epoch = int(per_block.sum())
@@ -684,8 +827,10 @@ def _local_sgd(problem, method, theta, schedule, settings):
     task = dask.delayed(_epoch_task, pure=True)
     average = dask.delayed(_average_task, pure=True)
     round_loss = dask.delayed(_round_loss_task, pure=True)
-    limit = None  # from the start loss, which the first round's tasks measure (no pass of its own)
-    stop = api._Stopper(settings.tol, settings.patience)
+    model, where = problem.model, problem.where
+    limit = None  # from the start objective, whose loss the first round's tasks measure (no pass of its own)
+    start_penalty = problem.penalty(theta)
+    watch = api._Watch(problem, settings)
     history, path, reason = [], [theta.copy()] if settings.record_path else None, None
     for epoch in range(1, settings.max_epochs + 1):
         t_run = (epoch - 1) * per_round
@@ -696,29 +841,29 @@ def _local_sgd(problem, method, theta, schedule, settings):
         tasks = []
         for xb, yb, index, _ in problem.blocks:
             seed = _block_seed(base, epoch, index)
-            args = (seed, settings.shuffle, 0 if sgd else b, problem.model, schedule.code, params, t_run, epoch == 1)
-            tasks.append(task(xb, yb, theta, *args))
+            args = (seed, settings.shuffle, 0 if sgd else b, where, model, plain, schedule.code, params, t_run)
+            tasks.append(task(xb, yb, theta, *args, epoch == 1))
         # one round trip a round: the average, and the loss at it, are computed on the cluster too
         averaged = average(tasks, weights, order)
-        losses = [round_loss(xb, yb, averaged, problem.model) for xb, yb, _, _ in problem.blocks]
+        losses = [round_loss(xb, yb, averaged, where, model) for xb, yb, _, _ in problem.blocks]
         (status, theta, start), *losses = _compute(averaged, *losses)
         if limit is None:
-            limit = api._blowup_threshold(problem, start / problem.n)
+            limit = api._blowup_threshold(problem, start / problem.n + start_penalty)
         if status != OK:
             raise api._diverged(problem, method, epoch, schedule, history, b)
         loss = 0.0
         for part in losses:  # in block order
             loss += part
-        loss /= problem.n
-        if not loss <= limit:
-            raise api._diverged(problem, method, epoch, schedule, history, b, loss)
-        history.append(loss)
+        objective = loss / problem.n + problem.penalty(theta)
+        if not objective <= limit:
+            raise api._diverged(problem, method, epoch, schedule, history, b, objective)
+        history.append(objective)
         if path is not None:
             path.append(theta.copy())
-        if stop(loss):
-            reason = api._plateau(settings.tol, settings.patience)
+        if settings.observer is not None and settings.observer(problem, epoch, theta, objective, epoch * per_epoch):
+            break
+        if watch(theta, objective):
+            reason = watch.reason()
             break
     n_updates = len(history) * per_epoch
-    return api._finish(
-        problem, method, theta, schedule, history, n_updates, reason, settings.tol, settings.max_epochs, path
-    )
+    return api._finish(problem, method, theta, schedule, history, n_updates, reason, settings, path, watch)
