@@ -444,22 +444,25 @@ def test_softmax_iris():
      "modified_huber", "softmax"],
 )  # fmt: skip
 def test_gradient_through_fit(loss, dtype):
-    """θ1 = θ0 - η ∇f(θ0) for one plain batch step; (θ0 - θ1)/η against central differences of
-    ``objective`` (no sample sits at a kink of the non-smooth losses)."""
+    """One plain batch step with rate 1 from θ0: θ1 = θ0 - ∇f(θ0), f the loss plus an L2 penalty
+    (the intercept unpenalized); θ0 - θ1 against central differences of ``objective`` (no
+    sample sits at a kink of the non-smooth losses)."""
     rng = np.random.default_rng(5)
     X = rng.standard_normal((40, 3)).astype(dtype)
+    binary = loss in ("log", "hinge", "squared_hinge", "modified_huber")
     if loss == "softmax":
-        y, target, shape = rng.integers(0, 3, 40), None, (4, 3)
-    elif loss in ("log", "hinge", "squared_hinge", "modified_huber"):
-        y, shape = rng.integers(0, 2, 40), (4,)
+        y = target = rng.integers(0, 3, 40)
+    elif binary:
+        y = rng.integers(0, 2, 40)
+        target = signs(y)
     else:
-        y, shape = rng.standard_normal(40), (4,)
-    target = signs(y) if len(shape) == 1 and loss in ("log", "hinge", "squared_hinge", "modified_huber") else y
-    theta0 = 0.5 * rng.standard_normal(shape)
+        y = target = rng.standard_normal(40)
+    theta0 = 0.5 * rng.standard_normal((4, 3) if loss == "softmax" else 4)
     epsilon = 0.3 if loss in ("huber", "epsilon_insensitive", "squared_epsilon_insensitive") else None
-    res = fastgd.fit(X, y.astype(dtype) if loss in ("squared", "huber") or "epsilon" in loss else y,
-                     method="batch", loss=loss, epsilon=epsilon, init=theta0, learning_rate=1.0, max_epochs=1,
-                     tol=0)  # fmt: skip
+    args = dict(loss=loss, epsilon=epsilon, alpha=0.3)
+    res = fastgd.fit(
+        X, y, method="batch", penalty="l2", init=theta0, learning_rate=1.0, max_epochs=1, tol=0, **args
+    )  # fmt: skip
     grad = theta0 - np.asarray(res.theta, dtype=np.float64)
     X64, h = X.astype(np.float64), 1e-6
     numeric = np.empty_like(theta0)
@@ -468,11 +471,27 @@ def test_gradient_through_fit(loss, dtype):
         e[index] = h
         up, down = theta0 + e, theta0 - e
         numeric[index] = (
-            objective(up[0], up[1:], X64, target, loss=loss, epsilon=epsilon)
-            - objective(down[0], down[1:], X64, target, loss=loss, epsilon=epsilon)
+            objective(up[0], up[1:], X64, target, **args) - objective(down[0], down[1:], X64, target, **args)
         ) / (2 * h)
     tol = 1e-6 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(grad, numeric, rtol=tol, atol=tol)
+
+
+def test_successful_fits_modify_nothing(classification):
+    """X (float32, C-contiguous: used without a copy), y, sample_weight and init are left as
+    they were by fits that weight, split off a validation set and warm-start."""
+    X, y = classification
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    w = np.linspace(0.0, 2.0, len(y))
+    init = np.full(X.shape[1] + 1, 0.1)
+    before = [a.copy() for a in (X, y, w, init)]
+    for kwargs in (
+        dict(method="batch", loss="log", penalty="l1", alpha=0.01),
+        dict(method="sgd", loss="hinge", early_stopping=True, optimizer="adam", average=True),
+    ):
+        fastgd.fit(X, y, sample_weight=w, init=init, max_epochs=3, random_state=0, **kwargs)
+    for a, b in zip((X, y, w, init), before, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---------------------------------------------------------------------------------------------
