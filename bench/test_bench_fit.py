@@ -32,10 +32,10 @@ def test_blas_in_use():
 
 def test_full_gradient_fastgd(benchmark, data):
     X, y = data
-    theta, grad = np.zeros(D + 1), np.zeros(D + 1)
-    work = np.zeros((K.n_chunks(N), D + 2))
-    empty = None
-    benchmark(K.loss_grad_parallel, X, y, theta, empty, empty, True, K.Loss.SQUARED, grad, work)
+    theta, grad = np.zeros((1, D + 1)), np.zeros((1, D + 1))
+    work = np.zeros(K.work_shape(N, theta.size))
+    model = (True, int(K.Loss.SQUARED), 0.0, 0.0, 0.0)
+    benchmark(K.loss_grad_parallel, X, y, None, theta, None, None, model, grad, work)
 
 
 def test_full_gradient_numpy(benchmark, data):
@@ -51,12 +51,14 @@ def test_full_gradient_numpy(benchmark, data):
 
 def test_sgd_epoch_fastgd(benchmark, data):
     X, y = data
-    theta, order = np.zeros(D + 1), np.arange(N)
+    theta, order = np.zeros((1, D + 1)), np.arange(N)
     K.shuffle(order, np.array([1], dtype=np.uint64))
-    empty = no_path = None
-    params = fastgd.schedules.constant(1e-3).params
+    model = (True, int(K.Loss.SQUARED), 0.0, 0.0, 0.0)
+    opt = (int(K.Optimizer.SGD), np.zeros(1), -1)
+    sched = fastgd.schedules.constant(1e-3)
+    # the fast loop: no weights, no standardization, no optimizer state, no average, no path
     benchmark(
-        K.sgd_epoch, X, y, theta, order, empty, empty, True, K.Loss.SQUARED, K.Schedule.CONSTANT, params, 0, no_path
+        K.sgd_epoch, X, y, None, theta, order, None, None, model, opt, None, None, sched.code, sched.params, 0, None
     )
 
 

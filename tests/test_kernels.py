@@ -20,18 +20,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastgd import kernels as K
-from fastgd import schedules
+from fastgd import optimizers, schedules
 from fastgd.kernels import codes
 from fastgd.kernels._config import CHUNK
 
 RTOL = 1e-12
 PATH_RTOL = 1e-10
-EMPTY = None  # "no standardization" / "no output" for the kernels
 SQUARED = int(codes.SQUARED)
+SOFTMAX = int(codes.SOFTMAX)
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 STANDARDIZE = pytest.mark.parametrize("standardize", [False, True], ids=["raw", "std"])
 INTERCEPT = pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+WEIGHTED = pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 
 #: one instance of every built-in schedule, keyed by its code
 BUILTIN = {
@@ -43,6 +44,44 @@ BUILTIN = {
     codes.COSINE: schedules.cosine(0.1, 1e-3, 1000),
 }
 
+#: the loss of each codes.Loss with the parameter eps it is tested with, and its number of outputs
+LOSSES = {
+    "squared": (0.0, 1),
+    "huber": (1.0, 1),
+    "epsilon_insensitive": (0.5, 1),
+    "squared_epsilon_insensitive": (0.5, 1),
+    "log": (0.0, 1),
+    "hinge": (0.0, 1),
+    "squared_hinge": (0.0, 1),
+    "modified_huber": (0.0, 1),
+    "softmax": (0.0, 3),
+}
+EACH_LOSS = pytest.mark.parametrize("loss", list(LOSSES))
+REGRESSION = ("squared", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+
+#: the penalties as (l2, l1)
+PENALTIES = {"none": (0.0, 0.0), "l2": (0.3, 0.0), "l1": (0.0, 0.4), "elasticnet": (0.15, 0.2)}
+#: one instance of every optimizer, by name
+OPTIMIZERS = {name: make() for name, make in optimizers.BY_NAME.items()}
+
+
+def make_model(loss="squared", fit_intercept=True, l2=0.0, l1=0.0, eps=None):
+    """The kernels' ``model`` tuple, always of the same numba types (bool, int, 3 floats), so
+    that every test shares the same compiled specializations."""
+    if eps is None:
+        eps = LOSSES[loss][0]
+    return (bool(fit_intercept), int(codes.Loss[loss.upper()]), float(eps), float(l2), float(l1))
+
+
+def make_opt(name="sgd", average_start=-1):
+    """The kernels' ``opt`` tuple (int, float64 array, int) of the optimizer ``name``."""
+    o = OPTIMIZERS[name]
+    return (int(o.code), o.params, int(average_start))
+
+
+def zero_state(theta):
+    return np.zeros((2, *theta.shape))
+
 
 def make_data(n, d, dtype=np.float64, seed=0, loc=0.0):
     """Features on mixed scales and offsets, y linear in them plus noise, both of ``dtype``."""
@@ -53,27 +92,46 @@ def make_data(n, d, dtype=np.float64, seed=0, loc=0.0):
     return np.ascontiguousarray(X, dtype=dtype), y.astype(dtype)
 
 
+def loss_problem(loss, n, d, dtype=np.float64, seed=0):
+    """(X, y, theta (K, d + 1)) for ``loss``: y real for the regression losses, ±1 for the binary
+    ones, a class index 0..K-1 for softmax; theta a random point (not the optimum)."""
+    X, y = make_data(n, d, dtype, seed)
+    rng = np.random.default_rng(seed + 1)
+    n_out = LOSSES[loss][1]
+    theta = 0.5 * rng.standard_normal((n_out, d + 1))
+    if loss == "softmax":
+        scores = ref.design(X) @ rng.standard_normal((d + 1, n_out)) + 0.5 * rng.standard_normal((n, n_out))
+        y = np.argmax(scores, axis=1).astype(dtype)
+    elif loss not in REGRESSION:
+        y = np.where(y > np.median(y), 1.0, -1.0).astype(dtype)
+    return X, y, theta
+
+
+def sample_weights(n, seed=0):
+    return np.random.default_rng(seed + 2).uniform(0.2, 2.0, n)
+
+
 def standardization(X, standardize):
-    """(center, scale_inv) of X's columns, or two empty arrays (kernels read X as is); a column
+    """(center, scale_inv) of X's columns, or (None, None) (kernels read X as is); a column
     without spread is only centered, as in fastgd._dispatch."""
     if not standardize:
-        return EMPTY, EMPTY
+        return None, None
     X64 = X.astype(np.float64)
     std = X64.std(axis=0)
     return X64.mean(axis=0), 1.0 / np.where(std > 0, std, 1.0)
 
 
 def grad_scale(X, y, theta, center, scale_inv):
-    """Σ|terms| of the mean loss and of each mean-gradient component (the error bound's scale)."""
+    """Σ|terms| of the mean squared loss and of each mean-gradient component (the error bound's scale)."""
     Xt = np.abs(ref.design(X, center, scale_inv))
     r = Xt @ np.abs(theta) + np.abs(y.astype(np.float64))
     return float(np.mean(r * r)), 2.0 * (Xt.T @ r) / X.shape[0]
 
 
-def call_loss_grad(kernel, X, y, theta, center, scale_inv, fit_intercept, with_grad=True):
-    grad = np.full(X.shape[1] + 1, np.nan) if with_grad else EMPTY
-    work = np.full((K.n_chunks(X.shape[0]), X.shape[1] + 2), np.nan)  # the kernel must not rely on zeros
-    loss = kernel(X, y, theta, center, scale_inv, fit_intercept, SQUARED, grad, work)
+def call_loss_grad(kernel, X, y, theta, center, scale_inv, model, weights=None, with_grad=True):
+    grad = np.full(theta.shape, np.nan) if with_grad else None
+    work = np.full(K.work_shape(X.shape[0], theta.size), np.nan)  # the kernel must not rely on zeros
+    loss = kernel(X, y, weights, theta, center, scale_inv, model, grad, work)
     return loss, grad
 
 
@@ -82,7 +140,7 @@ def assert_path_close(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=PATH_RTOL, atol=PATH_RTOL * scale)
 
 
-# --- loss_grad, loss_grad_parallel ------------------------------------------------------------
+# --- loss_grad, loss_grad_parallel: the squared loss ---------------------------------------------
 
 
 @DTYPES
@@ -93,15 +151,15 @@ def assert_path_close(actual, expected):
 def test_loss_grad_matches_reference(kernel, dtype, standardize, fit_intercept, n):
     X, y = make_data(n, 3, dtype, seed=n)
     center, scale_inv = standardization(X, standardize)
-    theta = np.random.default_rng(1).standard_normal(4)
+    theta = np.random.default_rng(1).standard_normal((1, 4))
     theta_before = theta.copy()
-    loss, grad = call_loss_grad(kernel, X, y, theta, center, scale_inv, fit_intercept)
-    ref_loss, ref_grad = ref.loss_grad(X, y, theta, center, scale_inv, fit_intercept)
-    loss_scale, g_scale = grad_scale(X, y, theta, center, scale_inv)
+    loss, grad = call_loss_grad(kernel, X, y, theta, center, scale_inv, make_model(fit_intercept=fit_intercept))
+    ref_loss, ref_grad = ref.loss_grad(X, y, theta[0], center, scale_inv, fit_intercept)
+    loss_scale, g_scale = grad_scale(X, y, theta[0], center, scale_inv)
     assert abs(loss - ref_loss) <= RTOL * loss_scale
-    np.testing.assert_array_less(np.abs(grad - ref_grad), RTOL * g_scale + 1e-300)
+    np.testing.assert_array_less(np.abs(grad[0] - ref_grad), RTOL * g_scale + 1e-300)
     if not fit_intercept:
-        assert grad[0] == 0.0
+        assert grad[0, 0] == 0.0
     np.testing.assert_array_equal(theta, theta_before)  # theta is read, never written
 
 
@@ -119,14 +177,15 @@ def test_loss_grad_random_shapes(n, d, seed, dtype, standardize, fit_intercept, 
     X, y = make_data(n, d, dtype, seed)
     X = (X * dtype(10.0**log_scale)).astype(dtype)
     center, scale_inv = standardization(X, standardize)
-    theta = np.random.default_rng(seed).standard_normal(d + 1)
-    loss, grad = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, fit_intercept)
-    ref_loss, ref_grad = ref.loss_grad(X, y, theta, center, scale_inv, fit_intercept)
-    loss_scale, g_scale = grad_scale(X, y, theta, center, scale_inv)
+    theta = np.random.default_rng(seed).standard_normal((1, d + 1))
+    model = make_model(fit_intercept=fit_intercept)
+    loss, grad = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, model)
+    ref_loss, ref_grad = ref.loss_grad(X, y, theta[0], center, scale_inv, fit_intercept)
+    loss_scale, g_scale = grad_scale(X, y, theta[0], center, scale_inv)
     assert abs(loss - ref_loss) <= RTOL * loss_scale
-    np.testing.assert_array_less(np.abs(grad - ref_grad), RTOL * g_scale + 1e-300)
+    np.testing.assert_array_less(np.abs(grad[0] - ref_grad), RTOL * g_scale + 1e-300)
     # the loss alone (grad None: compiled apart, so summed in another order) agrees to rounding
-    alone = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, fit_intercept, with_grad=False)[0]
+    alone = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, model, with_grad=False)[0]
     assert abs(alone - loss) <= RTOL * loss_scale
 
 
@@ -136,14 +195,15 @@ def test_loss_grad_random_shapes(n, d, seed, dtype, standardize, fit_intercept, 
 def test_loss_grad_parallel_is_bit_identical(dtype, standardize, n):
     X, y = make_data(n, 4, dtype, seed=n)
     center, scale_inv = standardization(X, standardize)
-    theta = np.random.default_rng(2).standard_normal(5)
-    serial = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, True)
+    theta = np.random.default_rng(2).standard_normal((1, 5))
+    model = make_model()
+    serial = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, model)
     previous = numba.get_num_threads()
     try:
         results = []
         for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
             numba.set_num_threads(threads)
-            results.append(call_loss_grad(K.loss_grad_parallel, X, y, theta, center, scale_inv, True))
+            results.append(call_loss_grad(K.loss_grad_parallel, X, y, theta, center, scale_inv, model))
     finally:
         numba.set_num_threads(previous)
     assert numba.get_num_threads() == previous
@@ -154,6 +214,7 @@ def test_loss_grad_parallel_is_bit_identical(dtype, standardize, n):
 
 def test_n_chunks():
     assert [K.n_chunks(n) for n in (0, 1, CHUNK, CHUNK + 1, 3 * CHUNK)] == [1, 1, 1, 2, 3]
+    assert K.work_shape(CHUNK + 1, 12) == (2, 14)
 
 
 @DTYPES
@@ -166,24 +227,34 @@ def test_batch_gd_iterations_match_reference(dtype, standardize, fit_intercept):
     theta0 = np.random.default_rng(3).standard_normal(4)
     theta0[0] *= fit_intercept
     etas = np.full(30, 0.02)
-    theta, path = theta0.copy(), []
+    model = make_model(fit_intercept=fit_intercept)
+    theta, path = theta0.reshape(1, 4).copy(), []
     for eta in etas:
-        _, grad = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, fit_intercept)
+        _, grad = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, model)
         theta -= eta * grad
-        path.append(theta.copy())
+        path.append(theta[0].copy())
     ref_theta, ref_path = ref.batch_gd(X, y, theta0, etas, center, scale_inv, fit_intercept)
     assert_path_close(np.array(path), ref_path)
     np.testing.assert_array_equal(ref_path[-1], ref_theta)
     # and it does descend
-    assert ref.loss_grad(X, y, theta, center, scale_inv)[0] < ref.loss_grad(X, y, theta0, center, scale_inv)[0]
+    assert ref.loss_grad(X, y, theta[0], center, scale_inv)[0] < ref.loss_grad(X, y, theta0, center, scale_inv)[0]
 
 
-# --- sgd_epoch, minibatch_epoch ---------------------------------------------------------------
+# --- sgd_epoch, minibatch_epoch: the fast loop, squared loss -----------------------------------
 
 
 def sched_args(code):
     sched = BUILTIN[code]
     return sched.code, sched.params, codes.Schedule(code).name.lower()
+
+
+def fast_sgd(X, y, theta, order, sched_code, sched_params, t_start, path, model=None, center=None, scale_inv=None):
+    """sgd_epoch's fast loop (state None): plain SGD, the squared loss, no penalty, no average."""
+    model = make_model() if model is None else model
+    return K.sgd_epoch(
+        X, y, None, theta, order, center, scale_inv, model, make_opt(), None, None, sched_code, sched_params, t_start,
+        path,
+    )  # fmt: skip
 
 
 @DTYPES
@@ -198,22 +269,21 @@ def test_sgd_epoch_path_matches_reference(dtype, standardize, fit_intercept):
     theta0 = rng.standard_normal(d + 1)
     theta0[0] *= fit_intercept
     sched = schedules.inverse_time(0.5, 50.0)  # 0.01, decaying: stable for these rows
-    theta = theta0.copy()
+    model = make_model(fit_intercept=fit_intercept)
+    theta = theta0.reshape(1, d + 1).copy()
     for epoch in range(2):  # the second epoch starts at t = n
         order = rng.permutation(n).astype(np.int64)
         t_start = epoch * n
-        path = np.full((n, d + 1), np.nan)
-        status = K.sgd_epoch(
-            X, y, theta, order, center, scale_inv, fit_intercept, SQUARED, sched.code, sched.params, t_start, path
-        )
+        path = np.full((n, 1, d + 1), np.nan)
+        status = fast_sgd(X, y, theta, order, sched.code, sched.params, t_start, path, model, center, scale_inv)
         assert status == codes.OK
         etas = ref.schedule("inverse_time", [0.5, 50.0], t_start + np.arange(n))
         ref_theta, ref_path = ref.sgd_epoch(X, y, theta0, order, etas, center, scale_inv, fit_intercept)
-        assert_path_close(path, ref_path)
+        assert_path_close(path[:, 0], ref_path)
         np.testing.assert_array_equal(path[-1], theta)  # the last row of the path is the final theta
         theta0 = ref_theta
     if not fit_intercept:
-        assert theta[0] == 0.0
+        assert theta[0, 0] == 0.0
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(y, y_before)
 
@@ -222,31 +292,30 @@ def test_sgd_epoch_path_matches_reference(dtype, standardize, fit_intercept):
 def test_sgd_epoch_every_schedule(code):
     n = 30
     X, y = make_data(n, 2, seed=5)
-    theta = np.zeros(3)
+    theta = np.zeros((1, 3))
     sched_code, params, name = sched_args(code)
     order = np.arange(n, dtype=np.int64)[::-1].copy()
     t_start = 995  # crosses the step/cosine boundaries at t = 1000
-    path = np.empty((n, 3))
-    assert K.sgd_epoch(X, y, theta, order, EMPTY, EMPTY, True, SQUARED, sched_code, params, t_start, path) == codes.OK
+    path = np.empty((n, 1, 3))
+    assert fast_sgd(X, y, theta, order, sched_code, params, t_start, path) == codes.OK
     etas = ref.schedule(name, params, t_start + np.arange(n))
-    assert_path_close(path, ref.sgd_epoch(X, y, np.zeros(3), order, etas)[1])
+    assert_path_close(path[:, 0], ref.sgd_epoch(X, y, np.zeros(3), order, etas)[1])
 
 
 def test_sgd_epoch_table_schedule_and_no_path():
-    """TABLE: params[k] is the rate of the k-th update of the epoch, whatever t_start; an empty
-    path records nothing and gives the same theta."""
+    """TABLE: params[k] is the rate of the k-th update of the epoch, whatever t_start; no path
+    (None) records nothing and gives the same theta."""
     n = 25
     X, y = make_data(n, 3, seed=6)
     etas = np.random.default_rng(6).uniform(0.001, 0.02, n)
     order = np.random.default_rng(7).integers(0, n, 2 * n)  # any row sequence, repeats allowed
     etas = np.concatenate([etas, etas[::-1]])
-    theta, no_path = np.zeros(4), None
-    status = K.sgd_epoch(X, y, theta, order, EMPTY, EMPTY, True, SQUARED, codes.TABLE, etas, 12345, no_path)
-    assert status == codes.OK
+    theta = np.zeros((1, 4))
+    assert fast_sgd(X, y, theta, order, codes.TABLE, etas, 12345, None) == codes.OK
     ref_theta, _ = ref.sgd_epoch(X, y, np.zeros(4), order, etas)
-    assert_path_close(theta, ref_theta)
-    theta2, path = np.zeros(4), np.empty((2 * n, 4))
-    K.sgd_epoch(X, y, theta2, order, EMPTY, EMPTY, True, SQUARED, codes.TABLE, etas, 0, path)
+    assert_path_close(theta[0], ref_theta)
+    theta2, path = np.zeros((1, 4)), np.empty((2 * n, 1, 4))
+    fast_sgd(X, y, theta2, order, codes.TABLE, etas, 0, path)
     np.testing.assert_array_equal(theta2, theta)
 
 
@@ -265,61 +334,68 @@ def test_minibatch_epoch_path_matches_reference(dtype, standardize, fit_intercep
     n_batches = -(-n // batch_size)
     t_start = 3 * n_batches
     sched = schedules.inverse_time(0.5, 20.0)
-    theta, grad, path = theta0.copy(), np.zeros(d + 1), np.full((n_batches, d + 1), np.nan)
+    theta, grad, path = theta0.reshape(1, d + 1).copy(), np.zeros((1, d + 1)), np.full((n_batches, 1, d + 1), np.nan)
     status = K.minibatch_epoch(
-        X, y, theta, order, batch_size, center, scale_inv, fit_intercept, SQUARED,
-        sched.code, sched.params, t_start, grad, path,
+        X, y, None, theta, order, batch_size, center, scale_inv, make_model(fit_intercept=fit_intercept), make_opt(),
+        None, None, sched.code, sched.params, t_start, grad, path,
     )  # fmt: skip
     assert status == codes.OK
     etas = ref.schedule("inverse_time", [0.5, 20.0], t_start + np.arange(n_batches))
     ref_theta, ref_path = ref.minibatch_epoch(X, y, theta0, order, batch_size, etas, center, scale_inv, fit_intercept)
-    assert_path_close(path, ref_path)
-    assert_path_close(theta, ref_theta)
+    assert_path_close(path[:, 0], ref_path)
+    assert_path_close(theta[0], ref_theta)
     np.testing.assert_array_equal(path[-1], theta)
     if batch_size >= n:  # one batch of every row: one step of batch GD
-        assert_path_close(theta, ref.batch_gd(X, y, theta0, etas[:1], center, scale_inv, fit_intercept)[0])
+        assert_path_close(theta[0], ref.batch_gd(X, y, theta0, etas[:1], center, scale_inv, fit_intercept)[0])
     if batch_size == 1:  # batches of one: SGD
-        assert_path_close(path, ref.sgd_epoch(X, y, theta0, order, etas, center, scale_inv, fit_intercept)[1])
+        assert_path_close(path[:, 0], ref.sgd_epoch(X, y, theta0, order, etas, center, scale_inv, fit_intercept)[1])
 
 
 # --- divergence -------------------------------------------------------------------------------
 
 
-def diverging_sgd(eta=1e10):
+def diverging_sgd(eta=1e10, general=False):
+    """An epoch at a huge rate, by the fast loop or by the general one (a state array)."""
     n = 60
     X, y = make_data(n, 3, seed=9)
     order = np.arange(n, dtype=np.int64)
-    theta, path = np.zeros(4), np.full((n, 4), np.nan)
-    status = K.sgd_epoch(X, y, theta, order, EMPTY, EMPTY, True, SQUARED, codes.CONSTANT, np.array([eta]), 0, path)
+    theta, path = np.zeros((1, 4)), np.full((n, 1, 4), np.nan)
+    if general:
+        args = (None, None, make_model(), make_opt(), zero_state(theta), np.zeros((1, 4)), codes.CONSTANT)
+        status = K.sgd_epoch(X, y, np.ones(n), theta, order, *args, np.array([eta]), 0, path)
+    else:
+        status = fast_sgd(X, y, theta, order, codes.CONSTANT, np.array([eta]), 0, path)
     return X, y, order, theta, path, status
 
 
-def test_sgd_epoch_reports_first_nonfinite_gradient():
-    X, y, order, theta, path, k = diverging_sgd()
+@pytest.mark.parametrize("general", [False, True], ids=["fast", "general"])
+def test_sgd_epoch_reports_first_nonfinite_gradient(general):
+    X, y, order, theta, path, k = diverging_sgd(general=general)
     assert k != codes.OK
     assert 0 < k < len(order)
     # the updates before k were made (and match the reference); update k was not
     etas = np.full(k, 1e10)
     with np.errstate(over="ignore", invalid="ignore"):  # theta may overflow at k - 1 (only g is checked, as documented)
         ref_path = ref.sgd_epoch(X, y, np.zeros(4), order[:k], etas)[1]
-    np.testing.assert_allclose(path[:k], ref_path, rtol=1e-8)
+    np.testing.assert_allclose(path[:k, 0], ref_path, rtol=1e-8)
     np.testing.assert_array_equal(theta, path[k - 1])
     assert np.isnan(path[k:]).all()  # nothing recorded after k
     with np.errstate(over="ignore", invalid="ignore"):
-        g = 2.0 * (ref.design(X)[order[k]] @ theta - y[order[k]])
+        g = 2.0 * (ref.design(X)[order[k]] @ theta[0] - y[order[k]])
     assert not np.isfinite(g)
     # a finite rate on the same rows stays finite
-    assert diverging_sgd(eta=1e-3)[-1] == codes.OK
+    assert diverging_sgd(eta=1e-3, general=general)[-1] == codes.OK
 
 
 def test_minibatch_epoch_reports_diverging_batch():
     n, batch_size = 60, 1
     X, y = make_data(n, 3, seed=9)
     order = np.arange(n, dtype=np.int64)
-    theta, grad, path = np.zeros(4), np.zeros(4), np.full((n, 4), np.nan)
+    theta, grad, path = np.zeros((1, 4)), np.zeros((1, 4)), np.full((n, 1, 4), np.nan)
     b = K.minibatch_epoch(
-        X, y, theta, order, batch_size, EMPTY, EMPTY, True, SQUARED, codes.CONSTANT, np.array([1e10]), 0, grad, path
-    )
+        X, y, None, theta, order, batch_size, None, None, make_model(), make_opt(), None, None, codes.CONSTANT,
+        np.array([1e10]), 0, grad, path,
+    )  # fmt: skip
     assert b != codes.OK
     assert 0 < b < n
     np.testing.assert_array_equal(theta, path[b - 1])  # left as before batch b
@@ -500,20 +576,20 @@ def test_max_row_norm2(dtype, standardize, n):
 
 
 @numba.njit(cache=True)
-def user_sgd(X, y, theta, order, state, n_epochs, params, center, scale_inv):
+def user_sgd(X, y, theta, order, state, n_epochs, params, center, scale_inv, model):
     """A user's own loop: shuffle, one SGD epoch, the loss; all inside numba."""
     n = X.shape[0]
-    no_path = None
-    work = np.zeros((1 + (n - 1) // 2048, X.shape[1] + 2))
+    opt = (0, np.zeros(1), -1)  # plain SGD, no averaging
+    work = np.zeros((1 + (n - 1) // 2048, theta.size + 2))
     losses = np.empty(n_epochs)
     t = 0
     for e in range(n_epochs):
         K.shuffle(order, state)
-        status = K.sgd_epoch(X, y, theta, order, center, scale_inv, True, 0, 1, params, t, no_path)
+        status = K.sgd_epoch(X, y, None, theta, order, center, scale_inv, model, opt, None, None, 1, params, t, None)
         if status != -1:
             return status, losses
         t += n
-        losses[e] = K.loss_grad(X, y, theta, center, scale_inv, True, 0, None, work)
+        losses[e] = K.loss_grad(X, y, None, theta, center, scale_inv, model, None, work)
     return -1, losses
 
 
@@ -522,27 +598,27 @@ def test_kernels_callable_from_user_njit(standardize):
     X, y = make_data(50, 3, seed=13)
     center, scale_inv = standardization(X, standardize)
     params = schedules.inverse_time(0.5, 50.0).params
-    theta0 = np.random.default_rng(13).standard_normal(4)
+    theta0 = np.random.default_rng(13).standard_normal((1, 4))
+    model = make_model()
 
     theta_nb, order_nb, state_nb = theta0.copy(), np.arange(50, dtype=np.int64), np.array([99], dtype=np.uint64)
-    status, losses = user_sgd(X, y, theta_nb, order_nb, state_nb, 5, params, center, scale_inv)
+    status, losses = user_sgd(X, y, theta_nb, order_nb, state_nb, 5, params, center, scale_inv, model)
     assert status == codes.OK
 
     theta, order, state = theta0.copy(), np.arange(50, dtype=np.int64), np.array([99], dtype=np.uint64)
     py_losses, t = [], 0
     for _ in range(5):
         K.shuffle(order, state)
-        status = K.sgd_epoch(X, y, theta, order, center, scale_inv, True, SQUARED, codes.INVERSE_TIME, params, t, None)
-        assert status == codes.OK
+        assert fast_sgd(X, y, theta, order, codes.INVERSE_TIME, params, t, None, model, center, scale_inv) == codes.OK
         t += 50
-        py_losses.append(call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, True, with_grad=False)[0])
+        py_losses.append(call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, model, with_grad=False)[0])
     np.testing.assert_array_equal(order_nb, order)
     assert state_nb[0] == state[0]
     # not always the same bits: inlined into the caller with constant codes, LLVM may contract and
     # reassociate differently under the kernels' fastmath flags (differences of ~1 ulp seen)
     np.testing.assert_allclose(theta_nb, theta, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(losses, py_losses, rtol=1e-13)
-    assert losses[-1] < ref.loss_grad(X, y, theta0, center, scale_inv)[0]  # it learned something
+    assert losses[-1] < ref.loss_grad(X, y, theta0[0], center, scale_inv)[0]  # it learned something
 
 
 @pytest.mark.parametrize(("n", "block_rows"), [(1, 64), (130, 64), (128, 64), (1000, 7)])
