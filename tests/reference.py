@@ -16,7 +16,27 @@ import math
 
 import numpy as np
 
-__all__ = ["batch_gd", "design", "loss_grad", "minibatch_epoch", "schedule", "sgd_epoch", "splitmix64_shuffle"]
+__all__ = [
+    "LOSSES",
+    "Optimizer",
+    "average",
+    "batch_gd",
+    "design",
+    "general_loss_grad",
+    "general_minibatch_epoch",
+    "general_sgd_epoch",
+    "loss_dp",
+    "loss_grad",
+    "loss_value",
+    "minibatch_epoch",
+    "penalty",
+    "sample_terms",
+    "schedule",
+    "sgd_epoch",
+    "softmax_terms",
+    "splitmix64_shuffle",
+    "stationarity",
+]
 
 
 def design(X, center=None, scale_inv=None):
@@ -152,3 +172,244 @@ def splitmix64_shuffle(order, seed):
         j = int((z >> 11) * 2.0**-53 * (i + 1))  # a 53-bit uniform in [0, 1) times i + 1
         out[i], out[j] = out[j], out[i]
     return np.array(out, dtype=np.int64), state
+
+
+# --- every loss, penalties, optimizers, weights ------------------------------------------------
+#
+# Written from the tables in ``fastgd.kernels.codes`` (``Loss``, ``Optimizer``) and the module
+# docstrings of ``fastgd.optimizers`` and ``fastgd.kernels.optimizers``.  Parameters are (K, d + 1)
+# arrays, one row per output (K = 1 except for softmax).  A model is described by the same
+# ``model = (fit_intercept, loss_code, eps, l2, l1)`` tuple as the kernels take, with the loss
+# code as in ``codes.Loss`` (the codes are the names' numbers, nothing more is taken from fastgd).
+
+#: loss code -> name, as in codes.Loss
+LOSSES = {
+    0: "squared",
+    1: "huber",
+    2: "epsilon_insensitive",
+    3: "squared_epsilon_insensitive",
+    4: "log",
+    5: "hinge",
+    6: "squared_hinge",
+    7: "modified_huber",
+    8: "softmax",
+}
+
+
+def loss_value(name, p, y, eps=0.0):
+    """Loss of each sample (vectorized over p, y) of a scalar loss: regression losses of
+    r = p - y, classification losses of z = y p (y in {-1, +1})."""
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    r, z = p - y, y * p
+    if name == "squared":
+        return r**2
+    if name == "huber":
+        return np.where(np.abs(r) <= eps, r**2 / 2, eps * np.abs(r) - eps**2 / 2)
+    if name == "epsilon_insensitive":
+        return np.maximum(0.0, np.abs(r) - eps)
+    if name == "squared_epsilon_insensitive":
+        return np.maximum(0.0, np.abs(r) - eps) ** 2
+    if name == "log":
+        return np.logaddexp(0.0, -z)  # log(1 + exp(-z)) without overflow
+    if name == "hinge":
+        return np.maximum(0.0, 1.0 - z)
+    if name == "squared_hinge":
+        return np.maximum(0.0, 1.0 - z) ** 2
+    if name == "modified_huber":
+        return np.where(z >= -1.0, np.maximum(0.0, 1.0 - z) ** 2, -4.0 * z)
+    raise ValueError(f"unknown scalar loss {name!r}")
+
+
+def loss_dp(name, p, y, eps=0.0):
+    """d loss / d p of each sample, by differentiating ``loss_value``'s formulas (at a kink:
+    the one-sided value of scikit-learn, e.g. 0 for the hinge at z = 1)."""
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    r, z = p - y, y * p
+    if name == "squared":
+        return 2.0 * r
+    if name == "huber":
+        return np.clip(r, -eps, eps)
+    if name == "epsilon_insensitive":
+        return np.where(np.abs(r) > eps, np.sign(r), 0.0)
+    if name == "squared_epsilon_insensitive":
+        return np.where(np.abs(r) > eps, 2.0 * (r - eps * np.sign(r)), 0.0)
+    if name == "log":
+        return -y / (1.0 + np.exp(np.minimum(z, 700.0)))  # d/dz log(1 + e^-z) = -1 / (1 + e^z)
+    if name == "hinge":
+        return np.where(z < 1.0, -y, 0.0)
+    if name == "squared_hinge":
+        return np.where(z < 1.0, -2.0 * y * (1.0 - z), 0.0)
+    if name == "modified_huber":
+        return np.where(z >= 1.0, 0.0, np.where(z >= -1.0, -2.0 * y * (1.0 - z), -4.0 * y))
+    raise ValueError(f"unknown scalar loss {name!r}")
+
+
+def softmax_terms(P, y):
+    """Softmax cross-entropy of each row of the scores P (n, K) with class indices y:
+    (loss ``logsumexp(P_i) - P_i,y_i`` (n,), d loss / d P ``softmax(P_i) - onehot(y_i)`` (n, K))."""
+    P = np.asarray(P, dtype=np.float64)
+    c = np.asarray(y).astype(np.int64)
+    top = P.max(axis=1, keepdims=True)
+    E = np.exp(P - top)
+    total = E.sum(axis=1, keepdims=True)
+    loss = (top + np.log(total))[:, 0] - P[np.arange(len(c)), c]
+    D = E / total
+    D[np.arange(len(c)), c] -= 1.0
+    return loss, D
+
+
+def sample_terms(model, X, y, theta, center=None, scale_inv=None):
+    """Per-sample (loss (n,), gradient with respect to theta (n, K, d + 1)) of the model's loss,
+    the gradient's intercept column 0 when the intercept is not fitted.  No weights, no penalty."""
+    fit_intercept, code, eps = model[0], model[1], model[2]
+    Xt = design(X, center, scale_inv)
+    theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
+    P = Xt @ theta.T  # (n, K)
+    name = LOSSES[int(code)]
+    if name == "softmax":
+        loss, D = softmax_terms(P, y)
+    else:
+        y64 = np.asarray(y, dtype=np.float64)
+        loss, D = loss_value(name, P[:, 0], y64, eps), loss_dp(name, P[:, 0], y64, eps)[:, None]
+    G = D[:, :, None] * Xt[:, None, :]
+    if not fit_intercept:
+        G[:, :, 0] = 0.0
+    return loss, G
+
+
+def general_loss_grad(model, X, y, theta, weights=None, center=None, scale_inv=None):
+    """(Σ w loss / Σ w, Σ w grad / Σ w (K, d + 1)): the weighted mean loss and gradient, no penalty."""
+    loss, G = sample_terms(model, X, y, theta, center, scale_inv)
+    w = np.ones(len(loss)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return float(w @ loss / w.sum()), np.tensordot(w, G, axes=1) / w.sum()
+
+
+def penalty(theta, model):
+    """``l2/2 ||w||² + l1 ||w||₁`` over the coefficients (column 0, the intercept, excluded)."""
+    W = np.atleast_2d(theta)[:, 1:]
+    return float(model[3] / 2 * np.sum(W * W) + model[4] * np.sum(np.abs(W)))
+
+
+def soft_threshold(v, threshold):
+    """The L1 proximal map ``sign(v) max(|v| - threshold, 0)``."""
+    return np.sign(v) * np.maximum(np.abs(v) - threshold, 0.0)
+
+
+def stationarity(theta, grad, model, eta):
+    """Norm of the gradient mapping: g = grad + l2 w on the coefficients, with l1 > 0 replaced
+    by ``(w - prox(w - eta g)) / eta``; the intercept's gradient counted only when fitted."""
+    theta, grad = np.atleast_2d(theta), np.atleast_2d(grad)
+    fit_intercept, l2, l1 = model[0], model[3], model[4]
+    W = theta[:, 1:]
+    G = grad[:, 1:] + l2 * W
+    if l1 > 0:
+        G = (W - soft_threshold(W - eta * G, eta * l1)) / eta
+    total = np.sum(G * G) + (np.sum(grad[:, 0] ** 2) if fit_intercept else 0.0)
+    return math.sqrt(total)
+
+
+class Optimizer:
+    """One optimizer of codes.Optimizer with its parameters (those of ``fastgd.optimizers``, in
+    order) and its own state, stepping a (K, d + 1) theta:
+
+    sgd       θ -= η g
+    momentum  v = β v + g;  θ -= η v
+    nesterov  v = β v + g;  θ -= η (g + β v)
+    adagrad   s += g²;  θ -= η g / (√s + eps)
+    rmsprop   s = ρ s + (1 - ρ) g²;  θ -= η g / (√s + eps)
+    adam      m = β1 m + (1 - β1) g;  s = β2 s + (1 - β2) g²;
+              θ -= η m̂ / (√ŝ + eps),  m̂ = m / (1 - β1^(t+1)),  ŝ = s / (1 - β2^(t+1))
+
+    g is the data-loss gradient plus l2 w on the coefficients; then each coefficient is soft
+    thresholded by its rate times l1, the rate being η for the first three and η / (√s + eps)
+    (ŝ for adam) for the adaptive ones.  The intercept is never penalized, and not moved at all
+    when it is not fitted (its state then stays 0).
+    """
+
+    NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+
+    def __init__(self, code, params):
+        self.name = self.NAMES[int(code)]
+        self.params = [float(v) for v in params]
+        self.v = self.s = None
+
+    def step(self, theta, grad, model, eta, t):
+        """θ after one update with the data-loss gradient ``grad`` at update count t (from 0)."""
+        theta = np.array(np.atleast_2d(theta), dtype=np.float64)
+        fit_intercept, l2, l1 = model[0], model[3], model[4]
+        g = np.array(np.atleast_2d(grad), dtype=np.float64)
+        g[:, 1:] += l2 * theta[:, 1:]
+        if not fit_intercept:
+            g[:, 0] = 0.0
+        if self.v is None:
+            self.v, self.s = np.zeros_like(theta), np.zeros_like(theta)
+        name, p = self.name, self.params
+        if name == "sgd":
+            step, rate = eta * g, np.full_like(g, eta)
+        elif name in ("momentum", "nesterov"):
+            self.v = p[0] * self.v + g
+            step = eta * self.v if name == "momentum" else eta * (g + p[0] * self.v)
+            rate = np.full_like(g, eta)
+        elif name == "adagrad":
+            self.s = self.s + g * g
+            rate = eta / (np.sqrt(self.s) + p[0])
+            step = rate * g
+        elif name == "rmsprop":
+            self.s = p[0] * self.s + (1 - p[0]) * g * g
+            rate = eta / (np.sqrt(self.s) + p[1])
+            step = rate * g
+        else:
+            b1, b2, eps = p
+            self.v = b1 * self.v + (1 - b1) * g
+            self.s = b2 * self.s + (1 - b2) * g * g
+            rate = eta / (np.sqrt(self.s / (1 - b2 ** (t + 1))) + eps)
+            step = rate * self.v / (1 - b1 ** (t + 1))
+        if not fit_intercept:
+            step[:, 0] = 0.0
+        theta = theta - step
+        if l1 > 0:
+            theta[:, 1:] = soft_threshold(theta[:, 1:], rate[:, 1:] * l1)
+        return theta
+
+
+def average(path, t_start, average_start):
+    """The Polyak–Ruppert average after the last update of an epoch whose k-th update is at
+    t_start + k: the mean of path[k] over the updates t >= average_start (theta itself when
+    averaging has not started yet)."""
+    first = max(average_start - t_start, 0)
+    if first >= len(path):
+        return path[-1]
+    return np.mean(path[first:], axis=0)
+
+
+def general_sgd_epoch(model, opt, X, y, theta, order, etas, t_start=0, weights=None, center=None, scale_inv=None):
+    """SGD over ``order`` with any loss, penalty and optimizer: update k (at t = t_start + k) steps
+    on w_i · (gradient of sample i's loss).  ``opt``: a reference ``Optimizer`` (its state
+    carries over between calls).  Returns (θ, path (len(order), K, d + 1))."""
+    theta = np.array(np.atleast_2d(theta), dtype=np.float64)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    path = np.empty((len(order), *theta.shape))
+    for k, i in enumerate(order):
+        _, G = sample_terms(model, X[i : i + 1], y[i : i + 1], theta, center, scale_inv)
+        theta = opt.step(theta, w[i] * G[0], model, etas[k], t_start + k)
+        path[k] = theta
+    return theta, path
+
+
+def general_minibatch_epoch(
+    model, opt, X, y, theta, order, batch_size, etas, t_start=0, weights=None, center=None, scale_inv=None
+):
+    """Mini-batch GD with any loss, penalty and optimizer: batch b (at t = t_start + b) steps on
+    the plain mean over its rows of w_i · (gradient of sample i's loss), θ read at the start of
+    the batch.  Returns (θ, path (number of batches, K, d + 1))."""
+    theta = np.array(np.atleast_2d(theta), dtype=np.float64)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.asarray(order)
+    starts = range(0, len(order), batch_size)
+    path = np.empty((len(starts), *theta.shape))
+    for b, start in enumerate(starts):
+        rows = order[start : start + batch_size]
+        _, G = sample_terms(model, X[rows], y[rows], theta, center, scale_inv)
+        theta = opt.step(theta, np.tensordot(w[rows], G, axes=1) / len(rows), model, etas[b], t_start + b)
+        path[b] = theta
+    return theta, path
