@@ -212,9 +212,31 @@ def test_loss_grad_parallel_is_bit_identical(dtype, standardize, n):
         np.testing.assert_array_equal(grad, serial[1])
 
 
+def test_loss_grad_parallel_is_bit_identical_weighted_softmax():
+    """The general block (any loss, K outputs, weights) is also split and combined in block order."""
+    X, y, theta = loss_problem("softmax", CHUNK + 500, 3, seed=3)
+    weights = sample_weights(len(y), seed=3)
+    model = make_model("softmax")
+    serial = call_loss_grad(K.loss_grad, X, y, theta, None, None, model, weights)
+    parallel = call_loss_grad(K.loss_grad_parallel, X, y, theta, None, None, model, weights)
+    assert parallel[0] == serial[0]
+    np.testing.assert_array_equal(parallel[1], serial[1])
+
+
 def test_n_chunks():
     assert [K.n_chunks(n) for n in (0, 1, CHUNK, CHUNK + 1, 3 * CHUNK)] == [1, 1, 1, 2, 3]
     assert K.work_shape(CHUNK + 1, 12) == (2, 14)
+
+
+def test_theta_1d_is_one_row():
+    """A (d + 1,) theta and grad are read as one row: the very bits of (1, d + 1)."""
+    X, y, theta = loss_problem("log", 50, 3, seed=4)
+    model = make_model("log")
+    loss2, grad2 = call_loss_grad(K.loss_grad, X, y, theta, None, None, model)
+    loss1, grad1 = call_loss_grad(K.loss_grad, X, y, theta[0], None, None, model)
+    assert grad1.shape == (4,)
+    assert loss1 == loss2
+    np.testing.assert_array_equal(grad1, grad2[0])
 
 
 @DTYPES
@@ -238,6 +260,146 @@ def test_batch_gd_iterations_match_reference(dtype, standardize, fit_intercept):
     np.testing.assert_array_equal(ref_path[-1], ref_theta)
     # and it does descend
     assert ref.loss_grad(X, y, theta[0], center, scale_inv)[0] < ref.loss_grad(X, y, theta0, center, scale_inv)[0]
+
+
+# --- loss_grad: every loss, weights -------------------------------------------------------------
+
+
+def kink_distance(loss, X, y, theta):
+    """Per row, how far the prediction is from a point where the loss's derivative jumps or its
+    second derivative does (inf for the smooth losses)."""
+    eps = LOSSES[loss][0]
+    p = ref.design(X) @ theta[0]
+    y = y.astype(np.float64)
+    if loss in ("huber", "epsilon_insensitive", "squared_epsilon_insensitive"):
+        return np.abs(np.abs(p - y) - eps)
+    if loss in ("hinge", "squared_hinge"):
+        return np.abs(y * p - 1.0)
+    if loss == "modified_huber":
+        return np.minimum(np.abs(y * p - 1.0), np.abs(y * p + 1.0))
+    return np.full(len(y), np.inf)
+
+
+@DTYPES
+@WEIGHTED
+@EACH_LOSS
+def test_loss_grad_is_the_derivative_of_the_loss(loss, dtype, weighted):
+    """Central finite differences of the kernel's own mean loss give its gradient, every entry of
+    theta (K, d + 1), the intercepts fitted; rows within 1e-2 of a kink are left out."""
+    X, y, theta = loss_problem(loss, 200, 3, dtype, seed=5)
+    keep = kink_distance(loss, X, y, theta) > 1e-2
+    X, y = np.ascontiguousarray(X[keep]), y[keep]
+    weights = sample_weights(len(y), seed=5) if weighted else None
+    model = make_model(loss)
+    if loss in ("hinge", "epsilon_insensitive"):  # both pieces are represented: not a trivial check
+        _, G = ref.sample_terms(model, X, y, theta)
+        assert 10 < np.count_nonzero(G[:, 0, 0]) < len(y) - 10
+    _, grad = call_loss_grad(K.loss_grad, X, y, theta, None, None, model, weights)
+    h = 1e-6
+    fd = np.empty_like(theta)
+    for idx in np.ndindex(theta.shape):
+        up, down = theta.copy(), theta.copy()
+        up[idx] += h
+        down[idx] -= h
+        f_up = call_loss_grad(K.loss_grad, X, y, up, None, None, model, weights)[0]
+        f_down = call_loss_grad(K.loss_grad, X, y, down, None, None, model, weights)[0]
+        fd[idx] = (f_up - f_down) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+
+
+@WEIGHTED
+@STANDARDIZE
+@INTERCEPT
+@EACH_LOSS
+def test_loss_grad_every_loss_matches_reference(loss, weighted, standardize, fit_intercept):
+    """Mean loss Σ w loss / Σ w and its gradient, every loss, against the formulas of codes.Loss."""
+    X, y, theta = loss_problem(loss, 300, 4, seed=6)
+    center, scale_inv = standardization(X, standardize)
+    weights = sample_weights(len(y), seed=6) if weighted else None
+    model = make_model(loss, fit_intercept)
+    loss_value, grad = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, model, weights)
+    ref_loss, ref_grad = ref.general_loss_grad(model, X, y, theta, weights, center, scale_inv)
+    # error bound: RTOL times the weighted mean of the absolute terms
+    terms, G = ref.sample_terms(model, X, y, theta, center, scale_inv)
+    w = np.ones(len(y)) if weights is None else weights
+    loss_scale = w @ np.abs(terms) / w.sum()
+    g_scale = np.tensordot(w, np.abs(G), axes=1) / w.sum()
+    assert abs(loss_value - ref_loss) <= RTOL * loss_scale
+    np.testing.assert_array_less(np.abs(grad - ref_grad), RTOL * g_scale + 1e-300)
+    if not fit_intercept:
+        assert (grad[:, 0] == 0.0).all()
+
+
+@EACH_LOSS
+def test_integer_weights_repeat_rows(loss):
+    """Weight w (an integer, 0 included) is the row repeated w times: same loss, same gradient."""
+    X, y, theta = loss_problem(loss, 120, 3, seed=7)
+    counts = np.random.default_rng(7).integers(0, 4, len(y))
+    model = make_model(loss)
+    weighted = call_loss_grad(K.loss_grad, X, y, theta, None, None, model, counts.astype(np.float64))
+    repeated = call_loss_grad(K.loss_grad, np.repeat(X, counts, axis=0), np.repeat(y, counts), theta, None, None, model)
+    assert math.isclose(weighted[0], repeated[0], rel_tol=RTOL)
+    np.testing.assert_allclose(weighted[1], repeated[1], rtol=1e-11, atol=1e-13)
+
+
+# --- update, penalty, stationarity -------------------------------------------------------------
+
+
+@INTERCEPT
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_update_matches_reference(optimizer, penalty, fit_intercept):
+    """Several steps of each optimizer with each penalty (theta (2, d + 1), the state carried
+    over, t from t_start): the documented rules, step by step; L1 gives exact zeros, the same ones."""
+    rng = np.random.default_rng(8)
+    l2, l1 = PENALTIES[penalty]
+    model = make_model(fit_intercept=fit_intercept, l2=l2, l1=l1)
+    opt = make_opt(optimizer)
+    theta = 0.1 * rng.standard_normal((2, 4))
+    start = theta.copy()
+    state = zero_state(theta)
+    reference = ref.Optimizer(*opt[:2])
+    expected = theta.copy()
+    t_start, zeros = 3, 0
+    for k in range(8):
+        grad = 0.3 * rng.standard_normal(theta.shape)
+        eta = 0.1 / (1 + k)
+        grad_before = grad.copy()
+        K.update(theta, grad, model, opt, state, eta, t_start + k)
+        expected = reference.step(expected, grad, model, eta, t_start + k)
+        np.testing.assert_allclose(theta, expected, rtol=RTOL, atol=1e-15)
+        np.testing.assert_array_equal(theta == 0.0, expected == 0.0)
+        np.testing.assert_array_equal(grad, grad_before)
+        zeros += np.count_nonzero(theta[:, 1:] == 0.0)
+    if not fit_intercept:
+        np.testing.assert_array_equal(theta[:, 0], start[:, 0])
+    assert zeros >= 3 if l1 > 0 else zeros == 0
+
+
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+def test_penalty_and_stationarity_match_reference(penalty):
+    rng = np.random.default_rng(9)
+    l2, l1 = PENALTIES[penalty]
+    theta = rng.standard_normal((3, 5))
+    theta[1, 2] = 0.0  # a zero coefficient: the L1 subgradient's set-valued point
+    grad = rng.standard_normal(theta.shape)
+    for fit_intercept in (True, False):
+        model = make_model(fit_intercept=fit_intercept, l2=l2, l1=l1)
+        assert math.isclose(K.penalty(theta, model), ref.penalty(theta, model), rel_tol=RTOL)
+        for eta in (0.01, 0.5):
+            got = K.stationarity(theta, grad, model, eta)
+            assert math.isclose(got, ref.stationarity(theta, grad, model, eta), rel_tol=RTOL)
+
+
+def test_stationarity_is_zero_at_a_lasso_minimum():
+    """At a minimum of mean loss + penalty the proximal gradient mapping vanishes: a coefficient
+    at 0 with |gradient| <= l1 counts as stationary, a non-zero one needs gradient = -l1 sign(w)."""
+    theta = np.array([[0.5, 0.0, 2.0, -1.0]])
+    model = make_model(l1=0.3)
+    grad = np.array([[0.0, 0.2, -0.3, 0.3]])
+    assert K.stationarity(theta, grad, model, 0.1) < 1e-13  # 0 up to the rounding of w - prox(w - eta g)
+    grad[0, 1] = 0.4  # above l1: moving off zero pays
+    assert math.isclose(K.stationarity(theta, grad, model, 0.1), 0.1)
 
 
 # --- sgd_epoch, minibatch_epoch: the fast loop, squared loss -----------------------------------
@@ -349,6 +511,257 @@ def test_minibatch_epoch_path_matches_reference(dtype, standardize, fit_intercep
         assert_path_close(theta[0], ref.batch_gd(X, y, theta0, etas[:1], center, scale_inv, fit_intercept)[0])
     if batch_size == 1:  # batches of one: SGD
         assert_path_close(path[:, 0], ref.sgd_epoch(X, y, theta0, order, etas, center, scale_inv, fit_intercept)[1])
+
+
+# --- sgd_epoch, minibatch_epoch: the general loop ----------------------------------------------
+
+#: (loss, optimizer, penalty) cases of the general loop; every optimizer and loss appears once
+GENERAL_CASES = [
+    ("log", "adam", "elasticnet"),
+    ("hinge", "sgd", "elasticnet"),
+    ("huber", "momentum", "l2"),
+    ("softmax", "nesterov", "l1"),
+    ("modified_huber", "rmsprop", "l2"),
+    ("squared_epsilon_insensitive", "adagrad", "l1"),
+    ("squared_hinge", "sgd", "l2"),
+    ("epsilon_insensitive", "adam", "none"),
+    ("squared", "momentum", "elasticnet"),
+]
+GENERAL = pytest.mark.parametrize(
+    ("loss", "optimizer", "penalty"), GENERAL_CASES, ids=["-".join(c) for c in GENERAL_CASES]
+)
+
+
+def general_setup(loss, optimizer, penalty, dtype, seed, n=40, average_start=-1):
+    X, y, theta = loss_problem(loss, n, 3, dtype, seed)
+    model = make_model(loss, l2=PENALTIES[penalty][0], l1=PENALTIES[penalty][1])
+    opt = make_opt(optimizer, average_start)
+    return X, y, sample_weights(n, seed), theta, model, opt
+
+
+@DTYPES
+@GENERAL
+def test_sgd_epoch_general_loop_matches_reference(loss, optimizer, penalty, dtype):
+    """The general loop (a state array): weighted per-sample steps of any loss, penalty and
+    optimizer, update by update over two epochs (state and t carried over), and the running
+    average from update ``average_start`` on, across the epoch boundary."""
+    n = 40
+    average_start = n // 2
+    X, y, weights, theta, model, opt = general_setup(loss, optimizer, penalty, dtype, 10, n, average_start)
+    sched = schedules.inverse_time(0.5, 50.0)
+    state, avg = zero_state(theta), np.full(theta.shape, np.nan)
+    reference, expected = ref.Optimizer(*opt[:2]), theta.copy()
+    rng = np.random.default_rng(10)
+    paths = []
+    for epoch in range(2):
+        order = rng.permutation(n).astype(np.int64)
+        t_start = epoch * n
+        path = np.full((n, *theta.shape), np.nan)
+        status = K.sgd_epoch(
+            X, y, weights, theta, order, None, None, model, opt, state, avg, sched.code, sched.params, t_start, path
+        )
+        assert status == codes.OK
+        etas = ref.schedule("inverse_time", [0.5, 50.0], t_start + np.arange(n))
+        expected, ref_path = ref.general_sgd_epoch(model, reference, X, y, expected, order, etas, t_start, weights)
+        assert_path_close(path, ref_path)
+        np.testing.assert_array_equal(path[-1], theta)
+        paths.append(path)
+        assert_path_close(avg, ref.average(np.concatenate(paths), 0, average_start))
+    if PENALTIES[penalty][1] > 0:
+        np.testing.assert_array_equal(theta == 0.0, expected == 0.0)
+
+
+@DTYPES
+@GENERAL
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_minibatch_epoch_general_loop_matches_reference(loss, optimizer, penalty, dtype, batch_size):
+    """As for SGD: the step on the plain mean over the batch of w_i loss'_i x̃_i, any loss,
+    penalty and optimizer, batch by batch, and the running average."""
+    n = 40
+    n_batches = -(-n // batch_size)
+    average_start = 7 + n_batches // 2  # t_start = 7: the average starts mid-epoch
+    X, y, weights, theta, model, opt = general_setup(loss, optimizer, penalty, dtype, 11, n, average_start)
+    sched = schedules.inverse_time(0.5, 20.0)
+    state, avg, grad = zero_state(theta), np.full(theta.shape, np.nan), np.empty_like(theta)
+    order = np.random.default_rng(11).permutation(n).astype(np.int64)
+    path = np.full((n_batches, *theta.shape), np.nan)
+    theta0 = theta.copy()
+    status = K.minibatch_epoch(
+        X, y, weights, theta, order, batch_size, None, None, model, opt, state, avg, sched.code, sched.params, 7,
+        grad, path,
+    )  # fmt: skip
+    assert status == codes.OK
+    etas = ref.schedule("inverse_time", [0.5, 20.0], 7 + np.arange(n_batches))
+    reference = ref.Optimizer(*opt[:2])
+    _, ref_path = ref.general_minibatch_epoch(model, reference, X, y, theta0, order, batch_size, etas, 7, weights)
+    assert_path_close(path, ref_path)
+    np.testing.assert_array_equal(path[-1], theta)
+    assert_path_close(avg, ref.average(path, 7, average_start))
+
+
+def test_average_follows_theta_until_average_start():
+    """Before update ``average_start`` the average is theta itself; with -1 it is left alone."""
+    X, y, weights, theta, model, opt = general_setup("log", "sgd", "none", np.float64, 12, 30, average_start=1000)
+    sched = schedules.constant(0.05)
+    order = np.arange(30, dtype=np.int64)
+    avg, path = np.full(theta.shape, np.nan), np.empty((30, *theta.shape))
+    args = (None, None, model, opt, zero_state(theta), avg, sched.code, sched.params, 0, path)
+    assert K.sgd_epoch(X, y, weights, theta, order, *args) == codes.OK
+    np.testing.assert_array_equal(avg, theta)
+    untouched = np.full(theta.shape, 7.0)
+    opt = make_opt("sgd", -1)
+    args = (None, None, model, opt, zero_state(theta), untouched, sched.code, sched.params, 30, path)
+    assert K.sgd_epoch(X, y, weights, theta, order, *args) == codes.OK
+    assert (untouched == 7.0).all()
+
+
+def test_fast_and_general_loops_agree():
+    """Squared loss, plain SGD, no penalty: the fast loop (state None) and the general loop (a
+    state array) make the same updates, and both follow the weighted reference."""
+    n = 40
+    X, y, weights, theta0, model, opt = general_setup("squared", "sgd", "none", np.float64, 13, n)
+    sched = schedules.inverse_time(0.5, 50.0)
+    order = np.random.default_rng(13).permutation(n).astype(np.int64)
+    fast, general = theta0.copy(), theta0.copy()
+    fast_path, general_path = np.empty((n, 1, 4)), np.empty((n, 1, 4))
+    assert (
+        K.sgd_epoch(
+            X, y, weights, fast, order, None, None, model, opt, None, None, sched.code, sched.params, 5, fast_path
+        )
+        == codes.OK
+    )
+    avg = np.zeros_like(theta0)
+    state = zero_state(theta0)
+    args = (None, None, model, opt, state, avg, sched.code, sched.params, 5, general_path)
+    assert K.sgd_epoch(X, y, weights, general, order, *args) == codes.OK
+    np.testing.assert_allclose(fast_path, general_path, rtol=RTOL, atol=RTOL)
+    etas = ref.schedule("inverse_time", [0.5, 50.0], 5 + np.arange(n))
+    ref_path = ref.general_sgd_epoch(model, ref.Optimizer(*opt[:2]), X, y, theta0, order, etas, 5, weights)[1]
+    assert_path_close(fast_path, ref_path)
+    # mini-batches, the same two loops
+    fast, general, grad = theta0.copy(), theta0.copy(), np.empty_like(theta0)
+    fast_path, general_path = np.empty((6, 1, 4)), np.empty((6, 1, 4))
+    common = (order, 7, None, None, model, opt)
+    status = K.minibatch_epoch(X, y, weights, fast, *common, None, None, sched.code, sched.params, 5, grad, fast_path)
+    assert status == codes.OK
+    status = K.minibatch_epoch(
+        X, y, weights, general, *common, zero_state(theta0), avg, sched.code, sched.params, 5, grad, general_path
+    )
+    assert status == codes.OK
+    np.testing.assert_allclose(fast_path, general_path, rtol=RTOL, atol=RTOL)
+    etas = ref.schedule("inverse_time", [0.5, 50.0], 5 + np.arange(6))
+    ref_path = ref.general_minibatch_epoch(model, ref.Optimizer(*opt[:2]), X, y, theta0, order, 7, etas, 5, weights)[1]
+    assert_path_close(fast_path, ref_path)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["log-loss", "l2", "l1", "momentum", "softmax-K3"],
+)
+def test_fast_loop_refuses_other_models(case):
+    """state None with anything but plain SGD on the squared loss of one output without a
+    penalty: NEEDS_STATE, and theta and path untouched."""
+    n = 20
+    X, y = make_data(n, 3, seed=14)
+    theta = np.ones((3 if case == "softmax-K3" else 1, 4))
+    model = {
+        "log-loss": make_model("log"),
+        "l2": make_model(l2=0.1),
+        "l1": make_model(l1=0.1),
+        "softmax-K3": make_model("softmax"),
+    }.get(case, make_model())
+    opt = make_opt("momentum" if case == "momentum" else "sgd")
+    order = np.arange(n, dtype=np.int64)
+    path = np.full((n, *theta.shape), np.nan)
+    sched = schedules.constant(0.01)
+    status = K.sgd_epoch(
+        X, y, None, theta, order, None, None, model, opt, None, None, sched.code, sched.params, 0, path
+    )
+    assert status == codes.NEEDS_STATE
+    grad = np.empty_like(theta)
+    path_b = np.full((3, *theta.shape), np.nan)
+    status = K.minibatch_epoch(
+        X, y, None, theta, order, 7, None, None, model, opt, None, None, sched.code, sched.params, 0, grad, path_b
+    )
+    assert status == codes.NEEDS_STATE
+    assert (theta == 1.0).all()
+    assert np.isnan(path).all() and np.isnan(path_b).all()
+
+
+# --- gram_loss_grad, gram_descent ----------------------------------------------------------------
+
+
+def gram_pieces(X, y):
+    """(M, h, delta, y_mean, s_yy) of gram.py's docstring, no standardization (S = I, center 0)."""
+    x_mean, y_mean = X.mean(axis=0), float(y.mean())
+    Xc, yc = X - x_mean, y - y_mean
+    n = len(y)
+    return Xc.T @ Xc / n, Xc.T @ yc / n, x_mean, y_mean, float(yc @ yc / n)
+
+
+def test_gram_loss_grad_matches_reference():
+    X, y = make_data(200, 4, seed=15)
+    theta = np.random.default_rng(15).standard_normal(5)
+    grad = np.empty(5)
+    loss = K.gram_loss_grad(*gram_pieces(X, y), True, theta, grad)
+    ref_loss, ref_grad = ref.loss_grad(X, y, theta)
+    assert math.isclose(loss, ref_loss, rel_tol=1e-10)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("optimizer", "penalty"), [("sgd", "l2"), ("momentum", "l1"), ("adam", "elasticnet")])
+def test_gram_descent_matches_streaming_updates(optimizer, penalty):
+    """gram_descent's steps equal ``update`` steps on ``loss_grad``'s gradient over the data, and
+    its history is the objective (mean loss + penalty) after each step."""
+    X, y = make_data(200, 4, seed=16)
+    pieces = gram_pieces(X, y)
+    l2, l1 = PENALTIES[penalty]
+    model, opt = make_model(l2=l2, l1=l1), make_opt(optimizer)
+    theta0 = np.random.default_rng(16).standard_normal((1, 5))
+    etas = ref.schedule("inverse_time", [2.0, 50.0], 3 + np.arange(25))
+    theta, grad = theta0.copy(), np.empty((1, 5))
+    K.gram_loss_grad(*pieces, True, theta[0], grad[0])
+    history, path = np.full(25, np.nan), np.full((25, 1, 5), np.nan)
+    steps, status = K.gram_descent(
+        *pieces, model, opt, zero_state(theta), theta, etas, 3, 0.0, np.inf, grad, history, path
+    )
+    assert (steps, status) == (25, 0)  # MAX_EPOCHS
+    # the streaming loop, with the kernels
+    stream, state = theta0.copy(), zero_state(theta0)
+    _, g = call_loss_grad(K.loss_grad, X, y, stream, None, None, model)
+    for k, eta in enumerate(etas):
+        K.update(stream, g, model, opt, state, eta, 3 + k)
+        loss, g = call_loss_grad(K.loss_grad, X, y, stream, None, None, model)
+        assert_path_close(path[k], stream)
+        assert math.isclose(history[k], loss + K.penalty(stream, model), rel_tol=1e-10)
+    np.testing.assert_array_equal(path[-1], theta)
+    assert_path_close(grad, g)
+    if l1 > 0:
+        np.testing.assert_array_equal(theta == 0.0, stream == 0.0)
+
+
+def test_gram_descent_stops_on_convergence_and_divergence():
+    X, y = make_data(200, 4, seed=17)
+    pieces = gram_pieces(X, y)
+    model, opt = make_model(l1=0.05), make_opt("sgd")
+    theta, grad = np.zeros((1, 5)), np.empty((1, 5))
+    K.gram_loss_grad(*pieces, True, theta[0], grad[0])
+    etas, history, path = np.full(5000, 0.05), np.full(5000, np.nan), np.full((5000, 1, 5), np.nan)
+    steps, status = K.gram_descent(
+        *pieces, model, opt, zero_state(theta), theta, etas, 0, 1e-8, np.inf, grad, history, path
+    )
+    assert status == 1 and 1 < steps < 5000  # CONVERGED
+    # the measure, from the reference's gradient (equal to the Gram one up to rounding)
+    assert ref.stationarity(theta, ref.loss_grad(X, y, theta[0])[1], model, 0.05) <= 1.01e-8
+    assert ref.stationarity(path[steps - 2], ref.loss_grad(X, y, path[steps - 2, 0])[1], model, 0.05) > 0.99e-8
+    assert np.isnan(path[steps:]).all()
+    theta, grad = np.zeros((1, 5)), np.empty((1, 5))
+    K.gram_loss_grad(*pieces, True, theta[0], grad[0])
+    steps, status = K.gram_descent(
+        *pieces, model, opt, zero_state(theta), theta, np.full(50, 10.0), 0, 0.0, 1e6, grad, history, path
+    )
+    assert status == 2 and steps < 50  # DIVERGED
+    assert history[steps - 1] > 1e6 and (history[: steps - 1] <= 1e6).all()
 
 
 # --- divergence -------------------------------------------------------------------------------
@@ -636,3 +1049,85 @@ def test_shuffle_blocks_is_a_permutation_of_runs(n, block_rows):
         again = order.copy()
         K.shuffle_blocks(order, blocks, block_rows, state)  # the state advanced: another order
         assert not np.array_equal(order, again)
+
+
+# --- sgd_epoch_local, minibatch_epoch_local ------------------------------------------------------
+
+
+def shards(n, n_shards):
+    """[start, stop) of each of n_shards contiguous shards of n items, the first n % n_shards one longer."""
+    sizes = [n // n_shards + (1 if s < n % n_shards else 0) for s in range(n_shards)]
+    stops = np.cumsum(sizes)
+    return [(int(stop - size), int(stop)) for size, stop in zip(sizes, stops, strict=True)]
+
+
+LOCAL = pytest.mark.parametrize(("loss", "penalty"), [("squared", "none"), ("log", "elasticnet"), ("softmax", "l2")])
+
+
+@LOCAL
+def test_sgd_epoch_local_is_the_mean_of_serial_shards(loss, penalty):
+    """Each shard runs plain weighted SGD (with the model's penalty) from theta on its contiguous
+    part of the order, its own t from t_start; theta becomes the shard-size-weighted mean."""
+    n, n_shards, t_start = 41, 3, 6
+    X, y, weights, theta, model, _ = general_setup(loss, "sgd", penalty, np.float64, 18, n)
+    sched = schedules.inverse_time(0.5, 20.0)
+    order = np.random.default_rng(18).permutation(n).astype(np.int64)
+    thetas, status = np.full((n_shards, *theta.shape), np.nan), np.full(n_shards, 7, dtype=np.int64)
+    theta0 = theta.copy()
+    first = K.sgd_epoch_local(
+        X, y, weights, theta, order, None, None, model, sched.code, sched.params, t_start, thetas, status
+    )
+    assert first == codes.OK and (status == codes.OK).all()
+    expected = np.zeros_like(theta)
+    for s, (start, stop) in enumerate(shards(n, n_shards)):
+        etas = ref.schedule("inverse_time", [0.5, 20.0], t_start + np.arange(stop - start))
+        plain = ref.Optimizer(codes.SGD, [0.0])
+        shard_theta, _ = ref.general_sgd_epoch(model, plain, X, y, theta0, order[start:stop], etas, t_start, weights)
+        assert_path_close(thetas[s], shard_theta)
+        expected += (stop - start) / n * shard_theta
+    assert_path_close(theta, expected)
+
+
+@LOCAL
+def test_minibatch_epoch_local_is_the_mean_of_serial_shards(loss, penalty):
+    """The batches of the epoch cut into shards; theta becomes the mean weighted by batch counts."""
+    n, n_shards, batch_size, t_start = 41, 3, 4, 2
+    n_batches = -(-n // batch_size)  # 11, the last batch of one row
+    X, y, weights, theta, model, _ = general_setup(loss, "sgd", penalty, np.float64, 19, n)
+    sched = schedules.inverse_time(0.5, 20.0)
+    order = np.random.default_rng(19).permutation(n).astype(np.int64)
+    thetas, grads = np.full((n_shards, *theta.shape), np.nan), np.empty((n_shards, *theta.shape))
+    status = np.full(n_shards, 7, dtype=np.int64)
+    theta0 = theta.copy()
+    first = K.minibatch_epoch_local(
+        X, y, weights, theta, order, batch_size, None, None, model, sched.code, sched.params, t_start, thetas, grads,
+        status,
+    )  # fmt: skip
+    assert first == codes.OK and (status == codes.OK).all()
+    expected = np.zeros_like(theta)
+    for s, (first_batch, stop_batch) in enumerate(shards(n_batches, n_shards)):
+        rows = order[first_batch * batch_size : stop_batch * batch_size]
+        etas = ref.schedule("inverse_time", [0.5, 20.0], t_start + np.arange(stop_batch - first_batch))
+        plain = ref.Optimizer(codes.SGD, [0.0])
+        shard_theta, _ = ref.general_minibatch_epoch(
+            model, plain, X, y, theta0, rows, batch_size, etas, t_start, weights
+        )
+        assert_path_close(thetas[s], shard_theta)
+        expected += (stop_batch - first_batch) / n_batches * shard_theta
+    assert_path_close(theta, expected)
+
+
+def test_sgd_epoch_local_reports_the_earliest_failure():
+    """A huge rate: each shard reports the position where its derivative overflowed; the epoch
+    returns the earliest global offset k K + s and leaves theta as it was."""
+    n, n_shards = 60, 2
+    X, y = make_data(n, 3, seed=9)
+    theta = np.zeros((1, 4))
+    thetas, status = np.empty((n_shards, 1, 4)), np.empty(n_shards, dtype=np.int64)
+    order = np.arange(n, dtype=np.int64)
+    first = K.sgd_epoch_local(
+        X, y, np.ones(n), theta, order, None, None, make_model(), codes.CONSTANT, np.array([1e10]), 0, thetas, status
+    )
+    assert (status > 0).all() and (status < n // n_shards).all()
+    assert first == min(status[s] * n_shards + s for s in range(n_shards))
+    assert (theta == 0.0).all()
