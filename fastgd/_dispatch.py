@@ -13,6 +13,8 @@ from .losses import LOSSES
 
 #: the Gram matrix is formed (precompute="auto", the curvature for the "auto" rates) up to this many features
 GRAM_MAX_FEATURES = 2048
+#: rows per numpy block of the weighted L_max
+_NORM_BLOCK = 8192
 #: a fixed start for the power iteration, so that learning_rate="auto" is the same for any random_state
 _POWER_SEED = 20240311
 
@@ -161,10 +163,24 @@ class Problem:
 
     def lipschitz_max(self):
         """L_max, the largest Lipschitz constant of one sample's gradient: from
-        2 max_i w_i ‖x̃_i‖² (bounded by max w times max ‖x̃‖² with weights)."""
-        top = K.max_row_norm2(self.X, self.center, self.scale_inv) + self.fit_intercept
-        w_max = 1.0 if self.weights is None else float(self.weights.max())
-        return self._hessian_scale(2.0 * top * w_max)
+        2 max_i w_i ‖x̃_i‖² (with weights over the rows that count, by numpy in blocks)."""
+        if self.weights is None:
+            top = K.max_row_norm2(self.X, self.center, self.scale_inv)
+        else:
+            top = 0.0
+            for start in range(0, self.n, _NORM_BLOCK):
+                Z = self.X[start : start + _NORM_BLOCK].astype(np.float64)
+                if self.standardized:
+                    Z = (Z - self.center) * self.scale_inv
+                norms = np.einsum("ij,ij->i", Z, Z) + self.fit_intercept
+                top = max(top, float((norms * self.weights[start : start + _NORM_BLOCK]).max()))
+            return self._hessian_scale(2.0 * top)
+        return self._hessian_scale(2.0 * (top + self.fit_intercept))
+
+    @property
+    def rows(self):
+        """The rows that count: those of weight > 0 (all without weights)."""
+        return self.n if self.weights is None else int(np.count_nonzero(self.weights))
 
     def to_model(self, theta):
         """θ (d + 1,) or (K, d + 1) in original units -> θ in the units the kernels work in."""

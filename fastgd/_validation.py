@@ -265,7 +265,7 @@ def check_sample_weight(sample_weight, n_samples):
     weights = arr.astype(np.float64)  # a copy: the caller's array is never touched
     negative = np.flatnonzero(weights < 0)
     if negative.size:
-        raise ValueError(f"sample_weight must be >= 0, got {weights[negative[0]]!r} at index {negative[0]}")
+        raise ValueError(f"sample_weight must be >= 0, got {float(weights[negative[0]])!r} at index {negative[0]}")
     if not weights.any():
         raise ValueError("sample_weight is 0 for every sample: there is nothing to fit")
     return weights
@@ -292,6 +292,11 @@ def encode_labels(y, n_samples, spec, dtype):
         if len(kinds) > 1:
             raise TypeError(f"y mixes label types {sorted(k.__name__ for k in kinds)}; use one type for all labels")
     classes, index = np.unique(arr, return_inverse=True)
+    if arr.dtype.kind == "f" and classes.shape[0] > max(20, n_samples // 2):
+        raise ValueError(
+            f"y has {classes.shape[0]} distinct values in {n_samples} samples: it looks continuous, but "
+            f"loss={spec.name!r} is for classification; use a regression loss (e.g. 'squared')"
+        )
     if spec.task == "binary":
         if classes.shape[0] != 2:
             hint = " Use loss='softmax' for more than two classes." if classes.shape[0] > 2 else ""
@@ -305,11 +310,6 @@ def encode_labels(y, n_samples, spec, dtype):
                 f"loss='softmax' needs at least two classes in y, got {classes.shape[0]}: {_show(classes)}"
             )
         encoded = index.astype(np.float64)
-    if arr.dtype.kind == "f" and classes.shape[0] > max(20, n_samples // 2):
-        raise ValueError(
-            f"y has {classes.shape[0]} distinct values in {n_samples} samples: it looks continuous, but "
-            f"loss={spec.name!r} is for classification; use a regression loss (e.g. 'squared')"
-        )
     return np.ascontiguousarray(encoded, dtype=dtype), classes
 
 

@@ -17,6 +17,8 @@ from .result import FitResult
 _BLOWUP = 1e8
 #: batch GD steps per call of the compiled Gram loop (and per table of rates)
 _STEPS = 4096
+#: batch GD on a non-smooth loss waits this many times n_iter_no_change iterations for a new best
+_SUBGRADIENT_PATIENCE = 10
 #: rows per run of shuffle="blocks"
 _BLOCK_ROWS = 64
 #: features whose standard deviations differ by more than this make gradient descent crawl
@@ -86,7 +88,9 @@ def fit(
         "squared" (default), "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
         "log", "hinge", "squared_hinge", "modified_huber" or "softmax"; formulas in
         ``fastgd.losses``.  For "hinge" and "epsilon_insensitive" (not differentiable) batch
-        GD stops on the loss plateau instead of the gradient norm.
+        GD stops on the loss plateau instead of the gradient norm (over 10 x n_iter_no_change
+        iterations), and every method returns the θ of the lowest training objective seen
+        (subgradient steps do not lower it every epoch).
     epsilon : float >= 0 or None
         ε of "huber", "epsilon_insensitive", "squared_epsilon_insensitive" (default 0.1); an
         error with any other loss.
@@ -286,7 +290,7 @@ def fit(
         gram_ok = spec.name == "squared" and not early_stopping
         if method == "batch" and gram_ok and (precompute is True or (precompute == "auto" and _gram_pays(problem))):
             problem.use_gram()
-        rows = problem.n if problem.weights is None else int(np.count_nonzero(problem.weights))
+        rows = problem.rows
         if method == "minibatch" and batch_size > rows:
             warnings.warn(f"batch_size={batch_size} exceeds the {rows} samples; using {rows}", stacklevel=2)
             batch_size = rows
@@ -536,17 +540,22 @@ class _Stopper:
 
 class _Watch:
     """What decides when an iterative fit stops, besides max_epochs: the training objective's
-    plateau, or with early stopping the validation loss's plateau (keeping the best θ)."""
+    plateau, or with early stopping the validation loss's plateau (keeping the best θ).  For a
+    non-smooth loss (hinge, epsilon_insensitive), whose subgradient steps do not lower the
+    objective every epoch, the θ of the lowest training objective seen is kept and returned."""
 
-    def __init__(self, problem, settings):
+    def __init__(self, problem, settings, patience=None):
         self.problem, self.validation = problem, settings.validation
-        self.stop = _Stopper(settings.tol, settings.patience)
+        self.stop = _Stopper(settings.tol, settings.patience if patience is None else patience)
         self.scores, self.best = [], None
 
     def __call__(self, theta, objective):
         """True to stop after this epoch (theta in model units)."""
         if self.validation is None:
-            return self.stop(objective)
+            done = self.stop(objective)
+            if not self.problem.spec.smooth and self.stop.improved:  # subgradient steps: keep the best
+                self.best = theta.copy()
+            return done
         score = self.problem.loss(theta, weights=self.validation)
         self.scores.append(score)
         done = self.stop(score)
@@ -582,14 +591,15 @@ def _auto_schedule(problem, method, settings):
     damping = 1.0 - optimizer.params[0] if optimizer.name in ("momentum", "nesterov") else 1.0  # their steps add up
     mu = problem.strong_convexity()
     l_b = max(_safe_lipschitz(problem, b), 1e-300)
-    per_epoch = -(-problem.n // b)
+    per_epoch = -(-problem.rows // b)
     t1 = min(l_b / mu, 10 * per_epoch) if mu > 0 else per_epoch
     return schedules.inverse_time(t0=damping * t1 / l_b, t1=t1)
 
 
 def _safe_lipschitz(problem, b):
-    """L_b: the expected smoothness of a b-sample gradient (Gower et al., 2019), from L and L_max."""
-    n = problem.n
+    """L_b: the expected smoothness of a b-sample gradient (Gower et al., 2019), from L and L_max,
+    over the rows that count (weight > 0)."""
+    n = problem.rows
     if b >= n:
         return problem.lipschitz()
     l_max = problem.lipschitz_max()
@@ -601,7 +611,7 @@ def _safe_lipschitz(problem, b):
 def _diverged(problem, method, epoch, schedule, history, batch_size, loss=None):
     """The DivergenceError for a fit that blew up in ``epoch``."""
     last = next((h for h in reversed(history) if math.isfinite(h)), None)
-    b = {"batch": problem.n, "sgd": 1}.get(method, batch_size)
+    b = {"batch": problem.rows, "sgd": 1}.get(method, batch_size)
     safe = 1.0 / max(_safe_lipschitz(problem, b), 1e-300)
     what = f"the loss reached {loss:.3g}" if loss is not None and math.isfinite(loss) else "the iterates overflowed"
     last_text = f"the last finite loss was {last:.6g}" if last is not None else "no epoch finished with a finite loss"
@@ -676,7 +686,9 @@ def _batch(problem, method, theta, schedule, settings):
     state = np.zeros((2, *problem.shape))
     objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
     limit = _blowup_threshold(problem, objective)
-    watch = _Watch(problem, settings)
+    # a subgradient step does not lower the objective every time: give the plateau rule longer
+    patience = settings.patience * (1 if problem.spec.smooth else _SUBGRADIENT_PATIENCE)
+    watch = _Watch(problem, settings, patience)
     by_gradient = problem.spec.smooth and settings.validation is None
     eta0 = float(schedule.table(0, 1)[0])
     grad_tol = tol * K.stationarity(theta, grad, problem.model, eta0) if tol > 0 and by_gradient else -1.0

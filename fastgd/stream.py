@@ -173,8 +173,8 @@ class Stream:
         unknown = self.classes[index] != labels
         if unknown.any():
             raise ValueError(
-                f"y holds the label {labels[np.flatnonzero(unknown)[0]].item()!r}, which is not among the stream's classes "
-                f"{self.classes.tolist()!r} (pass every class in classes= up front)"
+                f"y holds the label {labels[np.flatnonzero(unknown)[0]].item()!r}, which is not among the stream's "
+                f"classes {self.classes.tolist()!r} (pass every class in classes= up front)"
             )
         encoded = np.where(index == 1, 1.0, -1.0) if self.spec.task == "binary" else index.astype(np.float64)
         return np.ascontiguousarray(encoded, dtype=X.dtype)

@@ -9,14 +9,34 @@ from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
 from .codes import NEEDS_STATE, OK, SGD, SQUARED
 from .losses import sample_dp, squared_dp
-from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average, shrink
+from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
 from .schedules import learning_rate
+
+
+@njit(**INLINE)
+def cumulative_l1(row, applied, total, step):
+    """The L1 penalty of plain SGD, cumulated (Tsuruoka, Tsujii & Ananiadou 2009, as scikit-learn):
+    ``total[0]`` sums the penalty every coefficient should have received so far (plus ``step``
+    now), ``applied[j]`` what coefficient j did receive; each coefficient is pulled toward 0 by
+    the difference, clipped at 0.  Unlike a shrink by ``step`` alone, a coefficient that one
+    noisy sample pushed off 0 is pulled back by the penalty it missed, so zeros stay exact."""
+    total[0] += step
+    u = total[0]
+    for j in range(1, row.shape[0]):
+        w = row[j]
+        if w > 0.0:
+            row[j] = max(0.0, w - (u + applied[j]))
+        elif w < 0.0:
+            row[j] = min(0.0, w + (u - applied[j]))
+        applied[j] += row[j] - w
 
 
 @njit(**HELPER)
 def general_step(X, y, weights, theta, i, eta, t, center, scale_inv, model, opt, state, g, grad):
     """``sgd_step`` for any loss, penalty and optimizer (its fast path covers plain SGD on one
-    output without a penalty)."""
+    output without a penalty).  Plain steps keep the cumulative L1 penalty in ``state``
+    (``cumulative_l1``: state[0, k, j] the penalty applied to coefficient j, state[1, k, 0] the
+    total); other optimizers shrink each coordinate by its own step (``optimizers.apply_step``)."""
     fit_intercept, loss_code, eps, l2, l1 = model
     x = X[i]
     sample_dp(loss_code, eps, x, y[i], theta, center, scale_inv, g)
@@ -40,8 +60,7 @@ def general_step(X, y, weights, theta, i, eta, t, center, scale_inv, model, opt,
                 row[j] *= decay
         add_row(-step, x, row, center, scale_inv)
         if l1 > 0.0:
-            for j in range(1, row.shape[0]):
-                row[j] = shrink(row[j], eta * l1)
+            cumulative_l1(row, state[0, k], state[1, k], eta * l1)
     if opt[0] != SGD:
         apply_step(theta, grad, model, opt, state, eta, t)
     return True
