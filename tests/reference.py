@@ -385,15 +385,41 @@ def average(path, t_start, average_start):
 def general_sgd_epoch(model, opt, X, y, theta, order, etas, t_start=0, weights=None, center=None, scale_inv=None):
     """SGD over ``order`` with any loss, penalty and optimizer: update k (at t = t_start + k) steps
     on w_i · (gradient of sample i's loss).  ``opt``: a reference ``Optimizer`` (its state
-    carries over between calls).  Returns (θ, path (len(order), K, d + 1))."""
+    carries over between calls).  Plain steps ("sgd") apply an L1 penalty cumulated
+    (``cumulative_l1``), the other optimizers by soft thresholding.  Returns (θ, path
+    (len(order), K, d + 1))."""
     theta = np.array(np.atleast_2d(theta), dtype=np.float64)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     path = np.empty((len(order), *theta.shape))
+    cumulative = opt.name == "sgd" and model[4] > 0
+    if cumulative and opt.v is None:  # plain SGD's L1 is cumulative: see cumulative_l1
+        opt.v, opt.s = np.zeros_like(theta), 0.0
     for k, i in enumerate(order):
         _, G = sample_terms(model, X[i : i + 1], y[i : i + 1], theta, center, scale_inv)
-        theta = opt.step(theta, w[i] * G[0], model, etas[k], t_start + k)
+        if cumulative:
+            g = w[i] * G[0]
+            g[:, 1:] += model[3] * theta[:, 1:]
+            theta = theta - etas[k] * g
+            opt.s = cumulative_l1(theta, opt.v, opt.s, etas[k] * model[4])
+        else:
+            theta = opt.step(theta, w[i] * G[0], model, etas[k], t_start + k)
         path[k] = theta
     return theta, path
+
+
+def cumulative_l1(theta, applied, total, step):
+    """Plain SGD's L1 penalty, cumulated (Tsuruoka, Tsujii & Ananiadou 2009): ``total`` + step is
+    the penalty every coefficient should have received so far, ``applied`` (K, d + 1) what each
+    did; each coefficient moves toward 0 by the difference, never across it.  Updates theta and
+    applied in place; returns the new total."""
+    u = total + step
+    W, Q = theta[:, 1:], applied[:, 1:]
+    before = W.copy()
+    W[:] = np.where(
+        before > 0, np.maximum(0.0, before - (u + Q)), np.where(before < 0, np.minimum(0.0, before + (u - Q)), 0.0)
+    )
+    Q += W - before
+    return u
 
 
 def general_minibatch_epoch(

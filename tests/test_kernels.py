@@ -1131,3 +1131,29 @@ def test_sgd_epoch_local_reports_the_earliest_failure():
     assert (status > 0).all() and (status < n // n_shards).all()
     assert first == min(status[s] * n_shards + s for s in range(n_shards))
     assert (theta == 0.0).all()
+
+
+def test_plain_sgd_l1_is_cumulative_and_keeps_exact_zeros():
+    """Plain SGD with L1 follows the cumulative rule (tests/reference.py::cumulative_l1) update by
+    update, and the coefficients of the irrelevant features end exactly at 0, where a shrink by
+    each step's penalty alone leaves them jittering around it."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((400, 6))
+    y = X[:, :2] @ np.array([2.0, -1.5]) + 0.5 + 0.3 * rng.standard_normal(400)
+    model = make_model("squared", l2=0.01, l1=0.2)
+    opt = make_opt("sgd")
+    theta = np.zeros((1, 7))
+    state = zero_state(theta)
+    order = rng.permutation(400).astype(np.int64)
+    etas = np.full(400, 0.01)
+    path = np.empty((400, 1, 7))
+    plain = ref.Optimizer(codes.Optimizer.SGD, OPTIMIZERS["sgd"].params)
+    expected = theta.copy()
+    for epoch in range(3):
+        status = K.sgd_epoch(
+            X, y, None, theta, order, None, None, model, opt, state, None, codes.CONSTANT, etas[:1], 400 * epoch, path
+        )
+        assert status == codes.OK
+        expected, expected_path = ref.general_sgd_epoch(model, plain, X, y, expected, order, etas, 400 * epoch)
+        np.testing.assert_allclose(path, expected_path, rtol=1e-10, atol=1e-12)
+    assert np.count_nonzero(theta[0, 3:] == 0.0) == 4 and np.all(theta[0, 1:3] != 0.0)
