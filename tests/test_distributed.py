@@ -195,6 +195,103 @@ def test_divergence_raises_the_same_error(client):
         fastgd.fit(*_dask(X, y), method="sgd", learning_rate=10.0, max_epochs=3)
 
 
+def _labels(X, seed=2):
+    """Two noisy classes (not separable: logistic regression has a finite optimum)."""
+    rng = np.random.default_rng(seed)
+    score = (X - X.mean(axis=0)) @ np.linspace(1.0, -1.0, X.shape[1]) / X.std(axis=0).sum()
+    return np.where(score + rng.standard_normal(X.shape[0]) > 0, "yes", "no")
+
+
+def test_log_loss_batch_equals_in_memory(client):
+    X, _ = _data(n=6_000, d=4)
+    labels = _labels(X)
+    kwargs = dict(loss="log", method="batch", standardize=True, tol=1e-10, max_epochs=2_000, random_state=0)
+    mem = _fit(X, labels, **kwargs)
+    y01 = (labels == "yes").astype(np.int64)
+    for y in (labels, da.from_array(y01, chunks=1_500)):  # labels in memory (cut like X), and on Dask
+        res = _fit(da.from_array(X, chunks=(1_500, 4)), y, **kwargs)
+        assert res.method == "batch" and res.loss_name == "log" and res.converged
+        assert abs(res.objective - mem.objective) <= 1e-9 * mem.objective
+        assert res.classes.tolist() == (["no", "yes"] if y is labels else [0, 1])
+    np.testing.assert_allclose(res.coef, mem.coef, rtol=1e-5)
+
+
+def test_softmax_batch_and_hinge_sgd(client):
+    X, _ = _data(n=6_000, d=3)
+    y = (X[:, 0] > 3).astype(np.int64) + (X[:, 1] > 3)
+    Xd, yd = da.from_array(X, chunks=(1_500, 3)), da.from_array(y, chunks=1_500)
+    kwargs = dict(loss="softmax", penalty="l2", alpha=0.01, standardize=True, tol=1e-9, max_epochs=3_000)
+    mem, res = _fit(X, y, **kwargs), _fit(Xd, yd, **kwargs)
+    assert res.method == "batch" and res.coef.shape == (3, 3) and res.classes.tolist() == [0, 1, 2]
+    assert abs(res.objective - mem.objective) <= 1e-9 * mem.objective
+    kwargs = dict(loss="hinge", penalty="l2", alpha=1e-3, method="sgd", standardize=True, max_epochs=5)
+    res = _fit(Xd, da.from_array((y > 0).astype(np.int64), chunks=1_500), random_state=1, **kwargs)
+    best = _fit(X, (y > 0).astype(int), **{**kwargs, "method": "batch", "max_epochs": 3_000})
+    assert res.n_epochs == 5 and res.objective <= 1.02 * best.objective
+
+
+@pytest.mark.parametrize("method", ["normal", "svd"])
+@pytest.mark.parametrize("standardize", [False, True], ids=["raw", "standardized"])
+def test_ridge_closed_forms_equal_in_memory(client, method, standardize):
+    X, y = _data()
+    kwargs = dict(method=method, penalty="l2", alpha=0.5, standardize=standardize)
+    mem, res = fastgd.fit(X, y, **kwargs), fastgd.fit(*_dask(X, y), **kwargs)
+    assert abs(res.objective - mem.objective) <= 1e-9 * mem.objective
+    np.testing.assert_allclose(res.theta, mem.theta, rtol=1e-8)
+    assert "ridge" in res.message if method == "normal" else "tsqr" in res.message
+
+
+@pytest.mark.parametrize("precompute", [True, False], ids=["gram", "streaming"])
+def test_lasso_batch_equals_in_memory(client, precompute):
+    X, y = _data(n=4_000, d=5)
+    X[:, 3] = np.random.default_rng(5).standard_normal(4_000)  # not in y: a zero coefficient
+    kwargs = dict(method="batch", penalty="l1", alpha=0.3, standardize=True, tol=1e-10, precompute=precompute)
+    mem, res = _fit(X, y, max_epochs=3_000, **kwargs), _fit(*_dask(X, y, rows=1_000), max_epochs=3_000, **kwargs)
+    assert res.converged
+    assert abs(res.objective - mem.objective) <= 1e-9 * mem.objective
+    assert np.array_equal(res.coef == 0, mem.coef == 0) and (res.coef == 0).any()
+
+
+def test_batch_optimizer_steps_on_the_client_as_in_memory(client):
+    X, y = _data(n=3_000, d=3)
+    kwargs = dict(method="batch", optimizer="adam", learning_rate=0.05, standardize=True, max_epochs=60, tol=0,
+                  precompute=False, init="zeros")  # fmt: skip
+    mem, res = _fit(X, y, **kwargs), _fit(*_dask(X, y, rows=1_000), **kwargs)
+    np.testing.assert_allclose(res.history, mem.history, rtol=1e-10)
+    np.testing.assert_allclose(res.theta, mem.theta, rtol=1e-10)
+
+
+def test_callback_stops_a_dask_fit(client):
+    X, y = _data()
+    seen = []
+    res = _fit(*_dask(X, y), method="sgd", standardize=True, random_state=0, max_epochs=10,
+               callback=lambda epoch, state: seen.append(state.objective) or epoch == 2)  # fmt: skip
+    assert res.n_epochs == 2 and seen == list(res.history) and "stopped by the callback" in res.message
+
+
+def _boom():
+    raise AssertionError("the data was read")
+
+
+@pytest.mark.parametrize(
+    "kwargs, what",
+    [
+        (dict(method="sgd", optimizer="adam"), "optimizer='adam' with method='sgd'"),
+        (dict(method="minibatch", optimizer="momentum"), "optimizer='momentum' with method='minibatch'"),
+        (dict(method="sgd", average=True), "average"),
+        (dict(sample_weight=np.ones(100)), "sample_weight"),
+        (dict(method="batch", early_stopping=True), "early_stopping"),
+    ],
+)
+def test_unsupported_options_raise_before_any_pass(kwargs, what):
+    import dask
+
+    X = da.from_delayed(dask.delayed(_boom)(), shape=(100, 2), dtype=np.float64)
+    y = da.from_delayed(dask.delayed(_boom)(), shape=(100,), dtype=np.float64)
+    with pytest.raises(ValueError, match=f"^{what}.*not supported on Dask input yet"):
+        fastgd.fit(X, y, **kwargs)
+
+
 def test_import_fastgd_does_not_import_dask():
     code = "import sys, fastgd; print('dask' in sys.modules, 'distributed' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -216,6 +313,11 @@ def test_the_workers_load_every_kernel_from_the_cache(client):
     for method in ("normal", "sgd", "minibatch"):
         _fit(Xd, yd, method=method, standardize=True, max_epochs=2, random_state=0)
     _fit(Xd, yd, method="sgd", shuffle="blocks", max_epochs=1, learning_rate=1e-3, random_state=0)
+    labels = yd > float(np.median(y))  # the general loop and the loss passes of another loss, both ways of reading X
+    for method in ("sgd", "minibatch"):
+        _fit(Xd, labels, loss="log", penalty="l2", method=method, standardize=True, max_epochs=1, random_state=0)
+    _fit(Xd, labels, loss="softmax", method="sgd", max_epochs=1, learning_rate=1e-4, random_state=0)
+    _fit(Xd, labels, loss="log", method="batch", precompute=False, max_epochs=2, random_state=0)
     for worker, compiled in client.run(_compiles_in_this_process).items():
         assert not any(compiled.values()), (worker, compiled)
 
