@@ -130,16 +130,18 @@ class _GDModel:
 
     def _stream_pass(self, X, y, loss, init, sample_weight, classes=None):
         """One pass of ``partial_fit`` over (X, y), on the stream started by the first call."""
-        if self._stream is None:
+        _check_some_weight(sample_weight)
+        stream = getattr(self, "_stream", None)
+        if stream is None:
             if self.standardize:
                 raise ValueError(
                     "partial_fit cannot standardize (a stream has no global means and deviations): scale the "
                     "features upstream, e.g. with a StandardScaler fitted on a sample, and pass standardize=False"
                 )
-            self._stream = Stream(init=init, classes=classes, **self._model_args(loss))
-        _check_some_weight(sample_weight)
-        self._stream.partial_fit(X, y, sample_weight=sample_weight)
-        self._store(self._stream.result())
+            stream = Stream(init=init, classes=classes, **self._model_args(loss))
+        stream.partial_fit(X, y, sample_weight=sample_weight)
+        self._stream = stream  # kept once a pass succeeded
+        self._store(stream.result())
         return self
 
     def _store(self, result):
@@ -276,13 +278,16 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
     @available_if(_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
         """One pass of SGD (or mini-batch) over (X, y), continuing from the previous call: θ, the
-        update count t (so the learning-rate schedule goes on), the optimizer state.  After
-        ``fit``, the first call starts from the fitted coefficients.  No stopping rule, no
-        ConvergenceWarning: ``max_epochs``, ``tol`` and ``early_stopping`` do not apply."""
+        update count t (so the learning-rate schedule goes on), the optimizer state: k calls
+        over the same data with ``shuffle=False`` are ``fit`` with ``max_epochs=k``.  After
+        ``fit``, the first call starts from the fitted coefficients (t from 0).  No stopping
+        rule, no ConvergenceWarning: ``max_epochs``, ``tol``, ``n_iter_no_change``,
+        ``early_stopping`` and ``n_threads`` do not apply, nor does ``standardize`` (an error).
+        The model's parameters are read when the stream starts (the first call after
+        construction or ``fit``).  Sample weights scale each sample's step as given (``fit``
+        normalizes them to mean 1; a stream's total weight is unknown)."""
         first = getattr(self, "_stream", None) is None
         X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, reset=first and not self._fitted())
-        if first:
-            self._stream = None
         init = self._theta() if first and self._fitted() else "zeros"
         return self._stream_pass(X, y, self._loss(), init, sample_weight)
 
@@ -398,9 +403,10 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
                 f"{self.classes_.tolist()!r}; set warm_start=False to start afresh"
             )
         loss = self._loss(classes.shape[0])
-        self.classes_ = classes
         init = self._theta() if warm else "zeros"
-        return self._run(X, y, loss, init, sample_weight)
+        self._run(X, y, loss, init, sample_weight)
+        self.classes_ = classes
+        return self
 
     @available_if(_stochastic)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -420,12 +426,11 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
             raise ValueError("classes must be passed on the first call to partial_fit (every label of the stream)")
         else:
             classes = self.classes_
-        if first:
-            self._stream = None
         loss = self._loss(classes.shape[0])
         init = self._theta() if first and self._fitted() else "zeros"
+        self._stream_pass(X, y, loss, init, sample_weight, classes=classes)
         self.classes_ = classes
-        return self._stream_pass(X, y, loss, init, sample_weight, classes=classes)
+        return self
 
     def decision_function(self, X):
         """Scores ``X @ coef_.T + intercept_``: (n,) for two classes (> 0: ``classes_[1]``),

@@ -262,6 +262,12 @@ def test_partial_fit_errors(reg, blobs):
     with pytest.raises(ValueError, match="is zero for every sample"):
         GDRegressor().partial_fit(*reg, sample_weight=np.zeros(len(reg[1])))
     assert not hasattr(GDRegressor(method="batch"), "partial_fit")
+    est = GDClassifier()
+    with pytest.raises(ValueError, match="not among the stream's classes"):
+        est.partial_fit(X, y, classes=[0, 1])  # a failed first pass starts no stream
+    assert not hasattr(est, "coef_") and not hasattr(est, "classes_")
+    est.partial_fit(X, y, classes=[0, 1, 2])
+    assert est.coef_.shape == (3, 3) and est.t_ == len(X)
 
 
 # -- warm_start -----------------------------------------------------------------------------------
