@@ -776,8 +776,9 @@ def _stochastic(problem, method, theta, schedule, settings):
     avg = theta.copy() if settings.opt[2] >= 0 else None
     model, opt = problem.model, settings.opt
     k = settings.shards
-    if k:  # local SGD: a θ, a gradient and a status per shard
+    if k:  # local SGD: a θ, a gradient, an optimizer state and a status per shard
         thetas, grads, status = np.empty((k, *problem.shape)), np.empty((k, *problem.shape)), np.empty(k, np.int64)
+        states = None if plain else np.zeros((k, 2, *problem.shape))
     else:
         grad = np.empty(problem.shape)
     per_shard = -(-per_epoch // k) if k else per_epoch  # updates of the longest shard in an epoch
@@ -786,12 +787,12 @@ def _stochastic(problem, method, theta, schedule, settings):
     def run_epoch(params, t, buf):
         code = schedule.code
         if sgd and k:
-            return K.sgd_epoch_local(X, y, w, theta, order, *where, model, code, params, t, thetas, status)
+            return K.sgd_epoch_local(X, y, w, theta, order, *where, model, code, params, t, thetas, states, status)
         if sgd:
             return K.sgd_epoch(X, y, w, theta, order, *where, model, opt, opt_state, avg, code, params, t, buf)
         if k:
             return K.minibatch_epoch_local(
-                X, y, w, theta, order, b, *where, model, code, params, t, thetas, grads, status
+                X, y, w, theta, order, b, *where, model, code, params, t, thetas, states, grads, status
             )
         return K.minibatch_epoch(
             X, y, w, theta, order, b, *where, model, opt, opt_state, avg, code, params, t, grad, buf

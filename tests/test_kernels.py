@@ -1075,8 +1075,9 @@ def test_sgd_epoch_local_is_the_mean_of_serial_shards(loss, penalty):
     thetas, status = np.full((n_shards, *theta.shape), np.nan), np.full(n_shards, 7, dtype=np.int64)
     theta0 = theta.copy()
     first = K.sgd_epoch_local(
-        X, y, weights, theta, order, None, None, model, sched.code, sched.params, t_start, thetas, status
-    )
+        X, y, weights, theta, order, None, None, model, sched.code, sched.params, t_start, thetas,
+        np.zeros((n_shards, 2, *theta.shape)), status,
+    )  # fmt: skip
     assert first == codes.OK and (status == codes.OK).all()
     expected = np.zeros_like(theta)
     for s, (start, stop) in enumerate(shards(n, n_shards)):
@@ -1100,8 +1101,8 @@ def test_minibatch_epoch_local_is_the_mean_of_serial_shards(loss, penalty):
     status = np.full(n_shards, 7, dtype=np.int64)
     theta0 = theta.copy()
     first = K.minibatch_epoch_local(
-        X, y, weights, theta, order, batch_size, None, None, model, sched.code, sched.params, t_start, thetas, grads,
-        status,
+        X, y, weights, theta, order, batch_size, None, None, model, sched.code, sched.params, t_start, thetas,
+        np.zeros((n_shards, 2, *theta.shape)), grads, status,
     )  # fmt: skip
     assert first == codes.OK and (status == codes.OK).all()
     expected = np.zeros_like(theta)
@@ -1126,8 +1127,9 @@ def test_sgd_epoch_local_reports_the_earliest_failure():
     thetas, status = np.empty((n_shards, 1, 4)), np.empty(n_shards, dtype=np.int64)
     order = np.arange(n, dtype=np.int64)
     first = K.sgd_epoch_local(
-        X, y, np.ones(n), theta, order, None, None, make_model(), codes.CONSTANT, np.array([1e10]), 0, thetas, status
-    )
+        X, y, np.ones(n), theta, order, None, None, make_model(), codes.CONSTANT, np.array([1e10]), 0, thetas,
+        np.zeros((n_shards, 2, *theta.shape)), status,
+    )  # fmt: skip
     assert (status > 0).all() and (status < n // n_shards).all()
     assert first == min(status[s] * n_shards + s for s in range(n_shards))
     assert (theta == 0.0).all()

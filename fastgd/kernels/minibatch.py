@@ -11,7 +11,7 @@ from .codes import NEEDS_STATE, OK, SGD
 from .losses import sample_dp, squared_dp
 from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
 from .schedules import learning_rate
-from .sgd import average_shards, first_failure, is_plain, shard
+from .sgd import is_plain, shard, shard_start, shards_done
 
 
 @njit(**HELPER)
@@ -159,37 +159,28 @@ def minibatch_epoch_local(
     sched_params,
     t_start,
     thetas,
+    states,
     grads,
     status,
 ):
     """Local mini-batch SGD with averaging, as ``sgd.sgd_epoch_local`` with batches for
     samples: the epoch's batches are cut into ``K = thetas.shape[0]`` contiguous shards, shard
     s updates its copy ``thetas[s]`` by plain steps (with the penalty of ``model``) with its b-th
-    batch at ``t = t_start + b`` (its own count), and ``theta`` becomes the mean weighted by the shards' batch counts.
-    grads: thetas' shape, scratch; status (K,) int64.  Returns ``codes.OK`` or the first failing
-    batch offset."""
+    batch at ``t = t_start + b`` (its own count), and ``theta`` becomes the mean weighted by the
+    shards' batch counts.  states as in ``sgd_epoch_local``; grads: thetas' shape, scratch;
+    status (K,) int64.  Returns ``codes.OK`` or the first failing batch offset."""
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
     n_shards = thetas.shape[0]
     schedule = (sched_code, sched_params)
     opt = (SGD, np.zeros(1), -1)
-    fast = is_plain(as_rows(theta), model, opt)
+    if states is None and not is_plain(as_rows(theta), model, opt):
+        return NEEDS_STATE
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         first, stop_batch = shard(n_batches, n_shards, s)
-        local = as_rows(thetas[s])
-        copy_rows(local, as_rows(theta))
-        if fast:
-            status[s] = _run(
-                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, None, None,
-                schedule, t_start, as_rows(grads[s]), None,
-            )  # fmt: skip
-        else:
-            state = np.zeros((2, local.shape[0], local.shape[1]))
-            status[s] = _run(
-                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, state, None,
-                schedule, t_start, as_rows(grads[s]), None,
-            )  # fmt: skip
-    first = first_failure(status)
-    if first == OK:
-        average_shards(theta, thetas, n_batches, n_shards)
-    return first
+        local, state = shard_start(theta, thetas, states, s)
+        status[s] = _run(
+            X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, state, None,
+            schedule, t_start, as_rows(grads[s]), None,
+        )  # fmt: skip
+    return shards_done(theta, thetas, status, n_batches)

@@ -183,45 +183,77 @@ def first_failure(status):
     return first
 
 
+@njit(**HELPER)  # not inlined: parfors' array analysis trips over its two return types
+def shard_state(states, s):
+    """Shard s's optimizer state, or None (the fast loop) when ``states`` is None."""
+    if states is None:  # resolved at compile time
+        return None
+    return states[s]
+
+
+@njit(**INLINE)
+def shard_start(theta, thetas, states, s):
+    """Shard s's copy of theta (set to theta) and its optimizer state (or None)."""
+    local = as_rows(thetas[s])
+    copy_rows(local, as_rows(theta))
+    return local, shard_state(states, s)
+
+
+@njit(**INLINE)
+def shards_done(theta, thetas, status, count):
+    """After the shards ran: theta = their mean weighted by their shares of ``count`` items
+    (unless one failed); returns ``first_failure``."""
+    first = first_failure(status)
+    if first == OK:
+        average_shards(theta, thetas, count, thetas.shape[0])
+    return first
+
+
 @njit(**PARALLEL)
 def sgd_epoch_local(
-    X, y, weights, theta, order, center, scale_inv, model, sched_code, sched_params, t_start, thetas, status
+    X, y, weights, theta, order, center, scale_inv, model, sched_code, sched_params, t_start, thetas, states, status
 ):
     """Local SGD with averaging (parameter mixing, Zinkevich et al. 2010; Mann et al. 2009):
     ``order`` is cut into ``K = thetas.shape[0]`` contiguous shards; shard s runs serial SGD (plain
-    steps, with the penalty of ``model``)
-    from the current ``theta`` on its own copy ``thetas[s]``, its k-th update at
-    ``t = t_start + k``: each shard is a serial SGD on its 1/K of the data with its own update
-    count (so ``t_start`` is the number of updates one shard made in earlier epochs: the
-    serial count / K), which keeps a ``1/(mu t)`` schedule's constant intact; then ``theta``
-    becomes the shard-size-weighted mean, whose variance is K times smaller than a shard's.
-    Each shard is serial and the shards are fixed, so the result depends on K but not on how
-    threads are scheduled.  thetas: (K, *theta.shape); ``status`` (K,) int64 receives
-    ``codes.OK`` or the position in the shard whose derivative was not finite; the return value
-    is ``codes.OK`` or the earliest such offset ``k K + s``.
+    steps, with the penalty of ``model``) from the current ``theta`` on its own copy
+    ``thetas[s]``, its k-th update at ``t = t_start + k``: each shard is a serial SGD on its 1/K
+    of the data with its own update count (so ``t_start`` is the number of updates one shard
+    made in earlier epochs: the serial count / K), which keeps a ``1/(mu t)`` schedule's constant
+    intact; then ``theta`` becomes the shard-size-weighted mean, whose variance is K times
+    smaller than a shard's.  Each shard is serial and the shards are fixed, so the result
+    depends on K but not on how threads are scheduled.  thetas: (K, *theta.shape); states: None
+    for the fast loop (``is_plain`` models only, else ``codes.NEEDS_STATE``) or (K, 2, *rows)
+    zeros at the start of a fit, each shard's state (the cumulative L1 penalty) kept across
+    epochs; ``status`` (K,) int64 receives ``codes.OK`` or the position in the shard whose
+    derivative was not finite; the return value is ``codes.OK`` or the earliest such offset
+    ``k K + s``.
     """
     n = order.shape[0]
     n_shards = thetas.shape[0]
     schedule = (sched_code, sched_params)
     opt = (SGD, np.zeros(1), -1)
-    fast = is_plain(as_rows(theta), model, opt)
+    if states is None and not is_plain(as_rows(theta), model, opt):
+        return NEEDS_STATE
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         start, stop = shard(n, n_shards, s)
-        local = as_rows(thetas[s])
-        copy_rows(local, as_rows(theta))
-        if fast:
-            status[s] = _run(
-                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, None, None, schedule, t_start,
-                None,
-            )  # fmt: skip
-        else:
-            state = np.zeros((2, local.shape[0], local.shape[1]))
-            status[s] = _run(
-                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, state, None, schedule, t_start,
-                None,
-            )  # fmt: skip
-    first = first_failure(status)
-    if first == OK:
-        average_shards(theta, thetas, n, n_shards)
-    return first
+        local, state = shard_start(theta, thetas, states, s)
+        status[s] = _run(
+            X,
+            y,
+            weights,
+            local,
+            order,
+            start,
+            stop,
+            center,
+            scale_inv,
+            model,
+            opt,
+            state,
+            None,
+            schedule,
+            t_start,
+            None,
+        )
+    return shards_done(theta, thetas, status, n)
