@@ -166,20 +166,6 @@ class _GDModel:
         X = validate_data(self, X, dtype=_DTYPES, reset=False)
         return X @ self.coef_.T + self.intercept_
 
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # BaseEstimator may hand back __dict__ itself
-        stream = state.get("_stream")
-        if stream is not None and getattr(stream, "_last", None) is not None:  # not the last chunk's data
-            stream = state["_stream"] = _copy_without_chunk(stream)
-        return state
-
-
-def _copy_without_chunk(stream):
-    clone = Stream.__new__(Stream)
-    clone.__dict__.update(stream.__dict__)
-    clone._last = None
-    return clone
-
 
 class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
     """A linear model fitted by ``fastgd.fit`` (gradient descent), with scikit-learn's API.

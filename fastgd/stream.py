@@ -8,6 +8,8 @@ concatenation.  ``fit_stream(chunks, ...)`` runs a Stream over an iterable of (X
 e.g. blocks read from a file that does not fit in memory.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from . import _validation as v
@@ -128,7 +130,7 @@ class Stream:
         if not np.isfinite(objective):
             raise _diverged(problem, self.method, chunk, schedule, self.history, b, objective)
         self.history.append(objective)
-        self._last = problem
+        self._summary = (problem.loss(self._current), problem.penalty(self._current), X.dtype)  # not the chunk
         return self
 
     @property
@@ -136,19 +138,20 @@ class Stream:
         return self.theta if self.avg is None else self.avg
 
     def result(self):
-        """The FitResult of the stream so far (``loss``/``objective``: those of the last chunk;
-        ``history``: the objective on each chunk after its pass; ``n_epochs``: chunks)."""
-        if self.theta is None:
+        """The FitResult of the stream so far (``loss``/``objective``: those of the last chunk
+        after its pass, measured then; ``history``: the objective on each chunk after its pass;
+        ``n_epochs``: chunks).  The stream keeps no reference to any chunk."""
+        if self.theta is None or not self.history:
             raise ValueError("no chunk has been fitted yet: call partial_fit first")
-        problem = self._last
-        loss = problem.loss(self._current)
+        loss, penalty, dtype = self._summary
+        shape = SimpleNamespace(X=np.empty((0, self.n_features), dtype=dtype), n_outputs=self.theta.shape[0])
         return _result(
-            problem,
+            shape,
             self.method,
             self._current.copy(),
             dict(loss_name=self.spec.name, classes=self.classes),
             loss=loss,
-            objective=loss + problem.penalty(self._current),
+            objective=loss + penalty,
             history=np.asarray(self.history),
             n_epochs=len(self.history),
             n_updates=self.t,
