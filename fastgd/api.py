@@ -68,7 +68,9 @@ def fit(
     ----------
     X : array-like (n, d) or (n,)
         Features; float32 stays float32 (no copy when C-contiguous), float16 -> float32, other
-        numbers -> float64.
+        numbers -> float64.  A scipy.sparse matrix (CSR as is; other formats converted once, with a
+        SparseConversionWarning) for the iterative methods, never densified: see README,
+        "Sparse input" (standardize then only scales; "auto" is "batch").
     y : array-like (n,) or (n, 1)
         Targets; class labels for a classification loss (any two values for the binary
         losses, the larger in sorted order being the positive class; K >= 2 for softmax).
