@@ -45,6 +45,9 @@ class Problem:
     arguments and the standardization arguments of whichever kernels apply.
     """
 
+    #: whether X is a scipy.sparse CSR matrix (a class default, for subclasses that read X their own way)
+    sparse = False
+
     def __init__(self, X, y, *, fit_intercept, n_threads, spec=LOSSES["squared"], eps=0.0, weights=None,
                  l2=0.0, l1=0.0, n_outputs=1):  # fmt: skip
         self.X, self.y = X, y
