@@ -10,7 +10,13 @@ from . import kernels, losses, optimizers, schedules
 from ._warmup import warmup
 from .api import FitState, fit
 from .datasets import make_linear
-from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
+from .exceptions import (
+    ConvergenceWarning,
+    DivergenceError,
+    FeatureScaleWarning,
+    SingularMatrixError,
+    SparseConversionWarning,
+)
 from .result import FitResult
 from .stream import Stream, fit_stream
 
@@ -21,6 +27,7 @@ __all__ = [
     "FitResult",
     "FitState",
     "SingularMatrixError",
+    "SparseConversionWarning",
     "Stream",
     "fit",
     "fit_stream",

@@ -8,6 +8,7 @@ import numba
 import numpy as np
 
 from . import kernels as K
+from ._validation import is_sparse
 from .kernels._config import CHUNK
 from .losses import LOSSES
 
@@ -39,21 +40,36 @@ class Problem:
     ``weights`` are the sample weights scaled to mean 1 over the rows that count (or None);
     ``spec`` the loss (``fastgd.losses``), eps its parameter, l2 and l1 the penalty, n_outputs
     the rows of θ (the classes of softmax, else 1).
+
+    X may be a scipy.sparse CSR matrix: the kernels then read its ``(data, indices, indptr)``
+    (``xs``) through their CSR twins (``kernels.sparse``), and standardizing only scales
+    (``center`` stays 0: centering would densify X).  ``xs`` and ``where`` are the leading X
+    arguments and the standardization arguments of whichever kernels apply.
     """
+
+    #: whether X is a scipy.sparse CSR matrix (a class default, for subclasses that read X their own way)
+    sparse = False
 
     def __init__(self, X, y, *, fit_intercept, n_threads, spec=LOSSES["squared"], eps=0.0, weights=None,
                  l2=0.0, l1=0.0, n_outputs=1):  # fmt: skip
         self.X, self.y = X, y
         self.n, self.d = X.shape
+        self.sparse = is_sparse(X)
+        self.xs = (X.data, X.indices, X.indptr) if self.sparse else (X,)
         self.fit_intercept = fit_intercept
         self.spec, self.weights, self.n_outputs = spec, weights, n_outputs
         self.l2, self.l1 = l2, l1
         self.model = (fit_intercept, int(spec.code), float(eps), float(l2), float(l1))
         parallel = n_threads > 1 and self.n > CHUNK  # one block: nothing to share out
-        self._loss_grad = K.loss_grad_parallel if parallel else K.loss_grad
         stats = K.column_stats_parallel if parallel else K.column_stats
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
-        self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
+        if self.sparse:
+            self._loss_grad = K.csr_loss_grad_parallel if parallel else K.csr_loss_grad
+            bad = K.csr_column_stats(*self.xs, self.mean, m2)  # a position in X.data, or -1
+            self.bad_row = -1 if bad < 0 else int(np.searchsorted(X.indptr, bad, side="right")) - 1
+        else:
+            self._loss_grad = K.loss_grad_parallel if parallel else K.loss_grad
+            self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
         self.std = np.sqrt(m2 / self.n)
         y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments by the same kernel: no n-sized temporaries
         stats(y.reshape(-1, 1), y_mean, y_m2, np.zeros((K.n_chunks(self.n), 4)))
@@ -66,9 +82,15 @@ class Problem:
         self.gram = None
 
     def standardize(self):
-        """Read features standardized from now on (constant features are only centered)."""
-        self.center = self.mean.copy() if self.fit_intercept else np.zeros(self.d)
+        """Read features standardized from now on (constant features are only centered).
+        Sparse X: scaled only, never centered."""
+        self.center = self.mean.copy() if self.fit_intercept and not self.sparse else np.zeros(self.d)
         self.scale_inv = 1.0 / np.where(self.std > 0, self.std, 1.0)
+
+    @property
+    def where(self):
+        """The standardization arguments of the kernels: (center, scale_inv), (scale_inv,) for CSR."""
+        return (self.scale_inv,) if self.sparse else (self.center, self.scale_inv)
 
     @property
     def standardized(self):
@@ -83,7 +105,7 @@ class Problem:
         """Mean loss of theta (model units; no penalty), weighted by the fit's weights, or by
         ``weights`` when given (e.g. those of a validation split)."""
         w = self.weights if weights is False else weights
-        return self._loss_grad(self.X, self.y, w, theta, self.center, self.scale_inv, self.model, None, self._work)
+        return self._loss_grad(*self.xs, self.y, w, theta, *self.where, self.model, None, self._work)
 
     def objective(self, theta):
         """The objective: mean loss + penalty."""
@@ -97,9 +119,7 @@ class Problem:
         after ``use_gram``: O(d²) instead of a pass over X)."""
         if self.gram is not None:
             return self.gram.loss_grad(theta, grad)
-        return self._loss_grad(
-            self.X, self.y, self.weights, theta, self.center, self.scale_inv, self.model, grad, self._work
-        )
+        return self._loss_grad(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
 
     def use_gram(self):
         """Precompute the squared loss's Gram matrix (one read of X): every ``loss_grad`` after
@@ -130,9 +150,7 @@ class Problem:
             work = np.zeros(K.work_shape(self.n, self.d + 1))
 
             def hessian_times(v):
-                self._loss_grad(
-                    self.X, zeros, self.weights, v, self.center, self.scale_inv, self._square, self._grad, work
-                )
+                self._loss_grad(*self.xs, zeros, self.weights, v, *self.where, self._square, self._grad, work)
                 return self._grad
 
             self._lipschitz = _power_iteration(hessian_times, v, max_iter, rtol)
@@ -163,19 +181,21 @@ class Problem:
 
     def lipschitz_max(self):
         """L_max, the largest Lipschitz constant of one sample's gradient: from
-        2 max_i w_i ‖x̃_i‖² (with weights over the rows that count, by numpy in blocks)."""
-        if self.weights is None:
-            top = K.max_row_norm2(self.X, self.center, self.scale_inv)
-        else:
-            top = 0.0
-            for start in range(0, self.n, _NORM_BLOCK):
-                Z = self.X[start : start + _NORM_BLOCK].astype(np.float64)
-                if self.standardized:
-                    Z = (Z - self.center) * self.scale_inv
-                norms = np.einsum("ij,ij->i", Z, Z) + self.fit_intercept
-                top = max(top, float((norms * self.weights[start : start + _NORM_BLOCK]).max()))
-            return self._hessian_scale(2.0 * top)
-        return self._hessian_scale(2.0 * (top + self.fit_intercept))
+        2 max_i w_i ‖x̃_i‖² (with weights over the rows that count, by numpy in blocks; for sparse
+        X bounded by max w times max ‖x̃‖²)."""
+        if self.weights is None or self.sparse:
+            row_norm2 = K.csr_max_row_norm2 if self.sparse else K.max_row_norm2
+            top = row_norm2(*self.xs, *self.where) + self.fit_intercept
+            w_max = 1.0 if self.weights is None else float(self.weights.max())
+            return self._hessian_scale(2.0 * top * w_max)
+        top = 0.0
+        for start in range(0, self.n, _NORM_BLOCK):
+            Z = self.X[start : start + _NORM_BLOCK].astype(np.float64)
+            if self.standardized:
+                Z = (Z - self.center) * self.scale_inv
+            norms = np.einsum("ij,ij->i", Z, Z) + self.fit_intercept
+            top = max(top, float((norms * self.weights[start : start + _NORM_BLOCK]).max()))
+        return self._hessian_scale(2.0 * top)
 
     @property
     def rows(self):

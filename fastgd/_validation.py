@@ -15,10 +15,18 @@ RECORD_PATH = (False, True, "epoch", "update")
 SHUFFLE = (True, False, "rows", "blocks")
 
 
+def is_sparse(a):
+    """Whether ``a`` is a scipy.sparse matrix or array (told without importing scipy.sparse)."""
+    return type(a).__module__.startswith("scipy.sparse") and hasattr(a, "tocsr")
+
+
 def _as_numeric_array(a, name):
     """``a`` as an ndarray of a real numeric dtype (float32/float64 kept, others -> float64)."""
-    if hasattr(a, "tocsr") or hasattr(a, "toarray"):
-        raise TypeError(f"{name} is a sparse matrix; fastgd needs a dense array (sparse support is planned)")
+    if is_sparse(a) or hasattr(a, "tocsr") or hasattr(a, "toarray"):
+        raise TypeError(
+            f"{name} is a sparse matrix; this needs a dense array (fastgd.fit and FitResult.predict take "
+            "scipy.sparse X)"
+        )
     try:
         arr = np.asarray(a)
     except Exception as exc:  # ragged lists and the like
@@ -39,8 +47,12 @@ def numeric_dtype(dtype, name):
     raise TypeError(f"{name} must hold real numbers, got dtype {dtype} ({what.get(kind, kind)} data)")
 
 
-def check_X(X, name="X"):
-    """X as a 2-D C-contiguous float32/float64 array; 1-D X is one feature."""
+def check_X(X, name="X", accept_sparse=False):
+    """X as a 2-D C-contiguous float32/float64 array; 1-D X is one feature.  With
+    ``accept_sparse`` True, a scipy.sparse X is returned as CSR (see ``check_sparse_X``);
+    "any": in its own format (for ``X @ coef``)."""
+    if accept_sparse and is_sparse(X):
+        return check_sparse_X(X, name, convert=accept_sparse != "any")
     arr = _as_numeric_array(X, name)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
@@ -51,6 +63,46 @@ def check_X(X, name="X"):
     if arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: it has 0 features (shape {arr.shape})")
     return np.ascontiguousarray(arr)
+
+
+def check_sparse_X(X, name="X", convert=True):
+    """A scipy.sparse X as a CSR matrix of float32/float64 (kept; float16 -> float32, other
+    numbers -> float64), never modifying the caller's matrix: CSR passes as is (indices need
+    not be sorted); CSC, COO and the other formats are converted once, with a
+    ``SparseConversionWarning`` (a copy of X: pass CSR to avoid it); duplicate entries are
+    summed in a copy.  ``convert=False`` (prediction) accepts any format as is.  NaN and inf
+    are found later, by ``fastgd.fit``'s one read of X (``report_nonfinite``)."""
+    import warnings
+
+    from .exceptions import SparseConversionWarning
+
+    if len(X.shape) != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples (shape {X.shape})")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: it has 0 features (shape {X.shape})")
+    dtype = numeric_dtype(X.dtype, name)
+    if not convert:
+        return X if X.dtype == dtype else X.astype(dtype)
+    if X.format != "csr":
+        warnings.warn(
+            f"{name} is a sparse {X.format.upper()} matrix; fastgd reads CSR and converts it once (a copy of its "
+            f"{X.nnz} stored values and their indices); pass X.tocsr() to avoid the copy",
+            SparseConversionWarning,
+            stacklevel=3,
+        )
+        X = X.tocsr()
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    if not X.has_canonical_format:  # sorted indices, no duplicates: sort and sum in a copy only if duplicated
+        indptr, indices = X.indptr, X.indices
+        row = np.repeat(np.arange(X.shape[0]), np.diff(indptr))
+        key = row.astype(np.int64) * X.shape[1] + indices
+        if np.unique(key).shape[0] != key.shape[0]:
+            X = X.copy()
+            X.sum_duplicates()
+    return X
 
 
 def check_y(y, n_samples, dtype, name="y"):
@@ -79,9 +131,15 @@ def _check_finite(values, name, what):
 
 
 def report_nonfinite(X, row, name="X"):
-    """The error for a non-finite value found in ``row`` of X."""
-    col = int(np.flatnonzero(~np.isfinite(X[row]))[0])
-    return ValueError(f"{name} contains {X[row, col]} at row {row}, column {col}; remove or impute it before fitting")
+    """The error for a non-finite value found in ``row`` of X (dense, or CSR)."""
+    if is_sparse(X):
+        start, stop = X.indptr[row], X.indptr[row + 1]
+        q = start + int(np.flatnonzero(~np.isfinite(X.data[start:stop]))[0])
+        col, value = int(X.indices[q]), X.data[q]
+    else:
+        col = int(np.flatnonzero(~np.isfinite(X[row]))[0])
+        value = X[row, col]
+    return ValueError(f"{name} contains {value} at row {row}, column {col}; remove or impute it before fitting")
 
 
 def check_int(name, value, low):

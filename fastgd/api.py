@@ -70,7 +70,9 @@ def fit(
     ----------
     X : array-like (n, d) or (n,)
         Features; float32 stays float32 (no copy when C-contiguous), float16 -> float32, other
-        numbers -> float64.
+        numbers -> float64.  A scipy.sparse matrix (CSR as is; other formats converted once, with a
+        SparseConversionWarning) for the iterative methods, never densified: see README,
+        "Sparse input" (standardize then only scales; "auto" is "batch").
     y : array-like (n,) or (n, 1)
         Targets; class labels for a classification loss (any two values for the binary
         losses, the larger in sorted order being the positive class; K >= 2 for softmax).
@@ -252,7 +254,10 @@ def fit(
             "runs as local SGD with plain steps; pass n_threads=1 (or leave it None)"
         )
 
-    X = v.check_X(X)
+    X = v.check_X(X, accept_sparse=True)
+    if v.is_sparse(X):
+        method = _sparse_method(method, local_sgd, n_threads)
+        _check_combination(method, spec, l1, opt, average, early_stopping)
     if spec.classifier:
         y, classes = v.encode_labels(y, X.shape[0], spec, X.dtype)
     else:
@@ -311,6 +316,21 @@ def fit(
         finally:
             if settings.observer is not None:
                 settings.observer.close()
+
+
+def _sparse_method(method, local_sgd, n_threads):
+    """The method for a sparse X: "auto" -> "batch"; the closed forms and local SGD refused."""
+    if method in ("normal", "svd"):
+        raise ValueError(
+            f"method={method!r} needs a dense X (it factors XᵀX or X itself); for a scipy.sparse X use "
+            "method='batch', 'sgd' or 'minibatch' (or pass X.toarray() if it fits in memory)"
+        )
+    if local_sgd:
+        raise ValueError(
+            f"n_threads={n_threads} runs {method} as local SGD, which has no sparse kernel; pass n_threads=1 "
+            "(or leave it None) for serial updates on a scipy.sparse X"
+        )
+    return "batch" if method == "auto" else method
 
 
 def _check_combination(method, spec, l1, opt, average, early_stopping):
@@ -438,7 +458,8 @@ def _gram_pays(problem):
     """precompute="auto": the Gram path when the d x d matrix is small and X is tall, and an
     intercept is fitted (the Gram matrix is then centered; uncentered, the loss it expands
     loses digits when the data's mean dwarfs the residuals)."""
-    return problem.fit_intercept and problem.n > problem.d and problem.d <= GRAM_MAX_FEATURES
+    dense = not problem.sparse  # sparse X: streaming passes (O(nnz)) unless precompute=True
+    return dense and problem.fit_intercept and problem.n > problem.d and problem.d <= GRAM_MAX_FEATURES
 
 
 def _check_learning_rate(learning_rate):
@@ -769,7 +790,9 @@ def _stochastic(problem, method, theta, schedule, settings):
     positions = order if base is None else np.empty(rows, dtype=index)  # runs of positions in ``base``
     per_epoch = rows if sgd else -(-rows // b)
     state = np.array([settings.rng.integers(2**63)], dtype=np.uint64)
-    X, y, w = problem.X, problem.y, problem.weights
+    xs, y, w = problem.xs, problem.y, problem.weights  # xs: (X,), or (data, indices, indptr) of a CSR X
+    sgd_epoch = K.csr_sgd_epoch if problem.sparse else K.sgd_epoch
+    minibatch_epoch = K.csr_minibatch_epoch if problem.sparse else K.minibatch_epoch
     plain = problem.n_outputs == 1 and problem.spec.name == "squared" and settings.opt[0] == K.codes.SGD
     plain = plain and problem.l2 == 0 and problem.l1 == 0
     opt_state = None if plain else np.zeros((2, *problem.shape))  # None: the kernels' fast loop
@@ -782,20 +805,20 @@ def _stochastic(problem, method, theta, schedule, settings):
     else:
         grad = np.empty(problem.shape)
     per_shard = -(-per_epoch // k) if k else per_epoch  # updates of the longest shard in an epoch
-    where = (problem.center, problem.scale_inv)
+    where = problem.where
 
     def run_epoch(params, t, buf):
         code = schedule.code
         if sgd and k:
-            return K.sgd_epoch_local(X, y, w, theta, order, *where, model, code, params, t, thetas, states, status)
+            return K.sgd_epoch_local(*xs, y, w, theta, order, *where, model, code, params, t, thetas, states, status)
         if sgd:
-            return K.sgd_epoch(X, y, w, theta, order, *where, model, opt, opt_state, avg, code, params, t, buf)
+            return sgd_epoch(*xs, y, w, theta, order, *where, model, opt, opt_state, avg, code, params, t, buf)
         if k:
             return K.minibatch_epoch_local(
-                X, y, w, theta, order, b, *where, model, code, params, t, thetas, states, grads, status
+                *xs, y, w, theta, order, b, *where, model, code, params, t, thetas, states, grads, status
             )
-        return K.minibatch_epoch(
-            X, y, w, theta, order, b, *where, model, opt, opt_state, avg, code, params, t, grad, buf
+        return minibatch_epoch(
+            *xs, y, w, theta, order, b, *where, model, opt, opt_state, avg, code, params, t, grad, buf
         )
 
     limit = _blowup_threshold(problem, problem.objective(theta))

@@ -37,6 +37,8 @@ def gram(X, y, mean, fit_intercept, weights=None):
     (x̄ = mean + Σ w z / W), so a mean that dwarfs the spread costs no digits and the normal
     equation stays as well conditioned as the data allows.  Only one block of X is ever copied.
     """
+    if hasattr(X, "indptr"):  # scipy.sparse CSR
+        return _sparse_gram(X, y, fit_intercept, weights)
     d = X.shape[1]
     A, b, s = np.zeros((d, d)), np.zeros(d), np.zeros(d)
     shift = float(y[0]) if fit_intercept else 0.0
@@ -65,6 +67,25 @@ def gram(X, y, mean, fit_intercept, weights=None):
     A -= np.outer(s, dx)
     b -= s * dy
     return Gram(A, b, mean + dx, shift + dy, max(syy - sy * dy, 0.0), weight)
+
+
+def _sparse_gram(X, y, fit_intercept, weights):
+    """``gram`` for a CSR X (float64 sparse products, O(nnz d) at most, never densifying X):
+    centered algebraically, ``A = XᵀWX - W x̄x̄ᵀ`` (so, unlike the dense sums, a mean that
+    dwarfs the spread costs digits; only the "auto" rate's μ and batch GD's precompute=True use it)."""
+    Z = X.astype(np.float64)
+    r = np.asarray(y, dtype=np.float64)
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    weight = float(w.sum())
+    WZ = Z.multiply(w[:, None]).tocsr()
+    A = np.asarray((Z.T @ WZ).toarray(), dtype=np.float64)
+    if not fit_intercept:
+        return Gram(A, np.asarray(WZ.T @ r).ravel(), np.zeros(X.shape[1]), 0.0, float(w @ (r * r)), weight)
+    x_mean = np.asarray(WZ.sum(axis=0)).ravel() / weight
+    y_mean = float(w @ r) / weight
+    rc = r - y_mean
+    A -= weight * np.outer(x_mean, x_mean)
+    return Gram(A, np.asarray(WZ.T @ rc).ravel(), x_mean, y_mean, float(w @ (rc * rc)), weight)
 
 
 def _intercept(coef, x_mean, y_mean, fit_intercept):

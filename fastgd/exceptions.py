@@ -30,3 +30,7 @@ class ConvergenceWarning(UserWarning):
 
 class FeatureScaleWarning(UserWarning):
     """Features differ in scale by orders of magnitude: gradient descent will crawl."""
+
+
+class SparseConversionWarning(UserWarning):
+    """A sparse X not in CSR format was converted to CSR (a copy of X): pass CSR to avoid it."""

@@ -70,10 +70,11 @@ class FitResult:
         return np.concatenate([intercept, self.coef]).astype(self.coef.dtype)
 
     def decision_function(self, X):
-        """``X @ coef + intercept``: (n,), or (n, K) for softmax (X of shape (n, d), or (n,) when d = 1)."""
+        """``X @ coef + intercept``: (n,), or (n, K) for softmax (X of shape (n, d), or (n,) when d = 1;
+        or a scipy.sparse matrix (n, d))."""
         from ._validation import check_X
 
-        X = check_X(X)
+        X = check_X(X, accept_sparse="any")  # a sparse X is used as is (X @ coef): any format
         if X.shape[1] != self.coef.shape[0]:
             raise ValueError(f"X has {X.shape[1]} features but the model was fitted on {self.coef.shape[0]}")
         return X @ self.coef + self.intercept

@@ -73,11 +73,11 @@ def test_bad_arrays(X, y, error, message):
             fastgd.fit(X, y, method=method)
 
 
-def test_sparse_input_is_refused_clearly(data):
+def test_sparse_input_is_refused_clearly_where_dense_is_needed(data):
     scipy_sparse = pytest.importorskip("scipy.sparse")
     X, y = data
     with pytest.raises(TypeError, match="sparse"):
-        fastgd.fit(scipy_sparse.csr_matrix(X), y)
+        fastgd.fit(X, y, init=scipy_sparse.csr_matrix(np.zeros((1, 2))))
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,11 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
 ``column_stats``             finiteness, column means and sums of squared deviations
 ``max_row_norm2``            largest squared row norm (optionally standardized)
+``csr_*``                    CSR twins of ``loss_grad(_parallel)``, ``sgd_epoch``,
+                             ``minibatch_epoch``, ``column_stats``, ``max_row_norm2`` for a
+                             ``scipy.sparse`` X given as ``(data, indices, indptr)``, never
+                             densified; scaling only (``scale_inv``, no ``center``); see
+                             ``kernels.sparse`` for what is O(nnz) and what O(d)
 ===========================  ===================================================================
 """
 
@@ -56,6 +61,14 @@ from .optimizers import penalty, stationarity, update
 from .random import shuffle, shuffle_blocks
 from .schedules import learning_rate, learning_rates
 from .sgd import sgd_epoch, sgd_epoch_local
+from .sparse import (
+    csr_column_stats,
+    csr_loss_grad,
+    csr_loss_grad_parallel,
+    csr_max_row_norm2,
+    csr_minibatch_epoch,
+    csr_sgd_epoch,
+)
 from .stats import column_stats, column_stats_parallel, max_row_norm2
 
 __all__ = [
@@ -65,6 +78,12 @@ __all__ = [
     "codes",
     "column_stats",
     "column_stats_parallel",
+    "csr_column_stats",
+    "csr_loss_grad",
+    "csr_loss_grad_parallel",
+    "csr_max_row_norm2",
+    "csr_minibatch_epoch",
+    "csr_sgd_epoch",
     "gram_descent",
     "gram_loss_grad",
     "learning_rate",

@@ -190,26 +190,32 @@ def loss_dp(code, eps, p, y):
 
 
 @njit(**INLINE)
-def softmax_terms(x, y, theta, center, scale_inv, g):
-    """Softmax cross-entropy of one row: ``g[k] = softmax(p)_k - [k == y]`` (the derivative with
-    respect to the class scores ``p_k = theta[k] . x~``); returns ``logsumexp(p) - p_y``."""
+def softmax_of_scores(g, y):
+    """Softmax cross-entropy from the class scores ``g`` (K,), overwritten with its derivative
+    ``softmax(p)_k - [k == y]``; returns ``logsumexp(p) - p_y``.  Shared by the dense and the
+    CSR rows (``kernels.sparse``): only the way the scores are computed differs."""
     c = int(y)
     top = -np.inf
-    p_c = 0.0
-    for k in range(theta.shape[0]):
-        p = predict_row(x, theta[k], center, scale_inv)
-        g[k] = p
-        top = max(top, p)
-        if k == c:
-            p_c = p
+    for k in range(g.shape[0]):
+        top = max(top, g[k])
+    p_c = g[c]
     total = 0.0
-    for k in range(theta.shape[0]):
+    for k in range(g.shape[0]):
         g[k] = math.exp(g[k] - top)
         total += g[k]
-    for k in range(theta.shape[0]):
+    for k in range(g.shape[0]):
         g[k] /= total
     g[c] -= 1.0
     return top + math.log(total) - p_c
+
+
+@njit(**INLINE)
+def softmax_terms(x, y, theta, center, scale_inv, g):
+    """Softmax cross-entropy of one row: ``g[k] = softmax(p)_k - [k == y]`` (the derivative with
+    respect to the class scores ``p_k = theta[k] . x~``); returns ``logsumexp(p) - p_y``."""
+    for k in range(theta.shape[0]):
+        g[k] = predict_row(x, theta[k], center, scale_inv)
+    return softmax_of_scores(g, y)
 
 
 @njit(**INLINE)
