@@ -178,9 +178,16 @@ def minibatch_epoch_local(
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         first, stop_batch = shard(n_batches, n_shards, s)
-        local, state = shard_start(theta, thetas, states, s)
-        status[s] = _run(
-            X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, state, None,
-            schedule, t_start, as_rows(grads[s]), None,
-        )  # fmt: skip
+        local, scratch = shard_start(theta, thetas, s), as_rows(grads[s])
+        # a literal None, resolved at compile time (a None returned by a call would not be)
+        if states is None:
+            status[s] = _run(
+                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, None, None,
+                schedule, t_start, scratch, None,
+            )  # fmt: skip
+        else:
+            status[s] = _run(
+                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, states[s],
+                None, schedule, t_start, scratch, None,
+            )  # fmt: skip
     return shards_done(theta, thetas, status, n_batches)

@@ -183,20 +183,12 @@ def first_failure(status):
     return first
 
 
-@njit(**HELPER)  # not inlined: parfors' array analysis trips over its two return types
-def shard_state(states, s):
-    """Shard s's optimizer state, or None (the fast loop) when ``states`` is None."""
-    if states is None:  # resolved at compile time
-        return None
-    return states[s]
-
-
 @njit(**INLINE)
-def shard_start(theta, thetas, states, s):
-    """Shard s's copy of theta (set to theta) and its optimizer state (or None)."""
+def shard_start(theta, thetas, s):
+    """Shard s's copy of theta, set to theta."""
     local = as_rows(thetas[s])
     copy_rows(local, as_rows(theta))
-    return local, shard_state(states, s)
+    return local
 
 
 @njit(**INLINE)
@@ -237,23 +229,16 @@ def sgd_epoch_local(
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         start, stop = shard(n, n_shards, s)
-        local, state = shard_start(theta, thetas, states, s)
-        status[s] = _run(
-            X,
-            y,
-            weights,
-            local,
-            order,
-            start,
-            stop,
-            center,
-            scale_inv,
-            model,
-            opt,
-            state,
-            None,
-            schedule,
-            t_start,
-            None,
-        )
+        local = shard_start(theta, thetas, s)
+        # a literal None, resolved at compile time (a None returned by a call would not be)
+        if states is None:
+            status[s] = _run(
+                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, None, None, schedule,
+                t_start, None,
+            )  # fmt: skip
+        else:
+            status[s] = _run(
+                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, states[s], None, schedule,
+                t_start, None,
+            )  # fmt: skip
     return shards_done(theta, thetas, status, n)
