@@ -17,15 +17,19 @@ method                     how it runs
 first pass (every method)  per block: ``column_stats`` (finiteness, means, M2) of X and y, and
                            for the Gram path ``block_gram`` (XᵀX, Xᵀy centered on the block's
                            means); blocks merged pairwise (Chan et al.) in a fixed binary tree
-normal                     the merged d x d system, solved by ``closed_form.solve_normal``
+normal                     the merged d x d system, solved by ``closed_form.solve_normal`` (with
+                           the ridge term for ``penalty="l2"``)
 svd                        ``dask.array.linalg.tsqr`` of ``[1, X, y]``: R and Qᵀy, then gelsd
-                           on the (d + 1)² R (``closed_form.svd_solve``): the minimum-norm
-                           solution; only R factors travel
-batch (Gram path)          the merged system, then ``kernels.gram_descent`` in memory, exactly
-                           as ``precompute=True`` in memory
-batch (``precompute=False``)  one pass per step: per-block loss + gradient (d + 2 numbers a block),
-                           summed on the client in block order
-sgd, minibatch             local SGD with averaging, one round per epoch (below)
+                           on the (d + 1)² R (``closed_form.svd_solve``; ridge rows appended for
+                           ``penalty="l2"``): the minimum-norm solution; only R factors travel
+batch (Gram path)          squared loss: the merged system, then ``kernels.gram_descent`` in
+                           memory, exactly as ``precompute=True`` in memory
+batch (passes)             any other loss, or ``precompute=False``: one pass per step, per-block
+                           loss + gradient (K (d + 1) + 1 numbers a block) summed on the client in
+                           block order; the step (``kernels.update``: optimizer, penalty) is the
+                           in-memory loop's (``api._batch``)
+sgd, minibatch             local SGD with averaging, one round per epoch (below); plain steps
+                           with the penalty (the kernels' fast loop for the plain squared loss)
 =========================  ==================================================================
 
 Local SGD with averaging (parameter mixing: Mann et al., 2009, "Efficient large-scale
@@ -40,6 +44,11 @@ computed on the cluster in the same round trip (one ``dask.compute`` a round; th
 also measures the start loss).  The stopping rule and the divergence checks are those of the
 in-memory fit.
 
+Class labels (classification losses) are collected by one ``dask.array.unique`` over y and
+encoded block by block with ``_validation.encode_labels``'s rule.  Not on Dask yet (a ValueError
+before any pass): ``average``, ``sample_weight``, ``early_stopping``, and optimizers other than
+plain SGD for "sgd" / "minibatch".
+
 Determinism: partial results are combined in a fixed order, never as they complete, so the
 same data, chunking and ``random_state`` give the same bits, whichever worker ran a block, and
 when a lost worker's blocks are recomputed.
@@ -48,6 +57,7 @@ when a lost worker's blocks are recomputed.
 import dataclasses
 import functools
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -120,13 +130,13 @@ def _plain_opt():
     return (int(SGD), np.zeros(1), -1)
 
 
-def _block_epoch(Xb, yb, theta, order, batch_size, where, model, plain, sched_code, params, t_start):
-    """One local epoch of plain steps on a block, ``theta`` (K, d + 1) updated in place:
-    ``sgd_epoch`` (batch_size 0) or ``minibatch_epoch``; ``plain`` runs the kernels' fast loop
-    (squared loss, one output, no penalty), else the general one (any loss and penalty).
-    Returns ``codes.OK`` or where a non-finite gradient appeared."""
+def _block_epoch(Xb, yb, theta, order, batch_size, where, model, state, sched_code, params, t_start):
+    """One local epoch of plain steps on a block, ``theta`` (K, d + 1) and ``state`` updated in
+    place: ``sgd_epoch`` (batch_size 0) or ``minibatch_epoch``; ``state`` None runs the kernels'
+    fast loop (squared loss, one output, no penalty), else the general one (any loss and
+    penalty) with the block's (2, K, d + 1) state (SGD's cumulative L1 penalty).  Returns
+    ``codes.OK`` or where a non-finite gradient appeared."""
     center, scale_inv = where
-    state = None if plain else np.zeros((2, *theta.shape))
     opt = _plain_opt()
     if batch_size == 0:
         return K.sgd_epoch(
@@ -156,12 +166,13 @@ def warmup(dtypes=(np.float64, np.float32)):
                 model = _clean_model((True, int(LOSSES[loss].code), 0.0, 0.0, 0.0))
                 yl = y if plain else np.where(y > y.mean(), 1.0, -1.0).astype(dtype)
                 theta = np.zeros((1, 3))
+                state = None if plain else np.zeros((2, *theta.shape))
                 for with_grad in (False, True):
                     _block_loss_grad(X, yl, theta, where, model, with_grad)
                 for shuffle in ("rows", "blocks", False):
                     order = _block_order(5, shuffle, 1)
                     for batch_size in (0, 2):
-                        _block_epoch(X, yl, theta.copy(), order, batch_size, where, model, plain, sched.code,
+                        _block_epoch(X, yl, theta.copy(), order, batch_size, where, model, state, sched.code,
                                      sched.params, 0)  # fmt: skip
 
 
@@ -264,10 +275,10 @@ def _average_task(results, weights, order):
     (first failing status or codes.OK, θ, the start losses summed in block order)."""
     theta = np.zeros_like(results[0][1])
     start = 0.0
-    for _, _, block_start in results:
-        start += block_start
+    for result in results:
+        start += result[2]
     for k in order:
-        status, block_theta, _ = results[k]
+        status, block_theta = results[k][:2]
         if status != OK:
             return status, theta, start
         theta += weights[k] * block_theta
@@ -286,19 +297,21 @@ def _max_norm_task(Xb, center, scale_inv):
     return _block_max_row_norm2(_contiguous(Xb), _contiguous(center), _contiguous(scale_inv))
 
 
-def _epoch_task(Xb, yb, theta, seed, shuffle, batch_size, where, model, plain, sched_code, params, t_start,
+def _epoch_task(Xb, yb, theta, state, seed, shuffle, batch_size, where, model, sched_code, params, t_start,
                 start_loss):  # fmt: skip
-    """One local epoch of SGD (batch_size 0) or mini-batch GD on one block, from ``theta``:
-    (status, the block's θ, the block's loss sum at the start θ if ``start_loss``, else 0)."""
+    """One local epoch of SGD (batch_size 0) or mini-batch GD on one block, from ``theta`` and
+    the block's ``state`` (None: the fast loop): (status, the block's θ, the block's loss sum at
+    the start θ if ``start_loss`` else 0, the block's state after the epoch)."""
     Xb, yb = _contiguous(Xb), _contiguous(yb)
     where, model = _clean_where(where), _clean_model(model)
-    theta = np.array(_theta_rows(theta))  # the block's own, writeable copy
+    theta = np.array(_theta_rows(theta))  # the block's own, writeable copies: a task never changes its inputs
+    state = None if state is None else np.array(state, dtype=np.float64)
     start = _block_loss_grad(Xb, yb, theta, where, model, False)[0] if start_loss else 0.0
     order = _block_order(Xb.shape[0], shuffle, seed)
     status = _block_epoch(
-        Xb, yb, theta, order, batch_size, where, model, bool(plain), sched_code, _contiguous(params), t_start
+        Xb, yb, theta, order, batch_size, where, model, state, sched_code, _contiguous(params), t_start
     )
-    return int(status), theta, float(start)
+    return int(status), theta, float(start), state
 
 
 def _tree(parts, combine):
@@ -828,6 +841,9 @@ def _local_sgd(problem, method, theta, schedule, settings):
     average = dask.delayed(_average_task, pure=True)
     round_loss = dask.delayed(_round_loss_task, pure=True)
     model, where = problem.model, problem.where
+    # each block's state (SGD's cumulative L1 penalty) is kept across rounds, as each thread's in memory
+    states = [None if plain else np.zeros((2, *problem.shape)) for _ in problem.blocks]
+    take = dask.delayed(operator.itemgetter(3), pure=True)
     limit = None  # from the start objective, whose loss the first round's tasks measure (no pass of its own)
     start_penalty = problem.penalty(theta)
     watch = api._Watch(problem, settings)
@@ -839,14 +855,16 @@ def _local_sgd(problem, method, theta, schedule, settings):
         if not settings.shuffle:
             order = np.arange(problem.n_blocks)
         tasks = []
-        for xb, yb, index, _ in problem.blocks:
+        for (xb, yb, index, _), state in zip(problem.blocks, states, strict=True):
             seed = _block_seed(base, epoch, index)
-            args = (seed, settings.shuffle, 0 if sgd else b, where, model, plain, schedule.code, params, t_run)
-            tasks.append(task(xb, yb, theta, *args, epoch == 1))
+            args = (seed, settings.shuffle, 0 if sgd else b, where, model, schedule.code, params, t_run, epoch == 1)
+            tasks.append(task(xb, yb, theta, state, *args))
         # one round trip a round: the average, and the loss at it, are computed on the cluster too
         averaged = average(tasks, weights, order)
         losses = [round_loss(xb, yb, averaged, where, model) for xb, yb, _, _ in problem.blocks]
-        (status, theta, start), *losses = _compute(averaged, *losses)
+        kept = [] if plain else [take(t) for t in tasks]
+        (status, theta, start), *rest = _compute(averaged, *losses, *kept)
+        losses, states = rest[: len(losses)], rest[len(losses) :] or states
         if limit is None:
             limit = api._blowup_threshold(problem, start / problem.n + start_penalty)
         if status != OK:

@@ -252,6 +252,16 @@ def test_lasso_batch_equals_in_memory(client, precompute):
     assert np.array_equal(res.coef == 0, mem.coef == 0) and (res.coef == 0).any()
 
 
+def test_sgd_l1_keeps_each_blocks_cumulative_penalty(client):
+    X, y = _data(n=4_000, d=5)
+    X[:, 3] = np.random.default_rng(5).standard_normal(4_000)  # not in y
+    kwargs = dict(penalty="l1", alpha=0.3, standardize=True)
+    best = _fit(X, y, method="batch", tol=1e-10, max_epochs=3_000, **kwargs)
+    res = _fit(*_dask(X, y, rows=1_000), method="sgd", max_epochs=6, tol=0, random_state=0, **kwargs)
+    assert res.coef[3] == 0.0  # an exact zero: the cumulative penalty, carried across rounds
+    assert res.objective <= 1.02 * best.objective
+
+
 def test_batch_optimizer_steps_on_the_client_as_in_memory(client):
     X, y = _data(n=3_000, d=3)
     kwargs = dict(method="batch", optimizer="adam", learning_rate=0.05, standardize=True, max_epochs=60, tol=0,
