@@ -9,7 +9,7 @@ from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
 from .codes import NEEDS_STATE, OK, SGD
 from .losses import sample_dp, squared_dp
-from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
+from .optimizers import after_update, all_finite, apply_step, as_rows
 from .schedules import learning_rate
 from .sgd import is_plain, shard, shard_start, shards_done
 
@@ -95,10 +95,7 @@ def _run(
             X, y, weights, theta, order, start, stop, eta, t, center, scale_inv, model, opt, state, g, grad
         ):
             return b
-        if avg is not None:  # resolved at compile time
-            keep_average(avg, theta, opt, t)
-        if path is not None:
-            copy_rows(as_rows(path[b]), theta)
+        after_update(theta, opt, t, avg, path, b)
     return OK
 
 

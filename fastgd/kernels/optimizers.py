@@ -126,6 +126,16 @@ def keep_average(avg, theta, opt, t):
 
 
 @njit(**INLINE)
+def after_update(theta, opt, t, avg, path, k):
+    """What the loops do after update k (at count t): the running average (``avg`` None: none)
+    and the recorded path (``path`` None: none), both resolved at compile time."""
+    if avg is not None:
+        keep_average(avg, theta, opt, t)
+    if path is not None:
+        copy_rows(as_rows(path[k]), theta)
+
+
+@njit(**INLINE)
 def penalty_of(theta, model):
     """``l2/2 ||w||² + l1 ||w||₁`` over the coefficients (not the intercept)."""
     l2, l1 = model[3], model[4]

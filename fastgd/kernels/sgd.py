@@ -9,7 +9,7 @@ from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
 from .codes import NEEDS_STATE, OK, SGD, SQUARED
 from .losses import sample_dp, squared_dp
-from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
+from .optimizers import after_update, all_finite, apply_step, as_rows, copy_rows
 from .schedules import learning_rate
 
 
@@ -113,10 +113,7 @@ def _run(X, y, weights, theta, order, start, stop, center, scale_inv, model, opt
         eta = learning_rate(sched_code, sched_params, t, t_start)
         if not sgd_step(X, y, weights, theta, order[pos], eta, t, center, scale_inv, model, opt, state, g, grad):
             return k
-        if avg is not None:  # resolved at compile time: no averaging, no trace of it in the loop
-            keep_average(avg, theta, opt, t)
-        if path is not None:
-            copy_rows(as_rows(path[k]), theta)
+        after_update(theta, opt, t, avg, path, k)
     return OK
 
 
