@@ -25,7 +25,7 @@ What each update costs, with nnz_i the stored entries of row i:
 
 The losses, optimizers, penalties and averaging are the dense loops' own helpers
 (``losses.loss_dp``/``loss_value``/``softmax_of_scores``, ``optimizers.apply_step``/
-``keep_average``/``shrink``); only the row reads differ.
+``keep_average``, ``sgd.cumulative_l1``); only the row reads differ.
 """
 
 import numpy as np
@@ -35,9 +35,9 @@ from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
 from .codes import NEEDS_STATE, OK, SGD, SOFTMAX
 from .gradient import _combine
 from .losses import loss_dp, loss_value, softmax_of_scores, squared_dp
-from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average, shrink
+from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
 from .schedules import learning_rate
-from .sgd import is_plain
+from .sgd import cumulative_l1, is_plain
 
 #: the scale ``a`` of the scaled weights ``theta = a * v`` below which it is folded into v
 RESCALE = 1e-9
@@ -232,7 +232,7 @@ def _general_step(data, indices, indptr, y, weights, theta, i, eta, t, scale_inv
         apply_step(theta, grad, model, opt, state, eta, t)
         return True, scale
     decay = 1.0 - eta * l2
-    if l1 > 0.0:  # the prox touches every coordinate anyway: O(d), no scaled weights
+    if l1 > 0.0:  # the cumulative L1 touches every coordinate anyway: O(d), no scaled weights
         for k in range(theta.shape[0]):
             row = theta[k]
             step = eta * w * g[k]
@@ -242,8 +242,7 @@ def _general_step(data, indices, indptr, y, weights, theta, i, eta, t, scale_inv
                 for j in range(1, row.shape[0]):
                     row[j] *= decay
             csr_add_row(-step, data, indices, a0, a1, row, scale_inv)
-            for j in range(1, row.shape[0]):
-                row[j] = shrink(row[j], eta * l1)
+            cumulative_l1(row, state[0, k], state[1, k], eta * l1)  # as the dense loop
         return True, scale
     if l2 > 0.0:  # theta = scale * v: the decay is one multiplication
         scale *= decay
