@@ -721,9 +721,10 @@ def _batch(problem, method, theta, schedule, settings):
         if problem.gram is not None:
             steps = np.empty((etas.shape[0], *problem.shape)) if path is not None else None
             losses = np.empty(etas.shape[0])
+            plain = settings.opt[0] == K.codes.SGD and problem.l2 == problem.l1 == 0  # the fast loop
             n, status = K.gram_descent(
-                *problem.gram.pieces, problem.model, settings.opt, state, theta, etas, done, grad_tol, limit, grad,
-                losses, steps,
+                *problem.gram.pieces, problem.model, settings.opt, None if plain else state, theta, etas, done,
+                grad_tol, limit, grad, losses, steps,
             )  # fmt: skip
             history.extend(losses[:n])
             if path is not None:

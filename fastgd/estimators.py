@@ -41,6 +41,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
         "fastgd.GDRegressor and fastgd.GDClassifier need scikit-learn >= 1.6: pip install fastgd[sklearn]"
     ) from exc
 
+from .api import _is_dask
 from .api import fit as _fit
 from .losses import LOSSES
 from .stream import Stream
@@ -68,6 +69,43 @@ def _check_some_weight(sample_weight):
         weights = np.asarray(sample_weight)
         if weights.dtype.kind in "biuf" and weights.size and not weights.any():
             raise ValueError("sample_weight is zero for every sample: there is nothing to fit")
+
+
+def _validate(estimator, X, y=None, reset=True, **kwargs):
+    """scikit-learn's validate_data; Dask collections pass through untouched (never computed
+    here: ``fastgd.fit`` runs them on the cluster), only their number of features recorded."""
+    if not (_is_dask(X) or _is_dask(y)):
+        return (
+            validate_data(estimator, X, y, reset=reset, **kwargs)
+            if y is not None
+            else validate_data(estimator, X, reset=reset, **kwargs)
+        )
+    n_features = X.shape[1] if len(X.shape) == 2 else 1
+    if reset:
+        estimator.n_features_in_ = n_features
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(f"X has {n_features} features, but {type(estimator).__name__} was fitted with "
+                         f"{estimator.n_features_in_}")  # fmt: skip
+    return (X, y) if y is not None else X
+
+
+def _no_dask_stream(X, y):
+    if _is_dask(X) or _is_dask(y):
+        raise ValueError(
+            "partial_fit takes in-memory chunks; for Dask data use fit, which runs on the cluster "
+            "(only θ and partial sums travel to the client)"
+        )
+
+
+def _classes_of(y):
+    """The sorted labels of y; of a Dask y, computed on the cluster (only the labels travel)."""
+    if _is_dask(y):
+        import dask.array as da
+
+        y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
+        return np.asarray(da.unique(y).compute())
+    check_classification_targets(y)
+    return np.unique(y)
 
 
 def _stochastic(estimator):
@@ -163,8 +201,8 @@ class _GDModel:
 
     def _decision(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_DTYPES, reset=False)
-        return X @ self.coef_.T + self.intercept_
+        X = _validate(self, X, dtype=_DTYPES, reset=False)
+        return X @ self.coef_.T + self.intercept_  # a Dask X gives a lazy Dask array
 
 
 class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
@@ -257,7 +295,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``."""
         warm = self.warm_start and self._fitted()
-        X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, reset=not warm)
+        X, y = _validate(self, X, y, dtype=_DTYPES, y_numeric=True, reset=not warm)
         init = self._theta() if warm else "zeros"
         return self._run(X, y, self._loss(), init, sample_weight)
 
@@ -272,6 +310,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
         The model's parameters are read when the stream starts (the first call after
         construction or ``fit``).  Sample weights scale each sample's step as given (``fit``
         normalizes them to mean 1; a stream's total weight is unknown)."""
+        _no_dask_stream(X, y)
         first = getattr(self, "_stream", None) is None
         X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, reset=first and not self._fitted())
         init = self._theta() if first and self._fitted() else "zeros"
@@ -380,9 +419,8 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``
         (the classes must be the same)."""
         warm = self.warm_start and self._fitted()
-        X, y = validate_data(self, X, y, dtype=_DTYPES, reset=not warm)
-        check_classification_targets(y)
-        classes = np.unique(y)
+        X, y = _validate(self, X, y, dtype=_DTYPES, reset=not warm)
+        classes = _classes_of(y)
         if warm and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start: y's classes {classes.tolist()!r} differ from those of the previous fit "
@@ -399,6 +437,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         """One pass of SGD (or mini-batch) over (X, y), continuing from the previous call (see
         ``GDRegressor.partial_fit``).  ``classes`` (every label the stream will see) is required
         on the first call, unless ``fit`` ran before."""
+        _no_dask_stream(X, y)
         first = getattr(self, "_stream", None) is None
         X, y = validate_data(self, X, y, dtype=_DTYPES, reset=first and not self._fitted())
         check_classification_targets(y)
@@ -427,6 +466,11 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
     def predict(self, X):
         """The class with the highest score."""
         scores = self.decision_function(X)
+        if _is_dask(scores):  # lazily, block by block on the cluster
+            return scores.map_blocks(self._labels, drop_axis=list(range(1, scores.ndim)), dtype=self.classes_.dtype)
+        return self._labels(scores)
+
+    def _labels(self, scores):
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else np.argmax(scores, axis=1)
         return self.classes_[index]
 

@@ -363,3 +363,30 @@ def test_a_worker_killed_in_the_middle_of_a_fit_changes_nothing(client, persiste
     assert pid not in client.run(os.getpid).values()  # the nanny started a new process
     np.testing.assert_array_equal(out["res"].theta, expected.theta)
     np.testing.assert_array_equal(out["res"].history, expected.history)
+
+
+def test_the_estimators_fit_dask_collections_on_the_cluster(client):
+    """GDRegressor / GDClassifier hand Dask input to fastgd.fit (nothing computed on the client),
+    give the in-memory coefficients, and predict lazily; partial_fit wants in-memory chunks."""
+    pytest.importorskip("sklearn")
+    X, y = _data(n=6_000, d=4)
+    Xd, yd = _dask(X, y)
+    common = dict(method="batch", penalty="l2", alpha=1e-3, standardize=True, tol=1e-10, max_epochs=5_000)
+    on_dask = fastgd.GDRegressor(**common).fit(Xd, yd)
+    in_memory = fastgd.GDRegressor(**common).fit(X, y)
+    np.testing.assert_allclose(on_dask.coef_, in_memory.coef_, rtol=1e-6)
+    assert on_dask.n_features_in_ == 4
+    predicted = on_dask.predict(Xd)
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_allclose(predicted.compute(), in_memory.predict(X), rtol=1e-6)
+
+    labels = (_labels(X) == "yes").astype(np.int64)
+    classifier = fastgd.GDClassifier(**common).fit(Xd, da.from_array(labels, chunks=1_500))
+    reference = fastgd.GDClassifier(**common).fit(X, labels)
+    assert classifier.classes_.tolist() == [0, 1]
+    np.testing.assert_allclose(classifier.coef_, reference.coef_, rtol=1e-6)
+    lazy = classifier.predict(Xd)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), reference.predict(X))
+    with pytest.raises(ValueError, match="partial_fit takes in-memory chunks"):
+        fastgd.GDRegressor().partial_fit(Xd, yd)

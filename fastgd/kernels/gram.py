@@ -8,6 +8,7 @@ offset of the model's features from the centered ones, ``y_mean`` and ``s_yy = �
     MSE(θ) = e² + θᵀMθ - 2hᵀθ + s_yy,   e = θ0 + deltaᵀθ - ȳ;   ∇θ0 = 2e,   ∇θ = 2e·delta + 2(Mθ - h)
 """
 
+import numpy as np
 from numba import njit
 
 from ._config import KERNEL
@@ -42,22 +43,33 @@ def gram_descent(
     M, h, delta, y_mean, s_yy, model, opt, state, theta, etas, t_start, grad_tol, limit, grad, history, path
 ):
     """Optimizer steps (``optimizers.apply_step``: the penalty and the optimizer of ``model`` and
-    ``opt``) with the rates ``etas[k]`` at update counts ``t_start + k`` on theta (d + 1,) or
-    (1, d + 1); ``grad`` (theta's shape) holds the squared loss's gradient at ``theta`` on
-    entry.  Each step is followed by the new objective (mean loss + penalty, into ``history[k]``)
-    and gradient; ``path[k]`` receives theta after step k unless ``path`` is None.  Stops after
+    ``opt``; with ``state=None`` plain steps without a penalty, the fast loop) with the rates
+    ``etas[k]`` at update counts ``t_start + k`` on theta (d + 1,) or (1, d + 1); ``grad``
+    (theta's shape) holds the squared loss's gradient at ``theta`` on entry.  Each step is
+    followed by the new objective (mean loss + penalty, into ``history[k]``) and gradient; ``path[k]`` receives theta after step k unless ``path`` is None.  Stops after
     ``len(etas)`` steps (MAX_EPOCHS), when the stationarity measure (``optimizers.stationarity``)
     is <= grad_tol (CONVERGED) or when the objective is NaN or above ``limit`` (DIVERGED).
     Returns (steps taken, status)."""
     rows, g = as_rows(theta), as_rows(grad)
+    row, gradient = rows[0], g[0]
     for k in range(etas.shape[0]):
-        apply_step(rows, g, model, opt, state, etas[k], t_start + k)
-        loss = gram_loss_grad(M, h, delta, y_mean, s_yy, model[0], rows[0], g[0]) + penalty_of(rows, model)
+        if state is None:  # resolved at compile time: plain steps, no penalty
+            for j in range(row.shape[0]):
+                row[j] -= etas[k] * gradient[j]
+        else:
+            apply_step(rows, g, model, opt, state, etas[k], t_start + k)
+        loss = gram_loss_grad(M, h, delta, y_mean, s_yy, model[0], row, gradient)
+        if state is not None:
+            loss += penalty_of(rows, model)
         history[k] = loss
         if not loss <= limit:
             return k + 1, DIVERGED
         if path is not None:
             copy_rows(as_rows(path[k]), rows)
-        if stationarity_of(rows, g, model, etas[k]) <= grad_tol:
+        if state is None:
+            measure = np.sqrt(np.sum(gradient * gradient))
+        else:
+            measure = stationarity_of(rows, g, model, etas[k])
+        if measure <= grad_tol:
             return k + 1, CONVERGED
     return etas.shape[0], MAX_EPOCHS
