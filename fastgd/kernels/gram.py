@@ -46,10 +46,11 @@ def gram_descent(
     ``opt``; with ``state=None`` plain steps without a penalty, the fast loop) with the rates
     ``etas[k]`` at update counts ``t_start + k`` on theta (d + 1,) or (1, d + 1); ``grad``
     (theta's shape) holds the squared loss's gradient at ``theta`` on entry.  Each step is
-    followed by the new objective (mean loss + penalty, into ``history[k]``) and gradient; ``path[k]`` receives theta after step k unless ``path`` is None.  Stops after
-    ``len(etas)`` steps (MAX_EPOCHS), when the stationarity measure (``optimizers.stationarity``)
-    is <= grad_tol (CONVERGED) or when the objective is NaN or above ``limit`` (DIVERGED).
-    Returns (steps taken, status)."""
+    followed by the new objective (mean loss + penalty, into ``history[k]``) and gradient;
+    ``path[k]`` receives theta after step k unless ``path`` is None.  Stops after ``len(etas)``
+    steps (MAX_EPOCHS), when the stationarity measure (``optimizers.stationarity``) is <=
+    grad_tol (CONVERGED) or when the objective is NaN or above ``limit`` (DIVERGED).  Returns
+    (steps taken, status)."""
     rows, g = as_rows(theta), as_rows(grad)
     row, gradient = rows[0], g[0]
     for k in range(etas.shape[0]):
