@@ -44,6 +44,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
 from .api import _is_dask
 from .api import fit as _fit
 from .losses import LOSSES
+from .result import probabilities
 from .stream import Stream
 
 __all__ = ["GDClassifier", "GDRegressor"]
@@ -479,15 +480,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         """Class probabilities, columns in the order of ``classes_``: the logistic function of
         the score for "log" (softmax for more than two classes), ``(clip(score, -1, 1) + 1) / 2``
         for "modified_huber" (as scikit-learn)."""
-        scores = np.asarray(self.decision_function(X), dtype=np.float64)
-        if scores.ndim == 2:
-            z = np.exp(scores - scores.max(axis=1, keepdims=True))
-            return z / z.sum(axis=1, keepdims=True)
-        if self.loss == "log":
-            positive = 0.5 * (1.0 + np.tanh(0.5 * scores))  # the logistic function, overflow-free
-        else:
-            positive = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
-        return np.column_stack([1.0 - positive, positive])
+        return probabilities(self.loss, self.decision_function(X))
 
     @available_if(_has_proba)
     def predict_log_proba(self, X):

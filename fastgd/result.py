@@ -98,15 +98,7 @@ class FitResult:
                 f"predict_proba needs loss 'log', 'modified_huber' or 'softmax'; this model was fitted with "
                 f"loss={self.loss_name!r}"
             )
-        scores = self.decision_function(X).astype(np.float64)
-        if self.loss_name == "softmax":
-            z = np.exp(scores - scores.max(axis=1, keepdims=True))
-            return z / z.sum(axis=1, keepdims=True)
-        if self.loss_name == "log":
-            positive = 0.5 * (1.0 + np.tanh(0.5 * scores))  # the logistic function, overflow-free
-        else:
-            positive = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
-        return np.column_stack([1.0 - positive, positive])
+        return probabilities(self.loss_name, self.decision_function(X))
 
     def __repr__(self):
         lines = [
@@ -117,3 +109,18 @@ class FitResult:
             f"          message={self.message!r})",
         ]
         return "\n".join(lines)
+
+
+def probabilities(loss_name, scores):
+    """Class probabilities from decision scores: the softmax of (n, K) scores (softmax, or log
+    with K classes); for (n,) scores of two classes, the logistic function ("log") or
+    ``(clip(score, -1, 1) + 1) / 2`` ("modified_huber", as scikit-learn), as columns [1 - p, p]."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 2:
+        z = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+    if loss_name == "log":
+        positive = 0.5 * (1.0 + np.tanh(0.5 * scores))  # the logistic function, overflow-free
+    else:
+        positive = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
+    return np.column_stack([1.0 - positive, positive])
