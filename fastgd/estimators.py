@@ -72,22 +72,24 @@ def _check_some_weight(sample_weight):
             raise ValueError("sample_weight is zero for every sample: there is nothing to fit")
 
 
-def _validate(estimator, X, y=None, reset=True, **kwargs):
+_NO_Y = object()  #: _validate's "X alone" (y=None must reach validate_data, which rejects it)
+
+
+def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
     """scikit-learn's validate_data; Dask collections pass through untouched (never computed
     here: ``fastgd.fit`` runs them on the cluster), only their number of features recorded."""
     if not (_is_dask(X) or _is_dask(y)):
-        return (
-            validate_data(estimator, X, y, reset=reset, **kwargs)
-            if y is not None
-            else validate_data(estimator, X, reset=reset, **kwargs)
-        )
+        if y is _NO_Y:
+            return validate_data(estimator, X, reset=reset, **kwargs)
+        return validate_data(estimator, X, y, reset=reset, **kwargs)
     n_features = X.shape[1] if len(X.shape) == 2 else 1
     if reset:
         estimator.n_features_in_ = n_features
     elif n_features != estimator.n_features_in_:
-        raise ValueError(f"X has {n_features} features, but {type(estimator).__name__} was fitted with "
-                         f"{estimator.n_features_in_}")  # fmt: skip
-    return (X, y) if y is not None else X
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} was fitted with {estimator.n_features_in_}"
+        )
+    return X if y is _NO_Y else (X, y)
 
 
 def _no_dask_stream(X, y):
