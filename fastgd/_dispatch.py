@@ -7,10 +7,12 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
+from . import closed_form
 from . import kernels as K
 from ._validation import is_sparse
 from .kernels._config import CHUNK
 from .losses import LOSSES
+from .runner import Epochs
 
 #: the Gram matrix is formed (precompute="auto", the curvature for the "auto" rates) up to this many features
 GRAM_MAX_FEATURES = 2048
@@ -121,6 +123,17 @@ class Problem:
             return self.gram.loss_grad(theta, grad)
         return self._loss_grad(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
 
+    def solve(self, method, ridge=None):
+        """The closed form ``method`` ("normal" or "svd") of the squared loss with the ridge term
+        ``ridge = (l2, D)`` or None: (θ [intercept, *coef] in original units, message)."""
+        if method == "normal":
+            return closed_form.normal_equation(self.X, self.y, self.mean, self.fit_intercept, self.weights, ridge)
+        return closed_form.svd(self.X, self.y, self.fit_intercept, self.weights, ridge)
+
+    def epochs(self, theta, options):
+        """The source of SGD / mini-batch epochs for ``engine.stochastic``: the epoch runner."""
+        return Epochs(self, theta, options)
+
     def use_gram(self):
         """Precompute the squared loss's Gram matrix (one read of X): every ``loss_grad`` after
         this costs O(d²).  Call after ``standardize`` if at all."""
@@ -143,7 +156,7 @@ class Problem:
         if self._lipschitz is None and self.gram is not None:
             self._lipschitz = self.gram.lipschitz()
         if self._lipschitz is None:
-            v = _start_vector(self.d + 1)
+            v = start_vector(self.d + 1)
             if not self.fit_intercept:
                 v[0] = 0.0
             zeros = np.zeros(self.n, dtype=self.X.dtype)
@@ -153,7 +166,7 @@ class Problem:
                 self._loss_grad(*self.xs, zeros, self.weights, v, *self.where, self._square, self._grad, work)
                 return self._grad
 
-            self._lipschitz = _power_iteration(hessian_times, v, max_iter, rtol)
+            self._lipschitz = power_iteration(hessian_times, v, max_iter, rtol)
         return self._hessian_scale(self._lipschitz)
 
     def strong_convexity(self):
@@ -240,10 +253,8 @@ class GramLoss:
     def __init__(self, problem, gram=None):
         """``gram``: the ``closed_form.Gram`` sums, when already formed (the Dask backend sums
         them block by block); None reads X for them."""
-        from .closed_form import gram as form_gram
-
-        G = gram if gram is not None else form_gram(problem.X, problem.y, problem.mean, problem.fit_intercept,
-                                                    problem.weights)  # fmt: skip
+        G = gram if gram is not None else closed_form.gram(problem.X, problem.y, problem.mean,
+                                                           problem.fit_intercept, problem.weights)  # fmt: skip
         s = np.ones(problem.d) if problem.scale_inv is None else problem.scale_inv
         self.M = (G.A * s[:, None] * s[None, :]) / G.weight
         self.h = G.b * s / G.weight
@@ -280,12 +291,12 @@ class GramLoss:
         return _largest_eigenvalue(self.hessian(), max_iter=1000, rtol=1e-9)
 
 
-def _start_vector(size):
+def start_vector(size):
     """The power iterations' fixed start (so learning_rate="auto" does not depend on random_state)."""
     return np.random.default_rng(_POWER_SEED).standard_normal(size)
 
 
-def _power_iteration(matvec, v, max_iter, rtol):
+def power_iteration(matvec, v, max_iter, rtol):
     """λmax of the symmetric positive semi-definite operator ``matvec`` from the start ``v``:
     the Rayleigh quotient, which approaches λmax from below."""
     v = v / np.linalg.norm(v)
@@ -304,7 +315,7 @@ def _largest_eigenvalue(H, max_iter, rtol):
     """λmax of the small symmetric positive semi-definite matrix H, by power iteration."""
     if not np.isfinite(H).all():
         _finite_norm(H.ravel())  # raises: the Gram matrix itself overflowed
-    return _power_iteration(H.__matmul__, _start_vector(H.shape[0]), max_iter, rtol)
+    return power_iteration(H.__matmul__, start_vector(H.shape[0]), max_iter, rtol)
 
 
 def _finite_norm(w):

@@ -20,6 +20,11 @@ def is_sparse(a):
     return type(a).__module__.startswith("scipy.sparse") and hasattr(a, "tocsr")
 
 
+def is_dask(a):
+    """Whether ``a`` is a Dask collection (told by its type's module: dask is never imported here)."""
+    return type(a).__module__.partition(".")[0] in ("dask", "dask_expr")
+
+
 def _as_numeric_array(a, name):
     """``a`` as an ndarray of a real numeric dtype (float32/float64 kept, others -> float64)."""
     if is_sparse(a) or hasattr(a, "tocsr") or hasattr(a, "toarray"):

@@ -27,7 +27,7 @@ batch (Gram path)          squared loss: the merged system, then ``kernels.gram_
 batch (passes)             any other loss, or ``precompute=False``: one pass per step, per-block
                            loss + gradient (K (d + 1) + 1 numbers a block) summed on the client in
                            block order; the step (``kernels.update``: optimizer, penalty) is the
-                           in-memory loop's (``api._batch``)
+                           in-memory loop's (``engine.batch``)
 sgd, minibatch             local SGD with averaging, one round per epoch (below); plain steps
                            with the penalty (the kernels' fast loop for the plain squared loss)
 =========================  ==================================================================
@@ -63,12 +63,14 @@ import warnings
 import numpy as np
 
 from . import _validation as v
-from . import api, closed_form, schedules
+from . import closed_form, engine, schedules
 from . import kernels as K
-from ._dispatch import GRAM_MAX_FEATURES, GramLoss, Problem, _power_iteration, _start_vector, thread_count
+from ._dispatch import GRAM_MAX_FEATURES, GramLoss, Problem, power_iteration, start_vector, thread_count
 from .kernels.blockgram import block_gram
-from .kernels.codes import OK, SGD, SQUARED
+from .kernels.codes import OK, SGD, SQUARED, STATE_SLOTS
 from .losses import LOSSES
+from .options import make_options
+from .runner import EpochRunner, Shuffler, plain_steps
 
 # ----------------------------------------------------------------------------------------------
 # Every call of a fastgd kernel in this module (adapt these when a kernel's signature changes).
@@ -114,15 +116,8 @@ def _block_max_row_norm2(Xb, center, scale_inv):
 
 
 def _block_order(rows, shuffle, seed):
-    """The visiting order of a block's rows: ``shuffle`` / ``shuffle_blocks`` from ``seed``, or as is."""
-    order = np.arange(rows, dtype=np.int32 if rows < 2**31 else np.int64)
-    state = np.array([seed], dtype=np.uint64)
-    if shuffle == "rows":
-        K.shuffle(order, state)
-    elif shuffle == "blocks":
-        runs = np.empty(-(-rows // api._BLOCK_ROWS), dtype=order.dtype)
-        K.shuffle_blocks(order, runs, api._BLOCK_ROWS, state)
-    return order
+    """The visiting order of a block's rows: ``runner.Shuffler``'s from ``seed``."""
+    return Shuffler(rows, None, shuffle, np.array([seed], dtype=np.uint64)).next()
 
 
 def _plain_opt():
@@ -131,22 +126,14 @@ def _plain_opt():
 
 
 def _block_epoch(Xb, yb, theta, order, batch_size, where, model, state, sched_code, params, t_start):
-    """One local epoch of plain steps on a block, ``theta`` (K, d + 1) and ``state`` updated in
-    place: ``sgd_epoch`` (batch_size 0) or ``minibatch_epoch``; ``state`` None runs the kernels'
-    fast loop (squared loss, one output, no penalty), else the general one (any loss and
-    penalty) with the block's (2, K, d + 1) state (SGD's cumulative L1 penalty).  Returns
-    ``codes.OK`` or where a non-finite gradient appeared."""
-    center, scale_inv = where
-    opt = _plain_opt()
-    if batch_size == 0:
-        return K.sgd_epoch(
-            Xb, yb, None, theta, order, center, scale_inv, model, opt, state, None, sched_code, params, t_start, None
-        )
-    grad = np.empty(theta.shape)
-    return K.minibatch_epoch(
-        Xb, yb, None, theta, order, batch_size, center, scale_inv, model, opt, state, None, sched_code, params,
-        t_start, grad, None,
-    )  # fmt: skip
+    """One local epoch of plain steps on a block by the epoch runner, ``theta`` (K, d + 1)
+    updated in place: SGD (batch_size 0) or mini-batch; the kernels' fast loop for the squared
+    loss on one output without a penalty, else the general one with the block's (2, K, d + 1)
+    ``state`` (SGD's cumulative L1 penalty; zeros when None).  Returns (``codes.OK`` or where a
+    non-finite gradient appeared, the state after the epoch: None for the fast loop)."""
+    runner = EpochRunner(theta, model, _plain_opt(), batch_size, state=state)
+    status = runner.run_coded(((Xb,), yb, None, where), order, sched_code, params, t_start)
+    return status, runner.state
 
 
 def warmup(dtypes=(np.float64, np.float32)):
@@ -308,7 +295,7 @@ def _epoch_task(Xb, yb, theta, state, seed, shuffle, batch_size, where, model, s
     state = None if state is None else np.array(state, dtype=np.float64)
     start = _block_loss_grad(Xb, yb, theta, where, model, False)[0] if start_loss else 0.0
     order = _block_order(Xb.shape[0], shuffle, seed)
-    status = _block_epoch(
+    status, state = _block_epoch(
         Xb, yb, theta, order, batch_size, where, model, state, sched_code, _contiguous(params), t_start
     )
     return int(status), theta, float(start), state
@@ -561,15 +548,26 @@ class DaskProblem(Problem):
         if self._lipschitz is None and (self.gram is not None or self.d <= GRAM_MAX_FEATURES):
             self._lipschitz = (self.gram if self.gram is not None else self._gram_loss()).lipschitz()
         if self._lipschitz is None:
-            v0 = _start_vector(self.d + 1)
+            v0 = start_vector(self.d + 1)
             if not self.fit_intercept:
                 v0[0] = 0.0
 
             def hessian_times(w):
                 return self._pass(w.reshape(1, -1), True, model=self._square, zero_y=True)[1:] / self.n
 
-            self._lipschitz = _power_iteration(hessian_times, v0, max_iter, rtol)
+            self._lipschitz = power_iteration(hessian_times, v0, max_iter, rtol)
         return self._hessian_scale(self._lipschitz)
+
+    def solve(self, method, ridge=None):
+        """The normal equation from the merged Gram sums, or SVD by tsqr; ridge as in memory."""
+        if method == "normal":
+            theta, message = closed_form.solve_normal(self.gram_sums(), self.fit_intercept, ridge)
+            return theta, message + ", XᵀX and Xᵀy summed block by block"
+        return _tsqr_svd(self, ridge)
+
+    def epochs(self, theta, options):
+        """SGD / mini-batch epochs as rounds of local SGD over the blocks (``LocalEpochs``)."""
+        return LocalEpochs(self, theta, options)
 
     def lipschitz_max(self):
         import dask
@@ -639,156 +637,29 @@ def fit(
     ``record_path="update"`` is not available (there is no single sequence of updates);
     ``n_threads`` does not apply (the workers' threads run the blocks).
     """
-    method = v.check_choice("method", method, v.METHODS)
-    spec = v.check_loss(loss)
-    eps = v.check_epsilon(spec, epsilon)
-    l2, l1 = v.check_penalty(penalty, alpha, l1_ratio)
-    opt = v.check_optimizer(optimizer)
-    average = v.check_average(average)
-    early_stopping = v.check_bool("early_stopping", early_stopping)
-    v.check_fraction("validation_fraction", validation_fraction)
-    max_epochs = v.check_int("max_epochs", max_epochs, 1)
-    batch_size = v.check_int("batch_size", batch_size, 1)
-    n_iter_no_change = v.check_int("n_iter_no_change", n_iter_no_change, 1)
-    tol = v.check_real("tol", tol, 0.0)
-    fit_intercept = v.check_bool("fit_intercept", fit_intercept)
-    standardize = v.check_bool("standardize", standardize)
-    shuffle = v.check_choice("shuffle", shuffle, v.SHUFFLE)
-    shuffle = "rows" if shuffle is True else shuffle
-    record_path = v.check_choice("record_path", record_path, v.RECORD_PATH)
-    record_path = "update" if record_path is True else record_path
-    schedule = api._check_learning_rate(learning_rate)
-    precompute = v.check_choice("precompute", precompute, ("auto", True, False))
-    rng = v.check_random_state(random_state)
-    if n_threads is not None:
-        v.check_n_threads(n_threads)
-    if method == "auto":
-        closed = spec.name == "squared" and l1 == 0 and not early_stopping
-        method = "auto" if closed else "batch"
-    api._check_combination(method, spec, l1, opt, average, early_stopping)
-    _check_supported(method, opt, average, sample_weight, early_stopping)
-    progress = api._check_observer(callback, progress, method)
-    if record_path == "update":
-        raise ValueError(
-            "record_path='update' needs one sequence of updates; on Dask the blocks update in parallel (local SGD "
-            "with averaging): use record_path='epoch'"
-        )
-
-    X, y, notes = _row_blocks(X, y, labels=spec.classifier)
-    d = int(X.shape[1])
+    keywords = {name: value for name, value in locals().items() if name not in ("X", "y", "sample_weight")}
+    options = make_options("dask", weighted=sample_weight is not None, **keywords)
+    X, y, notes = _row_blocks(X, y, labels=options.spec.classifier)
+    spec, d = options.spec, int(X.shape[1])
     classes = None
     if spec.classifier:
         y, classes = _encode_labels(y, spec, X.dtype)
     n_outputs = classes.shape[0] if spec.task == "multiclass" else 1
-    theta0 = v.check_init(init, d, fit_intercept, n_outputs)
-    squared = spec.name == "squared"
-    gram_batch = squared and method == "batch" and (precompute is True or (precompute == "auto" and fit_intercept))
-    with_gram = d <= GRAM_MAX_FEATURES and (method in ("auto", "normal") or gram_batch or schedule == "auto")
-    problem = DaskProblem(
-        X, y, fit_intercept=fit_intercept, with_gram=with_gram, spec=spec, eps=eps, l2=l2, l1=l1, n_outputs=n_outputs
+    options = options.replace(init=v.check_init(options.init, d, options.fit_intercept, n_outputs))
+    method, precompute = options.method, options.precompute
+    gram_batch = (
+        spec.name == "squared"
+        and method == "batch"
+        and (precompute is True or (precompute == "auto" and options.fit_intercept))
     )
-    if not np.isfinite(problem.std).all():
-        col = int(np.flatnonzero(~np.isfinite(problem.std))[0])
-        raise ValueError(
-            f"X column {col} holds values too large to square in float64 (its variance overflows); rescale it"
-        )
-    if not np.isfinite(problem.y_var):
-        raise ValueError("y holds values too large to square in float64 (its variance overflows); rescale it")
-    if standardize:
-        problem.standardize()
-    labels = dict(loss_name=spec.name, classes=classes)
-    if method == "auto":
-        result = _auto(problem, labels)
-    elif method in ("normal", "svd"):
-        result = _closed_form(problem, method, labels)
-    else:
-        settings = api._Settings(
-            batch_size, max_epochs, tol, n_iter_no_change, shuffle, record_path, rng, 0, (opt.code, opt.params, -1),
-            opt, None, labels, api._observer(callback, progress, method, max_epochs),
-        )  # fmt: skip
-        try:
-            result = _iterative(problem, method, theta0, schedule, settings, standardize, precompute)
-        finally:
-            if settings.observer is not None:
-                settings.observer.close()
+    with_gram = d <= GRAM_MAX_FEATURES and (method in ("auto", "normal") or gram_batch or options.schedule == "auto")
+    problem = DaskProblem(
+        X, y, fit_intercept=options.fit_intercept, with_gram=with_gram, spec=spec, eps=options.eps, l2=options.l2,
+        l1=options.l1, n_outputs=n_outputs,
+    )  # fmt: skip
+    result = engine.run(problem, options, dict(loss_name=spec.name, classes=classes))
     where = f"on Dask: {problem.n_blocks} row blocks"
     return dataclasses.replace(result, message="; ".join([result.message, where, *notes]))
-
-
-def _check_supported(method, opt, average, sample_weight, early_stopping):
-    """ValueErrors for what the Dask backend does not do yet (before any pass over the data)."""
-    unsupported = []
-    if method in ("sgd", "minibatch") and opt.code != SGD:
-        unsupported.append(f"optimizer={opt.name!r} with method={method!r} (local SGD takes plain steps; "
-                           "method='batch' takes optimizer steps)")  # fmt: skip
-    if average >= 0:
-        unsupported.append("average")
-    if sample_weight is not None:
-        unsupported.append("sample_weight")
-    if early_stopping:
-        unsupported.append("early_stopping")
-    if unsupported:
-        raise ValueError(
-            f"{'; '.join(unsupported)}: not supported on Dask input yet. Fit in memory (numpy arrays, e.g. "
-            "X.compute()) for these options, or leave them at their defaults"
-        )
-
-
-def _iterative(problem, method, theta0, schedule, settings, standardize, precompute):
-    if not standardize:
-        api._warn_scales(problem)
-    gram_ok = problem.spec.name == "squared"
-    if method == "batch" and gram_ok and (precompute is True or (precompute == "auto" and api._gram_pays(problem))):
-        problem.use_gram()
-    if method == "minibatch" and settings.batch_size > problem.n:
-        b = problem.n
-        warnings.warn(f"batch_size={settings.batch_size} exceeds the {b} samples; using {b}", stacklevel=4)
-        settings = settings._replace(batch_size=b)
-    if isinstance(theta0, str):
-        theta = settings.rng.standard_normal(problem.shape) if theta0 == "random" else np.zeros(problem.shape)
-        theta[:, 0] *= problem.fit_intercept
-        if standardize and problem.fit_intercept:  # a constant column reads as 0: its coefficient gets no gradient
-            theta[:, 1:][:, problem.std == 0] = 0.0
-    else:
-        theta = problem.to_model(theta0)
-    if method == "batch":  # the in-memory loop; each loss and gradient a pass over the blocks (or the Gram path)
-        return api._batch(problem, method, theta, schedule, settings)
-    return _local_sgd(problem, method, theta, schedule, settings)
-
-
-def _closed_form(problem, method, labels):
-    """The normal equation from the merged Gram sums, or SVD by tsqr; ridge as in memory."""
-    ridge = (problem.l2, problem.penalty_scales()) if problem.l2 > 0 else None
-    if method == "normal":
-        theta, message = closed_form.solve_normal(problem.gram_sums(), problem.fit_intercept, ridge)
-        message += ", XᵀX and Xᵀy summed block by block"
-    else:
-        theta, message = _tsqr_svd(problem, ridge)
-    theta = theta[None, :]
-    model_theta = problem.to_model(theta)
-    loss = problem.loss(model_theta)
-    return api._result(
-        problem,
-        method,
-        theta,
-        labels,
-        loss=loss,
-        objective=loss + problem.penalty(model_theta),
-        history=np.empty(0),
-        n_epochs=0,
-        n_updates=0,
-        converged=True,
-        message=message,
-    )
-
-
-def _auto(problem, labels):
-    if problem.n <= problem.d:
-        return _closed_form(problem, "svd", labels)
-    try:
-        return _closed_form(problem, "normal", labels)
-    except closed_form.SingularMatrixError:
-        return _closed_form(problem, "svd", labels)
 
 
 def _tsqr_svd(problem, ridge=None):
@@ -821,67 +692,65 @@ def _block_seed(base, epoch, block):
     return int(np.random.SeedSequence([base, epoch, block]).generate_state(1, np.uint64)[0])
 
 
-def _local_sgd(problem, method, theta, schedule, settings):
-    """SGD or mini-batch GD as local SGD with averaging over the blocks, one round per epoch:
-    plain steps (with the penalty), any loss; the objective, stopping rule and divergence checks
-    of the in-memory fit."""
-    import dask
+class LocalEpochs:
+    """SGD or mini-batch GD as local SGD with averaging over the blocks, one round per epoch
+    (``engine.stochastic``'s source for a DaskProblem): plain steps (with the penalty), any loss.
+    Each round is one round trip: the blocks' epochs, their average and the loss at it are
+    computed on the cluster; each block's state (SGD's cumulative L1 penalty) is kept across
+    rounds, as each thread's in memory."""
 
-    b = settings.batch_size
-    if schedule == "auto":
-        schedule = api._auto_schedule(problem, method, settings)
-    sgd = method == "sgd"
-    plain = problem.n_outputs == 1 and problem.spec.name == "squared" and problem.l2 == 0 and problem.l1 == 0
-    per_block = problem.sizes if sgd else -(-problem.sizes // b)
-    per_round = int(per_block.max())  # updates of the largest block: each block counts its own
-    per_epoch = int(per_block.sum())
-    weights = problem.sizes / problem.n
-    base = int(settings.rng.integers(2**63))
-    task = dask.delayed(_epoch_task, pure=True)
-    average = dask.delayed(_average_task, pure=True)
-    round_loss = dask.delayed(_round_loss_task, pure=True)
-    model, where = problem.model, problem.where
-    # each block's state (SGD's cumulative L1 penalty) is kept across rounds, as each thread's in memory
-    states = [None if plain else np.zeros((2, *problem.shape)) for _ in problem.blocks]
-    take = dask.delayed(operator.itemgetter(3), pure=True)
-    limit = None  # from the start objective, whose loss the first round's tasks measure (no pass of its own)
-    start_penalty = problem.penalty(theta)
-    watch = api._Watch(problem, settings)
-    history, path, reason = [], [theta.copy()] if settings.record_path else None, None
-    for epoch in range(1, settings.max_epochs + 1):
-        t_run = (epoch - 1) * per_round
+    def __init__(self, problem, theta, options):
+        self.problem, self.theta, self.shuffle = problem, theta, options.shuffle
+        sgd = options.method == "sgd"
+        self.batch_size = 0 if sgd else options.batch_size
+        plain = plain_steps(problem.model, _plain_opt(), problem.n_outputs)
+        per_block = problem.sizes if sgd else -(-problem.sizes // options.batch_size)
+        self.per_round = int(per_block.max())  # updates of the largest block: each block counts its own
+        self.per_epoch = int(per_block.sum())
+        self.weights = problem.sizes / problem.n
+        self.base = int(options.rng.integers(2**63))
+        self.states = [None if plain else np.zeros((STATE_SLOTS, *problem.shape)) for _ in problem.blocks]
+        self.plain = plain
+        self.start_objective = None  # measured by the first round's tasks (no pass of its own)
+        self._start_penalty = problem.penalty(theta)
+
+    @property
+    def current(self):
+        return self.theta
+
+    def run(self, epoch, schedule, path):
+        """(status, the averaged θ, the objective there) after one round."""
+        import dask
+
+        problem = self.problem
+        task = dask.delayed(_epoch_task, pure=True)
+        average = dask.delayed(_average_task, pure=True)
+        round_loss = dask.delayed(_round_loss_task, pure=True)
+        take = dask.delayed(operator.itemgetter(3), pure=True)
+        model, where = problem.model, problem.where
+        t_run = (epoch - 1) * self.per_round
+        per_round = self.per_round
         params = schedule.table(t_run, per_round) if isinstance(schedule, schedules.custom) else schedule.params
-        order = np.random.default_rng([base, epoch]).permutation(problem.n_blocks)
-        if not settings.shuffle:
+        order = np.random.default_rng([self.base, epoch]).permutation(problem.n_blocks)
+        if not self.shuffle:
             order = np.arange(problem.n_blocks)
+        first = self.start_objective is None
         tasks = []
-        for (xb, yb, index, _), state in zip(problem.blocks, states, strict=True):
-            seed = _block_seed(base, epoch, index)
-            args = (seed, settings.shuffle, 0 if sgd else b, where, model, schedule.code, params, t_run, epoch == 1)
-            tasks.append(task(xb, yb, theta, state, *args))
-        # one round trip a round: the average, and the loss at it, are computed on the cluster too
-        averaged = average(tasks, weights, order)
+        for (xb, yb, index, _), state in zip(problem.blocks, self.states, strict=True):
+            seed = _block_seed(self.base, epoch, index)
+            args = (seed, self.shuffle, self.batch_size, where, model, schedule.code, params, t_run, first)
+            tasks.append(task(xb, yb, self.theta, state, *args))
+        averaged = average(tasks, self.weights, order)
         losses = [round_loss(xb, yb, averaged, where, model) for xb, yb, _, _ in problem.blocks]
-        kept = [] if plain else [take(t) for t in tasks]
+        kept = [] if self.plain else [take(t) for t in tasks]
         (status, theta, start), *rest = _compute(averaged, *losses, *kept)
-        losses, states = rest[: len(losses)], rest[len(losses) :] or states
-        if limit is None:
-            limit = api._blowup_threshold(problem, start / problem.n + start_penalty)
+        losses, self.states = rest[: len(losses)], rest[len(losses) :] or self.states
+        if first:
+            self.start_objective = start / problem.n + self._start_penalty
         if status != OK:
-            raise api._diverged(problem, method, epoch, schedule, history, b)
+            return status, self.theta, None
+        self.theta = theta
         loss = 0.0
         for part in losses:  # in block order
             loss += part
-        objective = loss / problem.n + problem.penalty(theta)
-        if not objective <= limit:
-            raise api._diverged(problem, method, epoch, schedule, history, b, objective)
-        history.append(objective)
-        if path is not None:
-            path.append(theta.copy())
-        if settings.observer is not None and settings.observer(problem, epoch, theta, objective, epoch * per_epoch):
-            break
-        if watch(theta, objective):
-            reason = watch.reason()
-            break
-    n_updates = len(history) * per_epoch
-    return api._finish(problem, method, theta, schedule, history, n_updates, reason, settings, path, watch)
+        return OK, theta, loss / problem.n + problem.penalty(theta)

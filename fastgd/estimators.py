@@ -41,7 +41,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
         "fastgd.GDRegressor and fastgd.GDClassifier need scikit-learn >= 1.6: pip install fastgd[sklearn]"
     ) from exc
 
-from .api import _is_dask
+from ._validation import is_dask
 from .api import fit as _fit
 from .losses import LOSSES
 from .result import probabilities
@@ -78,7 +78,7 @@ _NO_Y = object()  #: _validate's "X alone" (y=None must reach validate_data, whi
 def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
     """scikit-learn's validate_data; Dask collections pass through untouched (never computed
     here: ``fastgd.fit`` runs them on the cluster), only their number of features recorded."""
-    if not (_is_dask(X) or _is_dask(y)):
+    if not (is_dask(X) or is_dask(y)):
         if y is _NO_Y:
             return validate_data(estimator, X, reset=reset, **kwargs)
         return validate_data(estimator, X, y, reset=reset, **kwargs)
@@ -93,7 +93,7 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
 
 
 def _no_dask_stream(X, y):
-    if _is_dask(X) or _is_dask(y):
+    if is_dask(X) or is_dask(y):
         raise ValueError(
             "partial_fit takes in-memory chunks; for Dask data use fit, which runs on the cluster "
             "(only θ and partial sums travel to the client)"
@@ -102,7 +102,7 @@ def _no_dask_stream(X, y):
 
 def _classes_of(y):
     """The sorted labels of y; of a Dask y, computed on the cluster (only the labels travel)."""
-    if _is_dask(y):
+    if is_dask(y):
         import dask.array as da
 
         y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
@@ -469,7 +469,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
     def predict(self, X):
         """The class with the highest score."""
         scores = self.decision_function(X)
-        if _is_dask(scores):  # lazily, block by block on the cluster
+        if is_dask(scores):  # lazily, block by block on the cluster
             return scores.map_blocks(self._labels, drop_axis=list(range(1, scores.ndim)), dtype=self.classes_.dtype)
         return self._labels(scores)
 

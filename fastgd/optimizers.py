@@ -27,11 +27,15 @@ __all__ = ["Optimizer", "adagrad", "adam", "momentum", "nesterov", "rmsprop", "s
 
 
 class Optimizer:
-    """An optimizer: its code, its parameters (float64, in the kernels' order) and a name."""
+    """An optimizer: its code, its parameters (float64, in the kernels' order) and a name, and
+    what ``learning_rate="auto"`` makes of it: ``auto_rate``, a constant rate of its own (None:
+    the rate from the curvature), and ``damping``, the factor on that rate for SGD and
+    mini-batch (momentum's steps add up about 1/(1 - beta) gradients)."""
 
-    def __init__(self, name, code, **params):
+    def __init__(self, name, code, *, auto_rate=None, damping=1.0, **params):
         self.name = name
         self.code = int(code)
+        self.auto_rate, self.damping = auto_rate, damping
         self._params = params
         self.params = np.array(list(params.values()) or [0.0], dtype=np.float64)
 
@@ -52,17 +56,19 @@ def sgd():
 
 def momentum(beta=0.9):
     """Heavy-ball momentum, 0 <= beta < 1."""
-    return Optimizer("momentum", _Code.MOMENTUM, beta=_number("beta", beta, low=0, high=1, high_open=True))
+    beta = _number("beta", beta, low=0, high=1, high_open=True)
+    return Optimizer("momentum", _Code.MOMENTUM, damping=1.0 - beta, beta=beta)
 
 
 def nesterov(beta=0.9):
     """Nesterov's accelerated gradient in its momentum form, 0 <= beta < 1."""
-    return Optimizer("nesterov", _Code.NESTEROV, beta=_number("beta", beta, low=0, high=1, high_open=True))
+    beta = _number("beta", beta, low=0, high=1, high_open=True)
+    return Optimizer("nesterov", _Code.NESTEROV, damping=1.0 - beta, beta=beta)
 
 
 def adagrad(eps=1e-8):
     """AdaGrad: per-coordinate rates shrinking with the sum of squared gradients, eps > 0."""
-    return Optimizer("adagrad", _Code.ADAGRAD, eps=_number("eps", eps, low=0, low_open=True))
+    return Optimizer("adagrad", _Code.ADAGRAD, auto_rate=0.01, eps=_number("eps", eps, low=0, low_open=True))
 
 
 def rmsprop(rho=0.9, eps=1e-8):
@@ -70,6 +76,7 @@ def rmsprop(rho=0.9, eps=1e-8):
     return Optimizer(
         "rmsprop",
         _Code.RMSPROP,
+        auto_rate=0.001,
         rho=_number("rho", rho, low=0, high=1, high_open=True),
         eps=_number("eps", eps, low=0, low_open=True),
     )
@@ -80,6 +87,7 @@ def adam(beta_1=0.9, beta_2=0.999, eps=1e-8):
     return Optimizer(
         "adam",
         _Code.ADAM,
+        auto_rate=0.001,
         beta_1=_number("beta_1", beta_1, low=0, high=1, high_open=True),
         beta_2=_number("beta_2", beta_2, low=0, high=1, high_open=True),
         eps=_number("eps", eps, low=0, low_open=True),

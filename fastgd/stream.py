@@ -8,24 +8,16 @@ concatenation.  ``fit_stream(chunks, ...)`` runs a Stream over an iterable of (X
 e.g. blocks read from a file that does not fit in memory.
 """
 
-from types import SimpleNamespace
-
 import numpy as np
 
 from . import _validation as v
-from . import kernels as K
-from . import schedules
+from . import engine
 from ._dispatch import Problem
-from .api import _auto_schedule, _check_learning_rate, _diverged, _result, _warn_scales
+from .kernels.codes import OK
+from .options import make_options
+from .runner import EpochRunner, Shuffler
 
 __all__ = ["Stream", "fit_stream"]
-
-
-class _Settings:
-    """The part of ``api._Settings`` that ``_auto_schedule`` reads."""
-
-    def __init__(self, optimizer, batch_size):
-        self.optimizer, self.batch_size = optimizer, batch_size
 
 
 class Stream:
@@ -59,24 +51,16 @@ class Stream:
         random_state=None,
         init="zeros",
     ):
-        self.method = v.check_choice("method", method, ("sgd", "minibatch"))
-        self.spec = v.check_loss(loss)
-        self.eps = v.check_epsilon(self.spec, epsilon)
-        self.l2, self.l1 = v.check_penalty(penalty, alpha, l1_ratio)
-        self.optimizer = v.check_optimizer(optimizer)
-        self.average = v.check_average(average)
-        self.schedule = _check_learning_rate(learning_rate)
-        self.batch_size = v.check_int("batch_size", batch_size, 1)
-        self.fit_intercept = v.check_bool("fit_intercept", fit_intercept)
-        self.shuffle = v.check_choice("shuffle", shuffle, (True, False, "rows"))
-        self.rng = v.check_random_state(random_state)
-        self.init = init
+        keywords = {name: value for name, value in locals().items() if name not in ("self", "classes")}
+        self.options = make_options("stream", methods=("sgd", "minibatch"), shuffles=(True, False, "rows"), **keywords)
+        self.method, self.spec, self.schedule = self.options.method, self.options.spec, self.options.schedule
+        self.rng = self.options.rng
         self.classes = None
         if classes is not None:
             if not self.spec.classifier:
                 raise ValueError(f"classes applies to a classification loss, not loss={self.spec.name!r}")
             self.classes = _check_classes(classes, self.spec)
-        self.theta = self.state = self.avg = None
+        self.theta = self._runner = None
         self.n_features = None
         self.t = 0
         self.history = []
@@ -94,48 +78,31 @@ class Stream:
         y = self._targets(y, X)
         weights = v.check_sample_weight(sample_weight, X.shape[0])
         n_outputs = self.classes.shape[0] if self.spec.task == "multiclass" else 1
+        o = self.options
         problem = Problem(
-            X, y, fit_intercept=self.fit_intercept, n_threads=1, spec=self.spec, eps=self.eps, weights=weights,
-            l2=self.l2, l1=self.l1, n_outputs=n_outputs,
+            X, y, fit_intercept=o.fit_intercept, n_threads=1, spec=o.spec, eps=o.eps, weights=weights, l2=o.l2,
+            l1=o.l1, n_outputs=n_outputs,
         )  # fmt: skip
         if problem.bad_row >= 0:
             raise v.report_nonfinite(X, problem.bad_row)
         if self.theta is None:
             self._start(problem)
-        order = np.arange(problem.n, dtype=np.int64) if weights is None else np.flatnonzero(weights)
-        if self.shuffle:
-            K.shuffle(order, self._shuffle_state)
-        b = self.batch_size if self.method == "minibatch" else 1
-        updates = -(-order.shape[0] // b)
-        schedule = self.schedule
-        params = schedule.table(self.t, updates) if isinstance(schedule, schedules.custom) else schedule.params
-        opt = (self.optimizer.code, self.optimizer.params, self.average)
-        where = (problem.center, problem.scale_inv)
-        state = None if self._plain else self.state
-        if self.method == "sgd":
-            status = K.sgd_epoch(
-                X, y, weights, self.theta, order, *where, problem.model, opt, state, self.avg, schedule.code, params,
-                self.t, None,
-            )  # fmt: skip
-        else:
-            status = K.minibatch_epoch(
-                X, y, weights, self.theta, order, b, *where, problem.model, opt, state, self.avg, schedule.code,
-                params, self.t, np.empty(problem.shape), None,
-            )  # fmt: skip
+        order = Shuffler(problem.n, weights, o.shuffle, self._shuffle_state).next()
+        status = self._runner.run((problem.xs, y, weights, problem.where), order, self.schedule, self.t)
         chunk = len(self.history) + 1
-        if status != K.codes.OK:
-            raise _diverged(problem, self.method, chunk, schedule, self.history, b)
-        self.t += updates
+        if status != OK:
+            raise engine.diverged(problem, self.method, chunk, self.schedule, self.history, o.batch_size)
+        self.t += self._runner.updates(order.shape[0])
         objective = problem.objective(self._current)
         if not np.isfinite(objective):
-            raise _diverged(problem, self.method, chunk, schedule, self.history, b, objective)
+            raise engine.diverged(problem, self.method, chunk, self.schedule, self.history, o.batch_size, objective)
         self.history.append(objective)
         self._summary = (problem.loss(self._current), problem.penalty(self._current), X.dtype)  # not the chunk
         return self
 
     @property
     def _current(self):
-        return self.theta if self.avg is None else self.avg
+        return self._runner.current
 
     def result(self):
         """The FitResult of the stream so far (``loss``/``objective``: those of the last chunk
@@ -144,21 +111,12 @@ class Stream:
         if self.theta is None or not self.history:
             raise ValueError("no chunk has been fitted yet: call partial_fit first")
         loss, penalty, dtype = self._summary
-        shape = SimpleNamespace(X=np.empty((0, self.n_features), dtype=dtype), n_outputs=self.theta.shape[0])
-        return _result(
-            shape,
-            self.method,
-            self._current.copy(),
-            dict(loss_name=self.spec.name, classes=self.classes),
-            loss=loss,
-            objective=loss + penalty,
-            history=np.asarray(self.history),
-            n_epochs=len(self.history),
-            n_updates=self.t,
-            converged=False,
+        return engine.make_result(
+            dtype, self.method, self._current.copy(), dict(loss_name=self.spec.name, classes=self.classes), loss=loss,
+            objective=loss + penalty, history=np.asarray(self.history), n_epochs=len(self.history), n_updates=self.t,
+            converged=False, learning_rate=self.schedule,
             message=f"streamed {len(self.history)} chunks ({self.t} updates); no stopping rule on a stream",
-            learning_rate=self.schedule,
-        )
+        )  # fmt: skip
 
     def _targets(self, y, X):
         """y as the kernels read it: checked, and encoded with the stream's classes."""
@@ -183,21 +141,20 @@ class Stream:
         return np.ascontiguousarray(encoded, dtype=X.dtype)
 
     def _start(self, problem):
-        """θ, the optimizer state and the schedule, from the first chunk."""
+        """θ, the epoch runner (optimizer state, average) and the schedule, from the first chunk."""
+        o = self.options
         self.n_features = problem.d
-        init = v.check_init(self.init, problem.d, self.fit_intercept, problem.n_outputs)
+        init = v.check_init(o.init, problem.d, o.fit_intercept, problem.n_outputs)
         if isinstance(init, str):
             self.theta = self.rng.standard_normal(problem.shape) if init == "random" else np.zeros(problem.shape)
-            self.theta[:, 0] *= self.fit_intercept
+            self.theta[:, 0] *= o.fit_intercept
         else:
             self.theta = init
-        self._plain = problem.n_outputs == 1 and self.spec.name == "squared" and self.optimizer.name == "sgd"
-        self._plain = self._plain and self.l2 == 0 and self.l1 == 0
-        self.state = np.zeros((2, *problem.shape))
-        self.avg = self.theta.copy() if self.average >= 0 else None
-        _warn_scales(problem)
+        b = o.batch_size if self.method == "minibatch" else 0
+        self._runner = EpochRunner(self.theta, problem.model, o.opt, b)
+        engine.warn_scales(problem)
         if self.schedule == "auto":
-            self.schedule = _auto_schedule(problem, self.method, _Settings(self.optimizer, self.batch_size))
+            self.schedule = engine.auto_schedule(problem, self.method, o.optimizer, o.batch_size)
 
 
 def _check_classes(classes, spec):

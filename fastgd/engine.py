@@ -1,0 +1,511 @@
+"""The engine: one fit from a problem and its options to a FitResult.
+
+``run(problem, options, labels)`` is what ``fastgd.fit`` and the Dask backend call (``Stream``
+uses its parts): it checks the problem's statistics, standardizes, solves in closed form or
+picks the iterative driver, initializes θ, runs it with the stopping rules, divergence checks,
+callback and progress bar, and assembles the result.  The problem is the data source: a
+``_dispatch.Problem`` (dense or CSR X in memory) or a ``distributed.DaskProblem`` (row blocks
+on Dask), each with the same methods (passes for the loss and gradient, the closed forms,
+``epochs`` for SGD and mini-batch).
+"""
+
+import math
+import os
+import sys
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from . import kernels as K
+from . import schedules
+from ._dispatch import GRAM_MAX_FEATURES
+from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
+from .result import FitResult
+
+__all__ = ["FitState", "auto_schedule", "diverged", "make_result", "run", "warn", "warn_scales"]
+
+#: a loss this many times the larger of the initial loss and var(y) counts as diverging
+BLOWUP = 1e8
+#: batch GD steps per call of the compiled Gram loop (and per table of rates)
+STEPS = 4096
+#: batch GD on a non-smooth loss waits this many times n_iter_no_change iterations for a new best
+SUBGRADIENT_PATIENCE = 10
+#: features whose standard deviations differ by more than this make gradient descent crawl
+SCALE_RATIO = 100.0
+
+NAMES = {
+    "batch": "batch gradient descent",
+    "sgd": "stochastic gradient descent",
+    "minibatch": "mini-batch gradient descent",
+}
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn(message, category):
+    """``warnings.warn`` pointing at the first caller outside fastgd (the user's line)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)).startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
+
+
+# ----------------------------------------------------------------------------------------------
+# The fit
+# ----------------------------------------------------------------------------------------------
+
+
+def run(problem, options, labels, validation=None):
+    """Fit ``problem`` (its statistics measured, θ's shape known) with ``options``; ``labels``:
+    the result's loss_name and classes; ``validation``: early stopping's held-out weights."""
+    check_statistics(problem)
+    if options.standardize:
+        problem.standardize()
+    method = options.method
+    if method == "auto":
+        return auto_closed_form(problem, labels)
+    if method in ("normal", "svd"):
+        return closed_form(problem, method, labels)
+    if not options.standardize:
+        warn_scales(problem)
+    if method == "batch" and problem.spec.name == "squared" and not options.early_stopping:
+        if options.precompute is True or (options.precompute == "auto" and gram_pays(problem)):
+            problem.use_gram()
+    rows = problem.rows
+    if method == "minibatch" and options.batch_size > rows:
+        warn(f"batch_size={options.batch_size} exceeds the {rows} samples; using {rows}", UserWarning)
+        options = options.replace(batch_size=rows)
+    theta = initial_theta(problem, options)
+    fit = Fit(problem, options, labels, validation, make_observer(options))
+    try:
+        return batch(fit, theta) if method == "batch" else stochastic(fit, theta)
+    finally:
+        if fit.observer is not None:
+            fit.observer.close()
+
+
+class Fit(NamedTuple):
+    """An iterative fit in progress: what the drivers share."""
+
+    problem: object
+    options: object
+    labels: dict  #: loss_name and classes, for the result
+    validation: object  #: early stopping: the held-out rows' weights, else None
+    observer: object  #: Observer (callback, progress bar) or None
+
+    @property
+    def method(self):
+        return self.options.method
+
+
+def check_statistics(problem):
+    """Errors for data whose variance overflows float64 (measured by the problem's first pass)."""
+    if not np.isfinite(problem.std).all():
+        col = int(np.flatnonzero(~np.isfinite(problem.std))[0])
+        raise ValueError(
+            f"X column {col} holds values too large to square in float64 (its variance overflows); rescale it"
+        )
+    if not np.isfinite(problem.y_var):
+        raise ValueError("y holds values too large to square in float64 (its variance overflows); rescale it")
+
+
+def initial_theta(problem, options):
+    """θ0 in model units: standard normal ("random", from the fit's generator), zeros, or the
+    warm start given in original units."""
+    init = options.init  # checked against the data by the caller (``_validation.check_init``)
+    if not isinstance(init, str):
+        return problem.to_model(init)
+    theta = options.rng.standard_normal(problem.shape) if init == "random" else np.zeros(problem.shape)
+    theta[:, 0] *= problem.fit_intercept
+    if problem.standardized and problem.fit_intercept:  # a constant column reads as 0: it gets no gradient
+        theta[:, 1:][:, problem.std == 0] = 0.0
+    return theta
+
+
+def gram_pays(problem):
+    """precompute="auto": the Gram path when the d x d matrix is small and X is tall, and an
+    intercept is fitted (the Gram matrix is then centered; uncentered, the loss it expands
+    loses digits when the data's mean dwarfs the residuals)."""
+    dense = not problem.sparse  # sparse X: streaming passes (O(nnz)) unless precompute=True
+    return dense and problem.fit_intercept and problem.n > problem.d and problem.d <= GRAM_MAX_FEATURES
+
+
+def warn_scales(problem):
+    """One FeatureScaleWarning when feature scales differ by more than SCALE_RATIO."""
+    varying = np.flatnonzero(problem.std > 0)
+    if varying.size < 2:
+        return
+    hi = varying[np.argmax(problem.std[varying])]
+    lo = varying[np.argmin(problem.std[varying])]
+    ratio = problem.std[hi] / problem.std[lo]
+    if ratio > SCALE_RATIO:
+        warn(
+            f"feature scales differ by {ratio:.3g}x (std of column {hi} is {problem.std[hi]:.3g}, of column {lo} "
+            f"{problem.std[lo]:.3g}): gradient descent will crawl along a long, flat valley of the cost. "
+            "Pass standardize=True.",
+            FeatureScaleWarning,
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------
+
+
+def make_result(dtype, method, theta, labels, **fields):
+    """A FitResult from θ (n_outputs, d + 1) in original units (float64), cast to ``dtype`` (X's)."""
+    dtype = np.dtype(dtype)
+    if theta.shape[0] == 1:
+        intercept, coef = dtype.type(theta[0, 0]), theta[0, 1:].astype(dtype)
+    else:
+        intercept, coef = theta[:, 0].astype(dtype), np.ascontiguousarray(theta[:, 1:].T, dtype=dtype)
+    return FitResult(method=method, intercept=intercept, coef=coef, **labels, **fields)
+
+
+def closed_form(problem, method, labels):
+    """The normal equation or SVD (``problem.solve``), with the penalty's ridge term."""
+    ridge = (problem.l2, problem.penalty_scales()) if problem.l2 > 0 else None
+    theta, message = problem.solve(method, ridge)
+    theta = theta[None, :]
+    model_theta = problem.to_model(theta)
+    loss = problem.loss(model_theta)
+    return make_result(
+        problem.X.dtype, method, theta, labels, loss=loss, objective=loss + problem.penalty(model_theta),
+        history=np.empty(0), n_epochs=0, n_updates=0, converged=True, message=message,
+    )  # fmt: skip
+
+
+def auto_closed_form(problem, labels):
+    """method="auto": SVD when n <= d, else the normal equation, SVD when XᵀX is singular."""
+    if problem.n <= problem.d:
+        return closed_form(problem, "svd", labels)
+    try:
+        return closed_form(problem, "normal", labels)
+    except SingularMatrixError:
+        return closed_form(problem, "svd", labels)
+
+
+def finish(fit, theta, schedule, history, n_updates, reason, path, watch):
+    """The FitResult of an iterative fit: the verdict (and its ConvergenceWarning), the final
+    loss measured with a pass, the path in original units."""
+    problem, options = fit.problem, fit.options
+    tol, max_epochs = options.tol, options.max_epochs
+    converged = reason is not None
+    stopped = fit.observer.stopped if fit.observer is not None else None
+    if stopped is not None:
+        converged, reason = False, stopped
+    elif not converged and tol == 0:
+        reason = f"ran max_epochs={max_epochs} epochs (tol=0: no stopping rule)"
+    elif not converged:
+        gradient_rule = fit.method == "batch" and problem.spec.smooth and fit.validation is None
+        rule = "the gradient norm fell below tol" if gradient_rule else "the loss stopped improving by tol"
+        reason = (
+            f"stopped at max_epochs={max_epochs} before {rule}={tol:g}: raise max_epochs or the learning rate, "
+            "or pass standardize=True (centered, scaled features make a rounder valley)"
+        )
+        warn(f"{NAMES[fit.method]} {reason}", ConvergenceWarning)
+    history = np.asarray(history, dtype=np.float64)
+    theta = watch.final(theta)
+    loss = problem.loss(theta)  # measured with a pass, not expanded from the Gram matrix
+    if path is not None:
+        path = problem.to_original(np.concatenate([np.reshape(p, (-1, *problem.shape)) for p in path]))
+        path = path[:, 0, :] if problem.n_outputs == 1 else np.ascontiguousarray(path.transpose(0, 2, 1))
+    return make_result(
+        problem.X.dtype, fit.method, problem.to_original(theta), fit.labels, loss=loss,
+        objective=loss + problem.penalty(theta), history=history, n_epochs=history.shape[0], n_updates=n_updates,
+        converged=converged, message=reason, learning_rate=schedule, path=path, **watch.fields(),
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Learning rates and divergence
+# ----------------------------------------------------------------------------------------------
+
+
+def auto_schedule(problem, method, optimizer, batch_size):
+    """The documented "auto" learning rate (see ``fit``): the optimizer's own constant rate where
+    it has one (``Optimizer.auto_rate``), else from the curvature."""
+    if optimizer.auto_rate is not None:
+        return schedules.constant(optimizer.auto_rate)
+    if method == "batch":  # momentum and nesterov with 1/L too: the step of Nesterov's method
+        eta0 = 1.0 / max(problem.lipschitz(), 1e-300)
+        if problem.spec.smooth:
+            return schedules.constant(eta0)
+        return schedules.inverse_scaling(eta0=eta0, power_t=0.5)  # subgradients: a decaying rate
+    b = 1 if method == "sgd" else batch_size
+    mu = problem.strong_convexity()
+    l_b = max(lipschitz_b(problem, b), 1e-300)
+    per_epoch = -(-problem.rows // b)
+    t1 = min(l_b / mu, 10 * per_epoch) if mu > 0 else per_epoch
+    return schedules.inverse_time(t0=optimizer.damping * t1 / l_b, t1=t1)
+
+
+def lipschitz_b(problem, b):
+    """L_b: the expected smoothness of a b-sample gradient (Gower et al., 2019), from L and L_max,
+    over the rows that count (weight > 0)."""
+    n = problem.rows
+    if b >= n:
+        return problem.lipschitz()
+    l_max = problem.lipschitz_max()
+    if b == 1:
+        return l_max
+    return (n * (b - 1) * problem.lipschitz() + (n - b) * l_max) / (b * (n - 1))
+
+
+def diverged(problem, method, epoch, schedule, history, batch_size, loss=None):
+    """The DivergenceError for a fit that blew up in ``epoch``."""
+    last = next((h for h in reversed(history) if math.isfinite(h)), None)
+    b = {"batch": problem.rows, "sgd": 1}.get(method, batch_size)
+    safe = 1.0 / max(lipschitz_b(problem, b), 1e-300)
+    what = f"the loss reached {loss:.3g}" if loss is not None and math.isfinite(loss) else "the iterates overflowed"
+    last_text = f"the last finite loss was {last:.6g}" if last is not None else "no epoch finished with a finite loss"
+    return DivergenceError(
+        f"{NAMES[method]} diverged in epoch {epoch}: {what}; {last_text}. The learning rate {schedule!r} is too "
+        f"large for this data: a rate of at most {safe:.3g} is safe here (1/L from the gradient's Lipschitz "
+        "constant). Lower learning_rate (or use learning_rate='auto'); if features or the target are on large "
+        "scales, pass standardize=True or rescale them.",
+        method=method,
+        epoch=epoch,
+        last_loss=last,
+        learning_rate=schedule,
+        safe_learning_rate=safe,
+    )
+
+
+def blowup_threshold(problem, initial_loss):
+    return BLOWUP * max(initial_loss, problem.y_var, np.finfo(np.float64).tiny)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stopping rules and observers
+# ----------------------------------------------------------------------------------------------
+
+
+class Stopper:
+    """The one plateau rule: the watched value has not improved by more than ``tol`` times the
+    best so far for ``patience`` consecutive epochs.  ``improved`` says whether the last call
+    set a new best (early stopping keeps that θ)."""
+
+    def __init__(self, tol, patience):
+        self.tol, self.patience = tol, patience
+        self.best, self.stale, self.improved = math.inf, 0, False
+
+    def __call__(self, value):
+        self.improved = value < self.best
+        if value < self.best - self.tol * abs(self.best) or self.best == math.inf:
+            self.stale = 0
+        else:
+            self.stale += 1
+        self.best = min(self.best, value)
+        return self.tol > 0 and self.stale >= self.patience
+
+
+class Watch:
+    """What decides when an iterative fit stops, besides max_epochs: the training objective's
+    plateau, or with early stopping the validation loss's plateau (keeping the best θ).  For a
+    non-smooth loss (hinge, epsilon_insensitive), whose subgradient steps do not lower the
+    objective every epoch, the θ of the lowest training objective seen is kept and returned."""
+
+    def __init__(self, fit, patience=None):
+        self.problem, self.validation = fit.problem, fit.validation
+        options = fit.options
+        self.stop = Stopper(options.tol, options.patience if patience is None else patience)
+        self.scores, self.best = [], None
+
+    def __call__(self, theta, objective):
+        """True to stop after this epoch (theta in model units)."""
+        if self.validation is None:
+            done = self.stop(objective)
+            if not self.problem.spec.smooth and self.stop.improved:  # subgradient steps: keep the best
+                self.best = theta.copy()
+            return done
+        score = self.problem.loss(theta, weights=self.validation)
+        self.scores.append(score)
+        done = self.stop(score)
+        if self.stop.improved:
+            self.best = theta.copy()
+        return done
+
+    def reason(self):
+        tol, patience = self.stop.tol, self.stop.patience
+        what = "the validation loss" if self.validation is not None else "the loss"
+        return f"converged: {what} improved by less than tol={tol:g} (relative) for {patience} consecutive epochs"
+
+    def final(self, theta):
+        """The θ to return: the best on the validation split with early stopping."""
+        return theta if self.best is None else self.best
+
+    def fields(self):
+        return {"validation": np.asarray(self.scores) if self.validation is not None else None}
+
+
+class FitState(NamedTuple):
+    """What a ``callback`` sees after an epoch."""
+
+    epoch: int  #: epochs (batch GD: iterations) done, from 1
+    theta: np.ndarray  #: [intercept, *coef] in original units (a copy; (d + 1, K) for softmax)
+    objective: float  #: mean training loss + penalty
+    n_updates: int  #: parameter updates so far
+
+
+class Observer:
+    """The per-epoch hooks of a fit: a user's callback and a progress bar; None when neither is
+    asked for, so an unobserved fit pays one ``is None`` test per epoch."""
+
+    def __init__(self, callback, bar):
+        self.callback, self.bar, self.stopped = callback, bar, None
+
+    def __call__(self, problem, epoch, theta, objective, n_updates, steps=1):
+        """True when the callback asks to stop after ``epoch``."""
+        if self.bar is not None:
+            self.bar.update(steps)
+            self.bar.set_postfix(objective=f"{objective:.6g}", refresh=False)
+        if self.callback is None:
+            return False
+        original = problem.to_original(theta)
+        original = original[0] if problem.n_outputs == 1 else original.T
+        if self.callback(epoch, FitState(epoch, original, float(objective), int(n_updates))):
+            self.stopped = f"stopped by the callback after epoch {epoch}"
+            return True
+        return False
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def make_observer(options):
+    """The Observer of a fit, or None when there is nothing to observe."""
+    if options.callback is None and not options.progress:
+        return None
+    bar = None
+    if options.progress:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            raise ImportError("progress=True needs tqdm: pip install fastgd[progress]") from None
+        bar = tqdm(total=options.max_epochs, desc=NAMES[options.method], unit="epoch")
+    return Observer(options.callback, bar)
+
+
+# ----------------------------------------------------------------------------------------------
+# The drivers
+# ----------------------------------------------------------------------------------------------
+
+
+def batch(fit, theta):
+    """Batch GD: θ ← step(θ, ∇(θ), η(t)) with the optimizer and the penalty, one full pass (fused
+    loss + gradient) per iteration, or O(d²) per iteration on the Gram path, whose loop runs
+    compiled, STEPS steps a call.  Rates are tabulated STEPS at a time: nothing is sized by
+    max_epochs.  Stops on the stationarity measure (gradient norm, or the proximal gradient
+    mapping's with L1) below tol times its initial value; for a non-smooth loss or with early
+    stopping, on a plateau (``Watch``)."""
+    problem, options, observer = fit.problem, fit.options, fit.observer
+    tol, max_epochs = options.tol, options.max_epochs
+    schedule = options.schedule
+    if schedule == "auto":
+        schedule = auto_schedule(problem, "batch", options.optimizer, options.batch_size)
+    grad = np.zeros(problem.shape)
+    state = np.zeros((K.codes.STATE_SLOTS, *problem.shape))
+    objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
+    limit = blowup_threshold(problem, objective)
+    # a subgradient step does not lower the objective every time: give the plateau rule longer
+    patience = options.patience * (1 if problem.spec.smooth else SUBGRADIENT_PATIENCE)
+    watch = Watch(fit, patience)
+    by_gradient = problem.spec.smooth and fit.validation is None
+    eta0 = float(schedule.table(0, 1)[0])
+    grad_tol = tol * K.stationarity(theta, grad, problem.model, eta0) if tol > 0 and by_gradient else -1.0
+    history, path, reason, done = [], [theta.copy()] if options.record_path else None, None, 0
+    per_call = 1 if observer is not None and observer.callback is not None else STEPS
+    opt = options.opt
+    while done < max_epochs and reason is None and (observer is None or observer.stopped is None):
+        etas = schedule.table(done, min(per_call, max_epochs - done))
+        if problem.gram is not None:
+            steps = np.empty((etas.shape[0], *problem.shape)) if path is not None else None
+            losses = np.empty(etas.shape[0])
+            plain = opt[0] == K.codes.SGD and problem.l2 == problem.l1 == 0  # the fast loop
+            n, status = K.gram_descent(
+                *problem.gram.pieces, problem.model, opt, None if plain else state, theta, etas, done,
+                grad_tol, limit, grad, losses, steps,
+            )  # fmt: skip
+            history.extend(losses[:n])
+            if path is not None:
+                path.append(steps[: n - (status == K.gram.DIVERGED)])
+        else:
+            n, status = _streaming_steps(
+                problem, theta, etas, done, (grad_tol, limit), (grad, state), opt, history, path,
+                None if by_gradient else watch, observer,
+            )  # fmt: skip
+        done += n
+        if problem.gram is not None and observer is not None and status != K.gram.DIVERGED:
+            if observer(problem, done, theta, history[-1], done, steps=n):
+                break
+        if status == K.gram.DIVERGED:
+            raise diverged(problem, "batch", done, schedule, history[:-1], options.batch_size, history[-1])
+        if status == K.gram.CONVERGED:
+            reason = _gradient_converged(tol) if by_gradient else watch.reason()
+    return finish(fit, theta, schedule, history, done, reason, path, watch)
+
+
+def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, history, path, watch, observer):
+    """``kernels.gram_descent``'s loop with a pass over X for each loss and gradient; with a
+    ``watch``, its plateau rule instead of the stationarity test; the observer after each step
+    (MAX_EPOCHS, i.e. no verdict, when it stops the fit)."""
+    grad_tol, limit = limits
+    grad, state = scratch
+    for k, eta in enumerate(etas):
+        K.update(theta, grad, problem.model, opt, state, eta, t_start + k)
+        objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
+        history.append(objective)
+        if not objective <= limit:  # also catches NaN
+            return k + 1, K.gram.DIVERGED
+        if path is not None:
+            path.append(theta.copy())
+        if observer is not None and observer(problem, t_start + k + 1, theta, objective, t_start + k + 1):
+            return k + 1, K.gram.MAX_EPOCHS
+        if watch is not None:
+            if watch(theta, objective):
+                return k + 1, K.gram.CONVERGED
+        elif K.stationarity(theta, grad, problem.model, eta) <= grad_tol:
+            return k + 1, K.gram.CONVERGED
+    return len(etas), K.gram.MAX_EPOCHS
+
+
+def _gradient_converged(tol):
+    return f"converged: the gradient norm fell below tol={tol:g} times its initial value"
+
+
+def stochastic(fit, theta):
+    """SGD (one sample per update) or mini-batch GD: one epoch at a time from the problem's
+    ``epochs`` source (the epoch runner in memory, a round over the blocks on Dask), then the
+    exact training objective of the epoch's θ (of the average of the iterates with ``average``)."""
+    problem, options, method = fit.problem, fit.options, fit.method
+    schedule = options.schedule
+    if schedule == "auto":
+        schedule = auto_schedule(problem, method, options.optimizer, options.batch_size)
+    epochs = problem.epochs(theta, options)
+    watch = Watch(fit)
+    b, record_path = options.batch_size, options.record_path
+    history, path, reason, limit = [], [theta.copy()] if record_path else None, None, None
+    for epoch in range(1, options.max_epochs + 1):
+        buf = np.empty((epochs.per_epoch, *problem.shape)) if record_path == "update" else None
+        status, current, objective = epochs.run(epoch, schedule, buf)
+        if limit is None:  # the start objective, measured before the first epoch (or by its round)
+            limit = blowup_threshold(problem, epochs.start_objective)
+        if status != K.codes.OK:
+            raise diverged(problem, method, epoch, schedule, history, b)
+        if objective is None:
+            objective = problem.objective(current)
+        if not objective <= limit:
+            raise diverged(problem, method, epoch, schedule, history, b, objective)
+        history.append(objective)
+        if path is not None:
+            path.append(buf if record_path == "update" else current.copy())
+        if fit.observer is not None and fit.observer(problem, epoch, current, objective, epoch * epochs.per_epoch):
+            break
+        if watch(current, objective):
+            reason = watch.reason()
+            break
+    n_updates = len(history) * epochs.per_epoch
+    return finish(fit, epochs.current, schedule, history, n_updates, reason, path, watch)

@@ -1,0 +1,160 @@
+"""The epoch runner: the only Python caller of the epoch kernels.
+
+``EpochRunner`` holds what the kernels carry from one epoch (or chunk, or block) to the next —
+the optimizer state, the running average, the scratch arrays, the local-SGD shards — takes the
+fast-path decision once, from the kernels' own definition (``kernels.sgd.is_plain``), and
+maps every kernel status to its meaning: ``codes.OK``, or the position of a non-finite
+derivative (a divergence, which the engine reports).  ``codes.NEEDS_STATE`` can only mean that
+this module and the kernels disagree: an internal error, never a DivergenceError.
+
+``Shuffler`` makes the visiting order of each epoch (``shuffle="rows"``, ``"blocks"`` or the
+rows' own order), skipping rows of weight 0.
+"""
+
+import numpy as np
+
+from . import kernels as K
+from . import schedules
+from .kernels.codes import NEEDS_STATE, STATE_SLOTS
+from .kernels.sgd import is_plain
+
+__all__ = ["BLOCK_ROWS", "EpochRunner", "Epochs", "KernelMismatchError", "Shuffler", "plain_steps"]
+
+#: rows per run of shuffle="blocks"
+BLOCK_ROWS = 64
+
+
+class KernelMismatchError(RuntimeError):
+    """The Python layer and a kernel disagree (a bug in fastgd, never a property of the data)."""
+
+
+def plain_steps(model, opt, n_outputs):
+    """Whether the kernels' fast loop runs this model: ``is_plain`` itself (compiled once)."""
+    return bool(is_plain(np.empty((n_outputs, 1)), model, opt))
+
+
+def index_dtype(n):
+    return np.int32 if n < 2**31 else np.int64
+
+
+class Shuffler:
+    """The order in which an epoch visits the rows: those of weight > 0 (all without weights),
+    shuffled by ``kernels.shuffle`` ("rows"), in shuffled runs of BLOCK_ROWS consecutive rows
+    (``kernels.shuffle_blocks``, "blocks"), or in their own order (False).  ``state``: the
+    splitmix64 state (uint64[1]), advanced in place; a Stream shares one across chunks."""
+
+    def __init__(self, n, weights, shuffle, state):
+        index = index_dtype(n)
+        order = np.arange(n, dtype=index) if weights is None else np.flatnonzero(weights).astype(index)
+        self.order, self.shuffle, self.state = order, shuffle, state
+        self.rows = order.shape[0]
+        self._runs = None
+        if shuffle == "blocks":
+            self._runs = np.empty(-(-self.rows // BLOCK_ROWS), dtype=index)
+            self._base = order.copy() if weights is not None else None  # the rows visited
+            self._positions = order if weights is None else np.empty(self.rows, dtype=index)
+
+    def next(self):
+        """The order of the next epoch (the same array, refilled)."""
+        if self.shuffle == "rows":
+            K.shuffle(self.order, self.state)
+        elif self.shuffle == "blocks":
+            K.shuffle_blocks(self._positions, self._runs, BLOCK_ROWS, self.state)
+            if self._base is not None:
+                np.take(self._base, self._positions, out=self.order)
+        return self.order
+
+
+class EpochRunner:
+    """One model's epochs: ``run(data, order, schedule, t_start)`` updates ``theta`` in place.
+
+    model, opt: the kernels' tuples (``kernels`` docstring); ``batch_size`` 0 for SGD (one row
+    an update); ``shards`` > 0: local SGD on that many threads (plain steps only); ``states``:
+    an optimizer state to continue from (the Dask blocks keep theirs across rounds), else zeros.
+    ``data`` is a Problem's ``(xs, y, weights, where)``: X as ``(X,)`` or CSR's
+    ``(data, indices, indptr)``, and ``where`` its view, (center, scale_inv) or (scale_inv,)."""
+
+    def __init__(self, theta, model, opt, batch_size=0, shards=0, sparse=False, state=None):
+        self.theta, self.model, self.opt = theta, model, opt
+        self.batch_size, self.shards, self.sparse = batch_size, shards, sparse
+        shape = theta.shape
+        self.plain = plain_steps(model, opt, shape[0])
+        if shards:
+            self.thetas, self.grads = np.empty((shards, *shape)), np.empty((shards, *shape))
+            self.status = np.empty(shards, np.int64)
+            self.state = None if self.plain else np.zeros((shards, STATE_SLOTS, *shape))
+        else:
+            self.grad = np.empty(shape)
+            self.state = None if self.plain else (np.zeros((STATE_SLOTS, *shape)) if state is None else state)
+        self.avg = theta.copy() if opt[2] >= 0 else None
+
+    @property
+    def current(self):
+        """The θ the epoch ended with: the running average with averaging, else theta."""
+        return self.theta if self.avg is None else self.avg
+
+    def updates(self, rows):
+        """Updates an epoch over ``rows`` rows makes (those of the longest shard in local SGD, which
+        each shard counts with its own t)."""
+        per_epoch = rows if not self.batch_size else -(-rows // self.batch_size)
+        return -(-per_epoch // self.shards) if self.shards else per_epoch
+
+    def run(self, data, order, schedule, t_start, path=None):
+        """One epoch over ``order``; ``path``: (updates, *theta.shape) to receive θ after each,
+        or None.  Returns ``codes.OK`` or the position of the first non-finite derivative."""
+        n = self.updates(order.shape[0])
+        params = schedule.table(t_start, n) if isinstance(schedule, schedules.custom) else schedule.params
+        return self.run_coded(data, order, schedule.code, params, t_start, path)
+
+    def run_coded(self, data, order, code, params, t_start, path=None):
+        """``run`` with the schedule as the kernels take it: its code and float64 parameters (a
+        custom schedule's table of rates from ``t_start`` on)."""
+        xs, y, w, where = data
+        status = self._call(xs, y, w, where, order, code, params, t_start, path)
+        if status == NEEDS_STATE:
+            raise KernelMismatchError(
+                f"internal error in fastgd: the epoch kernel refused the fast loop for model={self.model!r}, "
+                f"opt={self.opt[0]!r} (runner.plain_steps and kernels.sgd.is_plain disagree); please report it"
+            )
+        return status
+
+    def _call(self, xs, y, w, where, order, code, params, t, path):
+        theta, model, opt, state, avg, b = self.theta, self.model, self.opt, self.state, self.avg, self.batch_size
+        if self.shards:
+            if not b:
+                return K.sgd_epoch_local(*xs, y, w, theta, order, *where, model, code, params, t, self.thetas,
+                                         state, self.status)  # fmt: skip
+            return K.minibatch_epoch_local(*xs, y, w, theta, order, b, *where, model, code, params, t, self.thetas,
+                                           state, self.grads, self.status)  # fmt: skip
+        if not b:
+            sgd_epoch = K.csr_sgd_epoch if self.sparse else K.sgd_epoch
+            return sgd_epoch(*xs, y, w, theta, order, *where, model, opt, state, avg, code, params, t, path)
+        minibatch_epoch = K.csr_minibatch_epoch if self.sparse else K.minibatch_epoch
+        return minibatch_epoch(*xs, y, w, theta, order, b, *where, model, opt, state, avg, code, params, t,
+                               self.grad, path)  # fmt: skip
+
+
+class Epochs:
+    """The epochs of an in-memory fit (``engine.stochastic``'s source for a ``_dispatch.Problem``):
+    a fresh order from the Shuffler, then one kernel call."""
+
+    def __init__(self, problem, theta, options):
+        self.start_objective = problem.objective(theta)
+        b = options.batch_size if options.method == "minibatch" else 0
+        self.runner = EpochRunner(theta, problem.model, options.opt, b, options.shards, problem.sparse)
+        state = np.array([options.rng.integers(2**63)], dtype=np.uint64)
+        self.shuffler = Shuffler(problem.n, problem.weights, options.shuffle, state)
+        self.data = (problem.xs, problem.y, problem.weights, problem.where)
+        rows = self.shuffler.rows
+        self.per_epoch = rows if not b else -(-rows // b)  #: updates an epoch makes
+        self.per_shard = self.runner.updates(rows)  #: of which one shard makes (local SGD), counted by its t
+
+    @property
+    def current(self):
+        return self.runner.current
+
+    def run(self, epoch, schedule, path):
+        """(status, θ at the end of the epoch, None: the engine measures the objective)."""
+        order = self.shuffler.next()
+        status = self.runner.run(self.data, order, schedule, (epoch - 1) * self.per_shard, path)
+        return status, self.runner.current, None
