@@ -10,7 +10,6 @@ import numpy as np
 from . import closed_form
 from . import kernels as K
 from ._validation import is_sparse
-from .kernels._config import CHUNK
 from .losses import LOSSES
 from .runner import Epochs
 
@@ -62,7 +61,7 @@ class Problem:
         self.spec, self.weights, self.n_outputs = spec, weights, n_outputs
         self.l2, self.l1 = l2, l1
         self.model = (fit_intercept, int(spec.code), float(eps), float(l2), float(l1))
-        parallel = n_threads > 1 and self.n > CHUNK  # one block: nothing to share out
+        parallel = n_threads > 1 and self.n > K.CHUNK  # one block: nothing to share out
         stats = K.column_stats_parallel if parallel else K.column_stats
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         if self.sparse:

@@ -4,6 +4,7 @@ Errors name the argument, the offending value and, where there is one, the fix. 
 modifies the caller's arrays: a conversion makes a new array, a valid array passes as a view.
 """
 
+import math
 import numbers
 import operator
 
@@ -25,7 +26,7 @@ def is_dask(a):
     return type(a).__module__.partition(".")[0] in ("dask", "dask_expr")
 
 
-def _as_numeric_array(a, name):
+def as_numeric_array(a, name):
     """``a`` as an ndarray of a real numeric dtype (float32/float64 kept, others -> float64)."""
     if is_sparse(a) or hasattr(a, "tocsr") or hasattr(a, "toarray"):
         raise TypeError(
@@ -58,7 +59,7 @@ def check_X(X, name="X", accept_sparse=False):
     "any": in its own format (for ``X @ coef``)."""
     if accept_sparse and is_sparse(X):
         return check_sparse_X(X, name, convert=accept_sparse != "any")
-    arr = _as_numeric_array(X, name)
+    arr = as_numeric_array(X, name)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
@@ -110,15 +111,20 @@ def check_sparse_X(X, name="X", convert=True):
     return X
 
 
+def check_y_shape(y, n_samples, name="y"):
+    """y of shape (n_samples,) or (n_samples, 1), as (n_samples,): a numpy or a Dask array."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must have shape (n_samples,) or (n_samples, 1), got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} rows but {name} has {y.shape[0]}")
+    return y
+
+
 def check_y(y, n_samples, dtype, name="y"):
     """y as a 1-D C-contiguous array of X's dtype with n_samples entries, finite."""
-    arr = _as_numeric_array(y, name)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must have shape (n_samples,) or (n_samples, 1), got shape {arr.shape}")
-    if arr.shape[0] != n_samples:
-        raise ValueError(f"X has {n_samples} rows but {name} has {arr.shape[0]}")
+    arr = check_y_shape(as_numeric_array(y, name), n_samples, name)
     _check_finite(arr, name, "")
     with np.errstate(over="ignore"):  # an overflow is reported below, by value and index
         cast = np.ascontiguousarray(arr, dtype=dtype)
@@ -170,6 +176,21 @@ def check_real(name, value, low, low_open=False):
     return value
 
 
+def check_number(name, value, *, low=None, high=None, low_open=False, high_open=False, integer=False):
+    """Check one parameter of a schedule or an optimizer; return it as a float (an int with ``integer``)."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
+    value = int(value) if integer else float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return value
+
+
 def check_choice(name, value, options):
     if not isinstance(value, (str, bool)) or value not in options:
         raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, options))}")
@@ -214,7 +235,7 @@ def check_init(init, n_features, fit_intercept, n_outputs=1):
     for softmax's K outputs, (d + 1, K) or (d, K).  Returned as (K, d + 1) float64."""
     if isinstance(init, str):
         return check_choice("init", init, ("random", "zeros"))
-    arr = _as_numeric_array(init, "init").astype(np.float64)
+    arr = as_numeric_array(init, "init").astype(np.float64)
     if n_outputs == 1:
         arr = arr.ravel()[:, None]
     if arr.ndim != 2 or arr.shape[1] != n_outputs or arr.shape[0] not in (n_features, n_features + 1):
@@ -234,15 +255,6 @@ def check_init(init, n_features, fit_intercept, n_outputs=1):
 
 
 PENALTIES = (None, "l2", "l1", "elasticnet")
-
-
-def check_loss(loss):
-    """The LossSpec of a loss name."""
-    from .losses import LOSSES
-
-    if not isinstance(loss, str) or loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(map(repr, LOSSES))}")
-    return LOSSES[loss]
 
 
 def check_epsilon(spec, epsilon):
@@ -285,20 +297,6 @@ def check_penalty(penalty, alpha, l1_ratio):
     return alpha * (1.0 - ratio), alpha * ratio
 
 
-def check_optimizer(optimizer):
-    """An ``fastgd.optimizers.Optimizer`` from one or its name."""
-    from . import optimizers
-
-    if isinstance(optimizer, optimizers.Optimizer):
-        return optimizer
-    if isinstance(optimizer, str) and optimizer in optimizers.BY_NAME:
-        return optimizers.BY_NAME[optimizer]()
-    raise ValueError(
-        f"unknown optimizer {optimizer!r}; choose one of {', '.join(map(repr, optimizers.BY_NAME))} "
-        "or pass an object from fastgd.optimizers"
-    )
-
-
 def check_average(average):
     """The update count from which iterates are averaged: -1 (False), 0 (True) or an int >= 1."""
     if isinstance(average, (bool, np.bool_)):
@@ -317,7 +315,7 @@ def check_sample_weight(sample_weight, n_samples):
     """Sample weights as a new float64 array: (n,), finite, >= 0, not all 0."""
     if sample_weight is None:
         return None
-    arr = _as_numeric_array(sample_weight, "sample_weight")
+    arr = as_numeric_array(sample_weight, "sample_weight")
     if arr.ndim == 0:
         raise ValueError(f"sample_weight must be an array of {n_samples} weights, got the scalar {arr.item()!r}")
     if arr.ndim != 1:

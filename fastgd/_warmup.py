@@ -18,7 +18,7 @@ def warmup(dtypes=(np.float64, np.float32)):
     from .api import fit
     from .datasets import make_linear
     from .distributed import warmup as warmup_blocks
-    from .kernels._config import CHUNK
+    from .kernels import CHUNK
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

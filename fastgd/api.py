@@ -195,9 +195,9 @@ def fit(
     if v.is_dask(X) or v.is_dask(y):  # dask.array / dask.dataframe: the same fit, block by block on Dask
         from . import distributed
 
-        return distributed.fit(X, y, sample_weight=sample_weight, **keywords)
+        return distributed.fit(X, y, sample_weight, keywords)
     backend = "csr" if v.is_sparse(X) else "dense"
-    options = make_options(backend, weighted=sample_weight is not None, **keywords)
+    options = make_options(keywords, backend, weighted=sample_weight is not None)
     X = v.check_X(X, accept_sparse=True)
     spec = options.spec
     if spec.classifier:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .api import fit
 from .datasets import make_linear
-from .kernels._config import CHUNK
+from .kernels import CHUNK
 
 METHODS = ("normal", "svd", "batch", "sgd", "minibatch")
 

@@ -388,17 +388,9 @@ def _row_blocks(X, y, labels=False):
     if n == 0 or d == 0:
         raise ValueError(f"X is empty: it has {n} samples and {d} features")
     if not isinstance(y, da.Array):  # X is the dask one: y in memory, cut like X
-        y = np.asarray(y) if labels else v._as_numeric_array(y, "y")
-        y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
-        if y.ndim == 1 and y.shape[0] != n:
-            raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
-        y = da.from_array(y, chunks=(X.chunks[0], *y.shape[1:]))
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"y must have shape (n_samples,) or (n_samples, 1), got shape {y.shape}")
-    if y.shape[0] != n:
-        raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
+        y = v.check_y_shape(np.asarray(y) if labels else v.as_numeric_array(y, "y"), n)
+        y = da.from_array(y, chunks=(X.chunks[0],))
+    y = v.check_y_shape(y, n)
     if len(X.chunks[1]) > 1:
         from dask.array import PerformanceWarning
 
@@ -594,37 +586,7 @@ def _nonfinite_error(which, block, row, row_in_block, col, value, n_blocks):
 # ----------------------------------------------------------------------------------------------
 
 
-def fit(
-    X,
-    y,
-    *,
-    method="auto",
-    loss="squared",
-    epsilon=None,
-    penalty=None,
-    alpha=None,
-    l1_ratio=None,
-    optimizer="sgd",
-    average=False,
-    sample_weight=None,
-    early_stopping=False,
-    validation_fraction=0.1,
-    learning_rate="auto",
-    batch_size=32,
-    max_epochs=1000,
-    tol=1e-6,
-    n_iter_no_change=5,
-    init="random",
-    fit_intercept=True,
-    standardize=False,
-    shuffle=True,
-    record_path=False,
-    random_state=None,
-    n_threads=None,
-    precompute="auto",
-    callback=None,
-    progress=False,
-):
+def fit(X, y, sample_weight, keywords):
     """``fastgd.fit`` on Dask collections (called by it; see its docstring for the arguments).
 
     X: dask array (n, d) or (n,), or a dask DataFrame; y: dask array (n,) or (n, 1), or a dask

@@ -20,8 +20,8 @@ size (``eta`` for the first three, ``eta / (sqrt(s) + eps)`` for the adaptive on
 
 import numpy as np
 
+from ._validation import check_number
 from .kernels.codes import Optimizer as _Code
-from .schedules import _number
 
 __all__ = ["Optimizer", "adagrad", "adam", "momentum", "nesterov", "rmsprop", "sgd"]
 
@@ -56,19 +56,19 @@ def sgd():
 
 def momentum(beta=0.9):
     """Heavy-ball momentum, 0 <= beta < 1."""
-    beta = _number("beta", beta, low=0, high=1, high_open=True)
+    beta = check_number("beta", beta, low=0, high=1, high_open=True)
     return Optimizer("momentum", _Code.MOMENTUM, damping=1.0 - beta, beta=beta)
 
 
 def nesterov(beta=0.9):
     """Nesterov's accelerated gradient in its momentum form, 0 <= beta < 1."""
-    beta = _number("beta", beta, low=0, high=1, high_open=True)
+    beta = check_number("beta", beta, low=0, high=1, high_open=True)
     return Optimizer("nesterov", _Code.NESTEROV, damping=1.0 - beta, beta=beta)
 
 
 def adagrad(eps=1e-8):
     """AdaGrad: per-coordinate rates shrinking with the sum of squared gradients, eps > 0."""
-    return Optimizer("adagrad", _Code.ADAGRAD, auto_rate=0.01, eps=_number("eps", eps, low=0, low_open=True))
+    return Optimizer("adagrad", _Code.ADAGRAD, auto_rate=0.01, eps=check_number("eps", eps, low=0, low_open=True))
 
 
 def rmsprop(rho=0.9, eps=1e-8):
@@ -77,8 +77,8 @@ def rmsprop(rho=0.9, eps=1e-8):
         "rmsprop",
         _Code.RMSPROP,
         auto_rate=0.001,
-        rho=_number("rho", rho, low=0, high=1, high_open=True),
-        eps=_number("eps", eps, low=0, low_open=True),
+        rho=check_number("rho", rho, low=0, high=1, high_open=True),
+        eps=check_number("eps", eps, low=0, low_open=True),
     )
 
 
@@ -88,9 +88,9 @@ def adam(beta_1=0.9, beta_2=0.999, eps=1e-8):
         "adam",
         _Code.ADAM,
         auto_rate=0.001,
-        beta_1=_number("beta_1", beta_1, low=0, high=1, high_open=True),
-        beta_2=_number("beta_2", beta_2, low=0, high=1, high_open=True),
-        eps=_number("eps", eps, low=0, low_open=True),
+        beta_1=check_number("beta_1", beta_1, low=0, high=1, high_open=True),
+        beta_2=check_number("beta_2", beta_2, low=0, high=1, high_open=True),
+        eps=check_number("eps", eps, low=0, low_open=True),
     )
 
 

@@ -18,45 +18,15 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validation as v
-from . import schedules
+from . import optimizers, schedules
 from .kernels.codes import SGD
-from .losses import LossSpec
+from .losses import LOSSES, LossSpec
 from .optimizers import Optimizer
 
 __all__ = ["BACKENDS", "RULES", "Options", "check_learning_rate", "check_support", "make_options"]
 
 BACKENDS = ("dense", "csr", "stream", "dask")
 CLOSED_FORMS = ("normal", "svd")
-
-#: the keyword arguments of ``fastgd.fit`` after X and y, with their defaults (``Stream`` and the
-#: estimators pass a subset, with defaults of their own where they differ)
-DEFAULTS = dict(
-    method="auto",
-    loss="squared",
-    epsilon=None,
-    penalty=None,
-    alpha=None,
-    l1_ratio=None,
-    optimizer="sgd",
-    average=False,
-    early_stopping=False,
-    validation_fraction=0.1,
-    learning_rate="auto",
-    batch_size=32,
-    max_epochs=1000,
-    tol=1e-6,
-    n_iter_no_change=5,
-    init="random",
-    fit_intercept=True,
-    standardize=False,
-    shuffle=True,
-    record_path=False,
-    random_state=None,
-    n_threads=None,
-    precompute="auto",
-    callback=None,
-    progress=False,
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +78,25 @@ class Options:
         return dataclasses.replace(self, **changes)
 
 
+def check_loss(loss):
+    """The LossSpec of a loss name."""
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(map(repr, LOSSES))}")
+    return LOSSES[loss]
+
+
+def check_optimizer(optimizer):
+    """An ``fastgd.optimizers.Optimizer`` from one or its name."""
+    if isinstance(optimizer, optimizers.Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer in optimizers.BY_NAME:
+        return optimizers.BY_NAME[optimizer]()
+    raise ValueError(
+        f"unknown optimizer {optimizer!r}; choose one of {', '.join(map(repr, optimizers.BY_NAME))} "
+        "or pass an object from fastgd.optimizers"
+    )
+
+
 def check_learning_rate(learning_rate):
     """ "auto", or a schedule from a number, a ``fastgd.schedules`` schedule or an @njit function of t."""
     if isinstance(learning_rate, str):
@@ -126,20 +115,18 @@ def check_learning_rate(learning_rate):
     return schedules.constant(float(learning_rate))
 
 
-def make_options(backend="dense", *, weighted=False, methods=v.METHODS, shuffles=v.SHUFFLE, **keywords):
-    """The ``Options`` of the flat keywords (``DEFAULTS`` for those not given), each checked in
-    the order of ``fastgd.fit``'s signature, then ``check_support`` on ``backend`` (one of
+def make_options(keywords, backend="dense", *, weighted=False, methods=v.METHODS, shuffles=v.SHUFFLE):
+    """The ``Options`` of ``keywords``, a dict of every keyword argument of ``fastgd.fit`` after
+    X, y and sample_weight (``fit``'s signature is the one list of them and their defaults),
+    each checked in the order of that signature, then ``check_support`` on ``backend`` (one of
     ``BACKENDS``; ``weighted``: sample weights were given).  ``methods``/``shuffles``: the
     values an entry point accepts (``Stream``: sgd and minibatch, no block shuffle)."""
-    unknown = sorted(set(keywords) - set(DEFAULTS))
-    if unknown:
-        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
-    k = {**DEFAULTS, **keywords}
+    k = keywords
     method = v.check_choice("method", k["method"], methods)
-    spec = v.check_loss(k["loss"])
+    spec = check_loss(k["loss"])
     eps = v.check_epsilon(spec, k["epsilon"])
     l2, l1 = v.check_penalty(k["penalty"], k["alpha"], k["l1_ratio"])
-    optimizer = v.check_optimizer(k["optimizer"])
+    optimizer = check_optimizer(k["optimizer"])
     average = v.check_average(k["average"])
     early_stopping = v.check_bool("early_stopping", k["early_stopping"])
     validation_fraction = v.check_fraction("validation_fraction", k["validation_fraction"])

@@ -17,11 +17,9 @@ works too (``custom``); it is tabulated once per epoch by a small uncached kerne
 ======================================  =====================================================
 """
 
-import math
-import numbers
-
 import numpy as np
 
+from ._validation import check_number
 from .kernels.codes import Schedule as _Code
 
 __all__ = [
@@ -34,21 +32,6 @@ __all__ = [
     "inverse_time",
     "step",
 ]
-
-
-def _number(name, value, *, low=None, high=None, low_open=False, high_open=False, integer=False):
-    """Check one schedule parameter; return it as a float."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
-    value = int(value) if integer else float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and (value >= high if high_open else value > high):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
-    return value
 
 
 def _update_counts(t):
@@ -94,7 +77,7 @@ class LearningRateSchedule:
 
 def constant(eta):
     """``eta(t) = eta``, eta > 0."""
-    return LearningRateSchedule("constant", _Code.CONSTANT, eta=_number("eta", eta, low=0, low_open=True))
+    return LearningRateSchedule("constant", _Code.CONSTANT, eta=check_number("eta", eta, low=0, low_open=True))
 
 
 def inverse_time(t0=5.0, t1=50.0):
@@ -102,8 +85,8 @@ def inverse_time(t0=5.0, t1=50.0):
     return LearningRateSchedule(
         "inverse_time",
         _Code.INVERSE_TIME,
-        t0=_number("t0", t0, low=0, low_open=True),
-        t1=_number("t1", t1, low=0, low_open=True),
+        t0=check_number("t0", t0, low=0, low_open=True),
+        t1=check_number("t1", t1, low=0, low_open=True),
     )
 
 
@@ -112,8 +95,8 @@ def inverse_scaling(eta0=0.01, power_t=0.25):
     return LearningRateSchedule(
         "inverse_scaling",
         _Code.INVERSE_SCALING,
-        eta0=_number("eta0", eta0, low=0, low_open=True),
-        power_t=_number("power_t", power_t, low=0),
+        eta0=check_number("eta0", eta0, low=0, low_open=True),
+        power_t=check_number("power_t", power_t, low=0),
     )
 
 
@@ -122,8 +105,8 @@ def exponential(eta0, decay):
     return LearningRateSchedule(
         "exponential",
         _Code.EXPONENTIAL,
-        eta0=_number("eta0", eta0, low=0, low_open=True),
-        decay=_number("decay", decay, low=0),
+        eta0=check_number("eta0", eta0, low=0, low_open=True),
+        decay=check_number("decay", decay, low=0),
     )
 
 
@@ -132,9 +115,9 @@ def step(eta0, drop=0.5, every=1000):
     return LearningRateSchedule(
         "step",
         _Code.STEP,
-        eta0=_number("eta0", eta0, low=0, low_open=True),
-        drop=_number("drop", drop, low=0, low_open=True, high=1),
-        every=_number("every", every, low=1, integer=True),
+        eta0=check_number("eta0", eta0, low=0, low_open=True),
+        drop=check_number("drop", drop, low=0, low_open=True, high=1),
+        every=check_number("every", every, low=1, integer=True),
     )
 
 
@@ -142,12 +125,12 @@ def cosine(eta0, eta_min=0.0, period=1000):
     """Cosine annealing from eta0 to eta_min over ``period`` updates, restarting each period
     (SGDR): ``eta_min + (eta0 - eta_min) (1 + cos(pi (t mod period) / period)) / 2``;
     0 <= eta_min < eta0.  Choose eta_min > 0 if the rate must never reach 0."""
-    eta0 = _number("eta0", eta0, low=0, low_open=True)
-    eta_min = _number("eta_min", eta_min, low=0)
+    eta0 = check_number("eta0", eta0, low=0, low_open=True)
+    eta_min = check_number("eta_min", eta_min, low=0)
     if eta_min >= eta0:
         raise ValueError(f"eta_min must be below eta0, got eta_min={eta_min!r} >= eta0={eta0!r}")
     return LearningRateSchedule(
-        "cosine", _Code.COSINE, eta0=eta0, eta_min=eta_min, period=_number("period", period, low=1, integer=True)
+        "cosine", _Code.COSINE, eta0=eta0, eta_min=eta_min, period=check_number("period", period, low=1, integer=True)
     )
 
 

@@ -8,16 +8,45 @@ concatenation.  ``fit_stream(chunks, ...)`` runs a Stream over an iterable of (X
 e.g. blocks read from a file that does not fit in memory.
 """
 
+import inspect
+
 import numpy as np
 
 from . import _validation as v
 from . import engine
 from ._dispatch import Problem
+from .api import fit
 from .kernels.codes import OK
 from .options import make_options
 from .runner import EpochRunner, Shuffler
 
 __all__ = ["Stream", "fit_stream"]
+
+#: the parameters of a Stream: those of ``fastgd.fit`` that apply to a stream (with fit's defaults,
+#: but for these two), and ``classes``
+_PARAMETERS = ("method", "loss", "epsilon", "penalty", "alpha", "l1_ratio", "optimizer", "average", "learning_rate",
+               "batch_size", "fit_intercept", "shuffle", "random_state", "init")  # fmt: skip
+_DEFAULTS = {"method": "sgd", "init": "zeros"}
+
+
+def _stream_signature():
+    """``Stream(*, method="sgd", ..., init="zeros", classes=None)``, from fit's own signature."""
+    of_fit = inspect.signature(fit).parameters
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for name in _PARAMETERS:
+        parameters.append(of_fit[name].replace(default=_DEFAULTS.get(name, of_fit[name].default)))
+    parameters.append(inspect.Parameter("classes", inspect.Parameter.KEYWORD_ONLY, default=None))
+    return inspect.Signature(parameters)
+
+
+_SIGNATURE = _stream_signature()
+
+#: ``fastgd.fit``'s options that a stream does not take: one pass a chunk, no stopping rule, the
+#: features as they come, serial updates, no observer
+_NOT_ON_A_STREAM = dict(
+    early_stopping=False, validation_fraction=0.1, max_epochs=1, tol=0.0, n_iter_no_change=1, standardize=False,
+    record_path=False, n_threads=1, precompute=False, callback=None, progress=False,
+)  # fmt: skip
 
 
 class Stream:
@@ -32,27 +61,14 @@ class Stream:
     ``init`` is "zeros", as scikit-learn's ``partial_fit``.
     """
 
-    def __init__(
-        self,
-        *,
-        method="sgd",
-        loss="squared",
-        epsilon=None,
-        penalty=None,
-        alpha=None,
-        l1_ratio=None,
-        optimizer="sgd",
-        average=False,
-        learning_rate="auto",
-        batch_size=32,
-        fit_intercept=True,
-        classes=None,
-        shuffle=True,
-        random_state=None,
-        init="zeros",
-    ):
-        keywords = {name: value for name, value in locals().items() if name not in ("self", "classes")}
-        self.options = make_options("stream", methods=("sgd", "minibatch"), shuffles=(True, False, "rows"), **keywords)
+    def __init__(self, **parameters):
+        bound = _SIGNATURE.bind(self, **parameters)  # a TypeError names an unknown keyword
+        bound.apply_defaults()
+        keywords = dict(bound.arguments)
+        del keywords["self"]
+        classes = keywords.pop("classes")
+        keywords.update(_NOT_ON_A_STREAM)
+        self.options = make_options(keywords, "stream", methods=("sgd", "minibatch"), shuffles=(True, False, "rows"))
         self.method, self.spec, self.schedule = self.options.method, self.options.spec, self.options.schedule
         self.rng = self.options.rng
         self.classes = None
@@ -65,6 +81,8 @@ class Stream:
         self.t = 0
         self.history = []
         self._shuffle_state = np.array([self.rng.integers(2**63)], dtype=np.uint64)
+
+    __init__.__signature__ = _SIGNATURE
 
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the chunk (X, y): every sample (or batch) updates θ once, the update

@@ -44,6 +44,8 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
 ``column_stats``             finiteness, column means and sums of squared deviations
 ``max_row_norm2``            largest squared row norm (optionally standardized)
+``CHUNK``                    rows per block of the parallel reductions (results depend on it, never
+                             on the thread count)
 ``csr_*``                    CSR twins of ``loss_grad(_parallel)``, ``sgd_epoch``,
                              ``minibatch_epoch``, ``column_stats``, ``max_row_norm2`` for a
                              ``scipy.sparse`` X given as ``(data, indices, indptr)``, never
@@ -53,6 +55,7 @@ Kernels never raise, print or call back into Python; they return a status instea
 """
 
 from . import codes
+from ._config import CHUNK
 from .codes import Loss, Optimizer, Schedule
 from .gradient import loss_grad, loss_grad_parallel, n_chunks, work_shape
 from .gram import gram_descent, gram_loss_grad
@@ -72,6 +75,7 @@ from .sparse import (
 from .stats import column_stats, column_stats_parallel, max_row_norm2
 
 __all__ = [
+    "CHUNK",
     "Loss",
     "Optimizer",
     "Schedule",

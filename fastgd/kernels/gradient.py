@@ -83,7 +83,7 @@ def _block_general(X, y, weights, theta, center, scale_inv, model, grad, c, acc)
 
 
 @njit(**INLINE)
-def _combine(work, fit_intercept, grad):
+def combine_chunks(work, fit_intercept, grad):
     """Add the blocks up in block order; the weighted mean loss returned, the weighted mean
     gradient into ``grad`` (K, d + 1)."""
     size = work.shape[1] - 2
@@ -122,8 +122,8 @@ def loss_grad(X, y, weights, theta, center, scale_inv, model, grad, work):
     for c in range(work.shape[0]):
         _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
-        return _combine(work, model[0], None)
-    return _combine(work, model[0], as_rows(grad))
+        return combine_chunks(work, model[0], None)
+    return combine_chunks(work, model[0], as_rows(grad))
 
 
 @njit(**PARALLEL)
@@ -133,8 +133,8 @@ def loss_grad_parallel(X, y, weights, theta, center, scale_inv, model, grad, wor
     for c in prange(work.shape[0]):
         _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
-        return _combine(work, model[0], None)
-    return _combine(work, model[0], as_rows(grad))
+        return combine_chunks(work, model[0], None)
+    return combine_chunks(work, model[0], as_rows(grad))
 
 
 __all__ = ["loss_grad", "loss_grad_parallel", "n_chunks", "work_shape"]

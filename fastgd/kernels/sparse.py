@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
 from .codes import NEEDS_STATE, OK, SGD, SOFTMAX
-from .gradient import _combine
+from .gradient import combine_chunks
 from .losses import loss_dp, loss_value, softmax_of_scores, squared_dp
 from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
 from .schedules import learning_rate
@@ -137,8 +137,8 @@ def csr_loss_grad(data, indices, indptr, y, weights, theta, scale_inv, model, gr
     for c in range(work.shape[0]):
         _block(data, indices, indptr, y, weights, rows, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
-        return _combine(work, model[0], None)
-    return _combine(work, model[0], as_rows(grad))
+        return combine_chunks(work, model[0], None)
+    return combine_chunks(work, model[0], as_rows(grad))
 
 
 @njit(**PARALLEL)
@@ -148,8 +148,8 @@ def csr_loss_grad_parallel(data, indices, indptr, y, weights, theta, scale_inv, 
     for c in prange(work.shape[0]):
         _block(data, indices, indptr, y, weights, rows, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
-        return _combine(work, model[0], None)
-    return _combine(work, model[0], as_rows(grad))
+        return combine_chunks(work, model[0], None)
+    return combine_chunks(work, model[0], as_rows(grad))
 
 
 # --- statistics ----------------------------------------------------------------------------
