@@ -1,7 +1,7 @@
 """``fastgd bench`` on tiny data: the table, the JSON, and peers that do the same work.
 
 Speed is never asserted here: at these sizes the figures mean nothing, and these machines are
-shared.  The benchmark itself is ``fastgd bench`` (see fastgd/bench.py).
+shared.  The benchmark itself is ``fastgd bench`` (see fastgd/bench/).
 """
 
 import contextlib
