@@ -4,11 +4,15 @@ Speed is never asserted here: at these sizes the figures mean nothing, and these
 shared.  The benchmark itself is ``fastgd bench`` (see fastgd/bench/).
 """
 
+import ast
 import contextlib
 import io
 import json
 import math
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from fastgd import bench
 from fastgd.cli import main as cli_main
 
 COLUMNS = ("work", "fastgd", "peer", "ratio", "target", "met")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +83,38 @@ def test_only_some_rows_from_the_fastgd_command(tmp_path, capsys):
     rows = json.loads(path.read_text())["rows"]
     assert [row["name"] for row in rows] == ["float32", "threads"]
     assert "same pass, float32 vs float64" in capsys.readouterr().out
+
+
+def test_the_fastgd_command_imports_no_row_until_bench_runs():
+    """``fastgd demo`` and ``fastgd bench --help`` load fastgd.bench and its argparse module only:
+    the rows (numba code, the peers) are imported when ``fastgd bench`` runs."""
+    code = (
+        "import contextlib, io, sys\n"
+        "import fastgd.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert fastgd.cli.main(['demo', '--n', '50']) == 0\n"
+        "    try:\n"
+        "        fastgd.cli.main(['bench', '--help'])\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('fastgd.bench')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert ast.literal_eval(out.stdout.splitlines()[-1]) == ["fastgd.bench", "fastgd.bench._args"]
+
+
+def test_the_options_name_every_row_and_preset():
+    assert bench._args.ROWS == tuple(bench.BENCHES)
+    assert bench._args.PRESET_NAMES == tuple(bench.PRESETS)
+
+
+def test_python_dash_m_fastgd_bench():
+    out = subprocess.run(
+        [sys.executable, "-m", "fastgd.bench", "--help"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert "--json PATH" in out.stdout and "--only NAME" in out.stdout
 
 
 def test_slow_blas_settings_are_named_never_changed():
