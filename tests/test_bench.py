@@ -77,6 +77,15 @@ def test_the_machine_is_recorded(tiny):
     assert "BLAS" in out and "numba" in out
 
 
+def test_no_json_is_written_unless_asked(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(["--preset", "tiny", "--only", "float32"]) == 0
+    assert list(tmp_path.iterdir()) == []
+    out = capsys.readouterr().out
+    assert "same pass, float32 vs float64" in out
+    assert out.splitlines()[-1].endswith("figures not saved (--json PATH saves them)")
+
+
 def test_only_some_rows_from_the_fastgd_command(tmp_path, capsys):
     path = tmp_path / "r.json"
     assert cli_main(["bench", "--preset", "tiny", "--only", "float32", "threads", "--json", str(path)]) == 0

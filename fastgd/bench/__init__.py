@@ -2,7 +2,8 @@
 
 Run ``fastgd bench`` (5 to 10 minutes on 2 cores), ``fastgd bench --quick`` (under a minute,
 smaller data) or ``python -m fastgd.bench``; ``--only NAME ...`` picks rows, ``--json PATH``
-says where the figures go (default ``bench-results.json``).
+writes the figures to PATH (nothing is written without it); ``bench/performance_md.py`` makes
+docs/performance.md from that file.
 
 Every row times fastgd and its peer in the same process, on the same data, one after the
 other (the repeats interleaved: a, b, a, b, ...), after one untimed call of each; the figure
@@ -45,7 +46,7 @@ _LAZY = {
         ),
         "harness",
     ),
-    **dict.fromkeys(("env_warnings", "format_table", "machine_info"), "report"),
+    **dict.fromkeys(("env_warnings", "format_table", "machine_info", "save_report"), "report"),
     **dict.fromkeys(("PROBE_BLOCK", "stream_sum", "bench_gradient", "bench_float32", "bench_threads"), "gradient"),
     **dict.fromkeys(("bench_sgd", "bench_levers"), "sgd"),
     **dict.fromkeys(("numpy_minibatch", "torch_minibatch", "bench_minibatch", "bench_torch"), "minibatch"),

@@ -24,7 +24,9 @@ PRESET_NAMES = ("full", "quick", "tiny")
 
 def add_arguments(parser):
     parser.add_argument("--quick", action="store_true", help="smaller data: the whole run in under a minute")
-    parser.add_argument("--json", default="bench-results.json", metavar="PATH", help="where the figures go")
+    parser.add_argument(
+        "--json", metavar="PATH", help="write the figures (a JSON report) to PATH; without it nothing is written"
+    )
     parser.add_argument(
         "--only", nargs="+", choices=list(ROWS), metavar="NAME", help=f"run only these rows: {', '.join(ROWS)}"
     )

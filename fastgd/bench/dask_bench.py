@@ -1,6 +1,5 @@
 """``fastgd bench --dask``: fastgd on Dask beside dask-ml, on a LocalCluster of this machine."""
 
-import json
 import os
 import sys
 import time
@@ -10,7 +9,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .harness import BATCH_TOL, LSTSQ_RTOL, Row, _seconds, _si, _skipped, _time, fit
-from .report import _blas_text, _version, env_warnings, format_table, machine_info
+from .report import _blas_text, _version, env_warnings, format_table, machine_info, save_report
 
 #: n, d and row blocks of ``fastgd bench --dask`` (the issue's setting), and a small one for the tests
 DASK_SIZES = {"full": (2_000_000, 20, 8), "quick": (400_000, 20, 8), "tiny": (20_000, 4, 4)}
@@ -225,7 +224,5 @@ def dask_main(args):
         "total_s": time.perf_counter() - started,
         "rows": [asdict(r) for r in rows],
     }
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1, default=float)
-    print(f"\n{len(rows)} rows in {report['total_s']:.0f} s; figures in {args.json}")
+    print(save_report(report, args.json))
     return 0

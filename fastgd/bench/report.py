@@ -1,6 +1,7 @@
 """What ``fastgd bench`` reports beside the figures: the machine, numba, numpy's BLAS and the
 environment; the warnings about slow BLAS settings; the printed table."""
 
+import json
 import os
 import platform
 import sys
@@ -107,3 +108,13 @@ def format_table(rows):
     out += [line(c).rstrip() for c in cells]
     notes = [f"[{i}] {r.note}" for i, r in enumerate(rows, 1) if r.note]
     return "\n".join(out + (["", *notes] if notes else []))
+
+
+def save_report(report, path):
+    """Write the JSON report to ``path`` (``--json PATH``; without it nothing is written); returns
+    the last line of the output: the rows, the time and where the figures went."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=1, default=float)
+    where = f"figures in {path}" if path else "figures not saved (--json PATH saves them)"
+    return f"\n{len(report['rows'])} rows in {report['total_s']:.0f} s; {where}"

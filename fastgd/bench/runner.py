@@ -1,6 +1,5 @@
 """``fastgd bench``: the rows in order (``BENCHES``), ``run`` and ``main``."""
 
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -16,7 +15,7 @@ from .harness import PRESETS, Context
 from .lstsq import bench_lstsq
 from .memory import bench_memory
 from .minibatch import bench_minibatch, bench_torch
-from .report import _blas_text, env_warnings, format_table, machine_info
+from .report import _blas_text, env_warnings, format_table, machine_info, save_report
 from .scaling import bench_scaling
 from .sgd import bench_levers, bench_sgd
 from .startup import bench_startup
@@ -90,7 +89,5 @@ def main(args=None):
         print(line)
     print()
     print(format_table(rows))
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1, default=float)
-    print(f"\n{len(rows)} rows in {report['total_s']:.0f} s; figures in {args.json}")
+    print(save_report(report, args.json))
     return 0
