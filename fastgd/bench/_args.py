@@ -2,6 +2,7 @@
 without importing a row (``run_command`` imports them when ``fastgd bench`` runs)."""
 
 import argparse
+import shlex
 import sys
 
 #: the rows, in the order they run: the keys of ``fastgd.bench.BENCHES``
@@ -43,6 +44,22 @@ def parser():
     p = argparse.ArgumentParser(prog="fastgd bench", description=sys.modules[__package__].__doc__.split("\n\n")[0])
     add_arguments(p)
     return p
+
+
+def command_line(args):
+    """The ``fastgd bench`` command line of the parsed ``args`` (recorded in the JSON report)."""
+    words = ["fastgd", "bench"]
+    if getattr(args, "dask", False):
+        words.append("--dask")
+    if getattr(args, "preset", None):
+        words += ["--preset", args.preset]
+    elif getattr(args, "quick", False):
+        words.append("--quick")
+    if getattr(args, "only", None):
+        words += ["--only", *args.only]
+    if getattr(args, "json", None):
+        words += ["--json", args.json]
+    return shlex.join(words)
 
 
 def run_command(args):

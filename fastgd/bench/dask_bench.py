@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from . import _args
 from .harness import BATCH_TOL, LSTSQ_RTOL, Row, _seconds, _si, _skipped, _time, fit
 from .report import _blas_text, _version, env_warnings, format_table, machine_info, save_report
 
@@ -217,6 +218,7 @@ def dask_main(args):
     print()
     print(format_table(rows))
     report = {
+        "command": _args.command_line(args),
         "preset": preset,
         "dask": figures,
         "machine": machine,

@@ -79,6 +79,7 @@ def main(args=None):
     for line in env_warnings():
         print(line)
     rows, report = run(args.only or list(BENCHES), preset)
+    report["command"] = _args.command_line(args)
     machine = report["machine"]
     print(
         f"fastgd bench ({preset}): {machine['cpu_model']}, {machine['cpu_count']} CPUs; numba "
