@@ -68,9 +68,11 @@ def machine_lines(report):
         ("Python", m.get("python")),
         ("numba", numba),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v is not None)),
-        ("not installed", ", ".join(k for k, v in versions.items() if v is None) or "-"),
         ("run", run),
     ]
+    missing = [k for k, v in versions.items() if v is None]
+    if missing:
+        lines.insert(-1, ("not installed", ", ".join(missing)))
     if "dask" in report:
         d = report["dask"]
         lines.append(("dask cluster", f"{d.get('workers')} workers x {d.get('threads_per_worker')} thread"))
