@@ -74,7 +74,7 @@ def test_lstsq_numpy(benchmark, data):
     benchmark.pedantic(np.linalg.lstsq, args=(X_b, y), kwargs=dict(rcond=None), rounds=3)
 
 
-# ---- the peers and levers of ``fastgd bench`` (fastgd/bench.py), one kernel or epoch at a time
+# ---- the peers and levers of ``fastgd bench`` (fastgd/bench/), one kernel or epoch at a time
 
 
 def test_bandwidth_probe(benchmark, data):

@@ -200,11 +200,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dtype", choices=("float64", "float32"), default=None)
     p.set_defaults(run=fit_file)
-    from . import bench
+    from .bench import _args as bench_args  # argparse only: the rows are imported when bench runs
 
     p = sub.add_parser("bench", help="the performance benchmark: fastgd beside numpy, scikit-learn and torch")
-    bench.add_arguments(p)
-    p.set_defaults(run=bench.main)
+    bench_args.add_arguments(p)
+    p.set_defaults(run=bench_args.run_command)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -1,0 +1,149 @@
+"""Row 4 of ``fastgd bench`` (SGD against scikit-learn's SGDRegressor) and the levers (shuffle
+by blocks, local SGD on every numba thread) against fastgd's default SGD."""
+
+import numba
+
+import fastgd
+
+from .harness import SGD_ETA, Row, _mse, _quiet, _sgd_data, _si, _skipped, _time, fit
+
+
+def bench_sgd(ctx):
+    """Row 4: SGD samples/s against scikit-learn's SGDRegressor, the same trajectory rule."""
+    n, d = ctx.sizes.sgd
+    epochs = ctx.sizes.sgd_epochs
+    work, target = f"SGD epochs n={n} d={d} f64", "≥ 6 × samples/s, MSE ±1 %"
+    try:
+        from sklearn.linear_model import SGDRegressor
+    except ImportError as exc:
+        return [_skipped("sgd", work, target, f"scikit-learn is not installed ({exc})")]
+    X, y = _sgd_data(ctx)
+    out = {}
+
+    def run_fastgd():
+        out["fastgd"] = fit(
+            X, y, method="sgd", learning_rate=SGD_ETA, max_epochs=epochs, tol=0, init="zeros", random_state=0
+        )
+
+    def run_sklearn():
+        model = SGDRegressor(
+            loss="squared_error",
+            penalty=None,
+            learning_rate="constant",
+            eta0=2 * SGD_ETA,  # scikit-learn's squared_error is ½(p - y)²: half fastgd's gradient
+            max_iter=epochs,
+            tol=None,
+            shuffle=True,
+            fit_intercept=True,
+            average=False,
+            random_state=0,
+        )
+        out["sklearn"] = _quiet(model.fit)(X, y)
+
+    med, times = _time({"fastgd": run_fastgd, "sklearn": run_sklearn}, ctx.sizes.fit_repeats)
+    res, model = out["fastgd"], out["sklearn"]
+    mse = {"fastgd": _mse(X, y, res.intercept, res.coef), "sklearn": _mse(X, y, model.intercept_[0], model.coef_)}
+    rate = {key: n * epochs / t for key, t in med.items()}
+    ratio = rate["fastgd"] / rate["sklearn"]
+    loss_gap = mse["fastgd"] / mse["sklearn"] - 1
+    return [
+        Row(
+            "sgd",
+            f"{work} ×{epochs} ep",
+            f"{_si(rate['fastgd'], 'samples/s')}",
+            f"sklearn {_si(rate['sklearn'], 'samples/s')}",
+            ratio,
+            target,
+            ratio >= 6 and abs(loss_gap) <= 0.01,
+            note=(
+                f"constant η: fastgd {SGD_ETA:g} on (p-y)², SGDRegressor eta0={2 * SGD_ETA:g} on ½(p-y)² (the same "
+                f"steps); standardized X; MSE fastgd {mse['fastgd']:.6g}, sklearn {mse['sklearn']:.6g} "
+                f"({loss_gap:+.2%})"
+            ),
+            figures={
+                "n": n,
+                "d": d,
+                "epochs": epochs,
+                "eta_fastgd": SGD_ETA,
+                "eta0_sklearn": 2 * SGD_ETA,
+                "median_s": med,
+                "times_s": times,
+                "samples_per_s": rate,
+                "mse": mse,
+                "mse_relative_gap": loss_gap,
+            },
+        )
+    ]
+
+
+def _accepts(**kwargs):
+    """None if ``fastgd.fit`` takes these arguments (tried on tiny data), else the reason why not."""
+    X, y = fastgd.make_linear(3 * 2048 + 1, 2)
+    try:
+        fit(X, y, method="sgd", learning_rate=1e-3, max_epochs=1, tol=0, random_state=0, **kwargs)
+    except (TypeError, ValueError) as exc:
+        return f"fit does not take {kwargs}: {exc}"
+    return None
+
+
+def bench_levers(ctx):
+    """The levers of the issue, against fastgd's default SGD (no target: speed and final loss,
+    to document the trade-off): shuffle="blocks" against "rows", and local SGD on all numba
+    threads (n_threads > 1) against the serial run."""
+    n, d = ctx.sizes.sgd
+    epochs = ctx.sizes.sgd_epochs
+    threads = numba.config.NUMBA_NUM_THREADS
+    variants = [
+        ('shuffle="blocks" vs "rows"', {"shuffle": "blocks"}, {"shuffle": "rows"}),
+        (f"n_threads={threads} (local SGD) vs serial", {"n_threads": threads}, {}),
+    ]
+    X, y = _sgd_data(ctx)
+    rows = []
+    for label, lever, base in variants:
+        work, target = f"SGD {label} n={n} d={d} ×{epochs} ep", "(info)"
+        reason = "numba has 1 thread" if lever.get("n_threads") == 1 else _accepts(**lever)
+        if reason:
+            rows.append(_skipped("levers", work, target, reason))
+            continue
+        out = {}
+
+        def one(key, kwargs, out=out):
+            def run():
+                out[key] = fit(
+                    X,
+                    y,
+                    method="sgd",
+                    learning_rate=SGD_ETA,
+                    max_epochs=epochs,
+                    tol=0,
+                    init="zeros",
+                    random_state=0,
+                    **kwargs,
+                )
+
+            return run
+
+        med, times = _time({"lever": one("lever", lever), "base": one("base", base)}, ctx.sizes.fit_repeats)
+        mse = {key: _mse(X, y, res.intercept, res.coef) for key, res in out.items()}
+        rate = {key: n * epochs / t for key, t in med.items()}
+        rows.append(
+            Row(
+                "levers",
+                work,
+                f"{_si(rate['lever'], 'samples/s')}",
+                f"{_si(rate['base'], 'samples/s')}",
+                rate["lever"] / rate["base"],
+                target,
+                None,
+                note=f"η={SGD_ETA:g}; MSE {mse['lever']:.6g} with the lever, {mse['base']:.6g} without",
+                figures={
+                    "lever": lever,
+                    "base": base,
+                    "median_s": med,
+                    "times_s": times,
+                    "samples_per_s": rate,
+                    "mse": mse,
+                },
+            )
+        )
+    return rows
