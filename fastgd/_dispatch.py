@@ -65,11 +65,11 @@ class Problem:
         stats = K.column_stats_parallel if parallel else K.column_stats
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         if self.sparse:
-            self._loss_grad = K.csr_loss_grad_parallel if parallel else K.csr_loss_grad
+            self.pass_kernel = K.csr_loss_grad_parallel if parallel else K.csr_loss_grad
             bad = K.csr_column_stats(*self.xs, self.mean, m2)  # a position in X.data, or -1
             self.bad_row = -1 if bad < 0 else int(np.searchsorted(X.indptr, bad, side="right")) - 1
         else:
-            self._loss_grad = K.loss_grad_parallel if parallel else K.loss_grad
+            self.pass_kernel = K.loss_grad_parallel if parallel else K.loss_grad
             self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
         self.std = np.sqrt(m2 / self.n)
         y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments by the same kernel: no n-sized temporaries
@@ -106,7 +106,7 @@ class Problem:
         """Mean loss of theta (model units; no penalty), weighted by the fit's weights, or by
         ``weights`` when given (e.g. those of a validation split)."""
         w = self.weights if weights is False else weights
-        return self._loss_grad(*self.xs, self.y, w, theta, *self.where, self.model, None, self._work)
+        return self.pass_kernel(*self.xs, self.y, w, theta, *self.where, self.model, None, self._work)
 
     def objective(self, theta):
         """The objective: mean loss + penalty."""
@@ -120,7 +120,7 @@ class Problem:
         after ``use_gram``: O(d²) instead of a pass over X)."""
         if self.gram is not None:
             return self.gram.loss_grad(theta, grad)
-        return self._loss_grad(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
+        return self.pass_kernel(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
 
     def solve(self, method, ridge=None):
         """The closed form ``method`` ("normal" or "svd") of the squared loss with the ridge term
@@ -162,7 +162,7 @@ class Problem:
             work = np.zeros(K.work_shape(self.n, self.d + 1))
 
             def hessian_times(v):
-                self._loss_grad(*self.xs, zeros, self.weights, v, *self.where, self._square, self._grad, work)
+                self.pass_kernel(*self.xs, zeros, self.weights, v, *self.where, self._square, self._grad, work)
                 return self._grad
 
             self._lipschitz = power_iteration(hessian_times, v, max_iter, rtol)

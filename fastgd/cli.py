@@ -177,6 +177,13 @@ def _learning_rate(text):
     return text if text == "auto" else float(text)
 
 
+def _bench(args):
+    """``fastgd bench``: the rows (and their numba code) are imported only now."""
+    from .bench.runner import main as bench_main
+
+    return bench_main(args)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastgd", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,11 +207,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dtype", choices=("float64", "float32"), default=None)
     p.set_defaults(run=fit_file)
-    from .bench import _args as bench_args  # argparse only: the rows are imported when bench runs
+    from .bench import command as bench_args  # argparse only: the rows are imported when bench runs
 
     p = sub.add_parser("bench", help="the performance benchmark: fastgd beside numpy, scikit-learn and torch")
     bench_args.add_arguments(p)
-    p.set_defaults(run=bench_args.run_command)
+    p.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -45,7 +45,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 def warn(message, category):
     """``warnings.warn`` pointing at the first caller outside fastgd (the user's line)."""
-    level, frame = 1, sys._getframe(1)
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: the caller of this function
     while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)).startswith(_PACKAGE):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)

@@ -158,12 +158,12 @@ def test_the_fastgd_command_imports_no_row_until_bench_runs():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
-    assert ast.literal_eval(out.stdout.splitlines()[-1]) == ["fastgd.bench", "fastgd.bench._args"]
+    assert ast.literal_eval(out.stdout.splitlines()[-1]) == ["fastgd.bench", "fastgd.bench.command"]
 
 
 def test_the_options_name_every_row_and_preset():
-    assert bench._args.ROWS == tuple(bench.BENCHES)
-    assert bench._args.PRESET_NAMES == tuple(bench.PRESETS)
+    assert bench.command.ROWS == tuple(bench.BENCHES)
+    assert bench.command.PRESET_NAMES == tuple(bench.PRESETS)
 
 
 def test_python_dash_m_fastgd_bench():
@@ -184,7 +184,7 @@ def test_slow_blas_settings_are_named_never_changed():
 
 def test_skipped_and_informative_rows_print():
     rows = [
-        bench._skipped("torch", "mini-batch", "≥ 20 ×", "torch is not installed"),
+        bench.skipped("torch", "mini-batch", "≥ 20 ×", "torch is not installed"),
         bench.Row("levers", "SGD lever", "1 samples/s", "2 samples/s", 0.5, "(info)", None),
         bench.Row("sgd", "SGD", "3 samples/s", "1 samples/s", 3.0, "≥ 6 ×", False, note="a note"),
     ]
@@ -196,14 +196,14 @@ def test_skipped_and_informative_rows_print():
 
 def test_linear_fit_of_the_scaling_row():
     ns = np.array([1e3, 1e4, 1e5])
-    a, b, r2, worst = bench._linear_fit(ns, 0.01 + 2e-8 * ns)
+    a, b, r2, worst = bench.linear_fit(ns, 0.01 + 2e-8 * ns)
     assert a == pytest.approx(0.01) and b == pytest.approx(2e-8)
     assert r2 == pytest.approx(1.0) and worst < 1e-9
 
 
 @pytest.fixture
 def standardized():
-    return bench._standardized(500, 3, seed=0)
+    return bench.standardized(500, 3, seed=0)
 
 
 def _fastgd(X, y, method, eta, **kwargs):

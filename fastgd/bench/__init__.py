@@ -19,10 +19,10 @@ not installed).
 
 import importlib
 
-from ._args import add_arguments
+from .command import add_arguments
 
 #: the public names and the module of each, imported on first use: the ``fastgd`` command's
-#: parser needs only ``add_arguments`` (``fastgd.bench._args``), never the rows and their numba code
+#: parser needs only ``add_arguments`` (``fastgd.bench.command``), never the rows and their numba code
 _LAZY = {
     **dict.fromkeys(("BENCHES", "main", "run"), "runner"),
     **dict.fromkeys(
@@ -37,11 +37,11 @@ _LAZY = {
             "Context",
             "Row",
             "Sizes",
-            "_make_float32",
-            "_mse",
-            "_skipped",
-            "_standardized",
-            "_time",
+            "make_float32",
+            "mse_of",
+            "skipped",
+            "standardized",
+            "timed",
             "fit",
         ),
         "harness",
@@ -53,7 +53,7 @@ _LAZY = {
     **dict.fromkeys(("bench_lstsq",), "lstsq"),
     **dict.fromkeys(("bench_startup",), "startup"),
     **dict.fromkeys(("memory_child", "bench_memory"), "memory"),
-    **dict.fromkeys(("_linear_fit", "bench_scaling"), "scaling"),
+    **dict.fromkeys(("linear_fit", "bench_scaling"), "scaling"),
     **dict.fromkeys(("DASK_SIZES", "dask_main", "dask_rows"), "dask_bench"),
 }
 __all__ = ["add_arguments", *(name for name in _LAZY if not name.startswith("_"))]

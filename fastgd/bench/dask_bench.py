@@ -8,9 +8,9 @@ from dataclasses import asdict
 
 import numpy as np
 
-from . import _args
-from .harness import BATCH_TOL, LSTSQ_RTOL, Row, _seconds, _si, _skipped, _time, fit
-from .report import _blas_text, _version, env_warnings, format_table, machine_info, save_report
+from . import command
+from .harness import BATCH_TOL, LSTSQ_RTOL, Row, fit, seconds_text, si, skipped, timed
+from .report import blas_text, env_warnings, format_table, machine_info, save_report, version_of
 
 #: n, d and row blocks of ``fastgd bench --dask`` (the issue's setting), and a small one for the tests
 DASK_SIZES = {"full": (2_000_000, 20, 8), "quick": (400_000, 20, 8), "tiny": (20_000, 4, 4)}
@@ -68,7 +68,7 @@ def _dask_exact_rows(X, y, best, repeats, work, figures, progress):
         from dask_ml.linear_model import LinearRegression
     except ImportError as exc:
         reason = f"dask-ml is not installed ({exc}): pip install dask-ml"
-        return [_skipped("dask", f"time to lstsq loss {work}", "≥ 4 × the faster dask-ml solver", reason)]
+        return [skipped("dask", f"time to lstsq loss {work}", "≥ 4 × the faster dask-ml solver", reason)]
     out = {}
 
     def fastgd_run(method, **kwargs):
@@ -83,10 +83,10 @@ def _dask_exact_rows(X, y, best, repeats, work, figures, progress):
 
         return run
 
-    med, times = _time(
+    med, times = timed(
         {"normal": fastgd_run("normal"), "batch": fastgd_run("batch", tol=BATCH_TOL, max_epochs=100_000)}, repeats
     )
-    peer_med, peer_times = _time({"admm": dask_ml_run("admm"), "lbfgs": dask_ml_run("lbfgs")}, max(1, repeats - 1))
+    peer_med, peer_times = timed({"admm": dask_ml_run("admm"), "lbfgs": dask_ml_run("lbfgs")}, max(1, repeats - 1))
     loss = {key: out[key].loss for key in ("normal", "batch")}
     for solver in ("admm", "lbfgs"):
         loss[solver] = _dask_mse(X, y, out[solver].intercept_, out[solver].coef_)
@@ -104,16 +104,16 @@ def _dask_exact_rows(X, y, best, repeats, work, figures, progress):
             Row(
                 "dask",
                 f"time to lstsq loss (1e-9 rel), fastgd {key}, {work}",
-                f"{_seconds(med[key])}, excess {excess[key]:.1e}",
-                f"dask-ml {peer} {_seconds(peer_med[peer])}, excess {excess[peer]:.1e}",
+                f"{seconds_text(med[key])}, excess {excess[key]:.1e}",
+                f"dask-ml {peer} {seconds_text(peer_med[peer])}, excess {excess[peer]:.1e}",
                 ratio,
                 "≥ 4 × the faster dask-ml solver",
                 ratio >= 4 and ok,
                 note=(
                     f"fastgd fit(method={key!r}{', tol=1e-11' if key == 'batch' else ''}) on the persisted dask "
                     f"arrays ({out[key].message}); dask-ml LinearRegression(solver=...) defaults (penalty='l2', "
-                    f"C=1, tol=1e-4): admm {_seconds(peer_med['admm'])} excess {excess['admm']:.2e}, lbfgs "
-                    f"{_seconds(peer_med['lbfgs'])} excess {excess['lbfgs']:.2e}; dask-ml solvers within 1e-9 of "
+                    f"C=1, tol=1e-4): admm {seconds_text(peer_med['admm'])} excess {excess['admm']:.2e}, lbfgs "
+                    f"{seconds_text(peer_med['lbfgs'])} excess {excess['lbfgs']:.2e}; dask-ml solvers within 1e-9 of "
                     f"the optimum: {', '.join(reached) or 'none'}; optimum: fastgd svd by dask tsqr"
                 ),
                 figures={"median_s": {key: med[key], **peer_med}, "loss": loss, "relative_excess": excess},
@@ -129,7 +129,7 @@ def _dask_sgd_rows(X, y, best, repeats, work, figures, progress):
         from dask_ml.wrappers import Incremental
         from sklearn.linear_model import SGDRegressor
     except ImportError as exc:
-        return [_skipped("dask", f"one SGD epoch {work}", target, f"dask-ml is not installed ({exc})")]
+        return [skipped("dask", f"one SGD epoch {work}", target, f"dask-ml is not installed ({exc})")]
     out = {}
 
     def run_fastgd():
@@ -155,7 +155,7 @@ def _dask_sgd_rows(X, y, best, repeats, work, figures, progress):
         )
         out["incremental"] = Incremental(model, shuffle_blocks=True, random_state=0).fit(X, y)
 
-    med, times = _time({"fastgd": run_fastgd, "fastgd_2": run_fastgd_2, "incremental": run_incremental}, repeats)
+    med, times = timed({"fastgd": run_fastgd, "fastgd_2": run_fastgd_2, "incremental": run_incremental}, repeats)
     extra_epoch = med.pop("fastgd_2") - med["fastgd"]  # what a second epoch adds: one round of the cluster
     estimator = out["incremental"].estimator_
     loss = {
@@ -172,8 +172,8 @@ def _dask_sgd_rows(X, y, best, repeats, work, figures, progress):
         Row(
             "dask",
             f"one SGD epoch, {work}",
-            f"{_si(rate['fastgd'], 'samples/s')}, loss {vs_best['fastgd']:.4f}× opt",
-            f"Incremental {_si(rate['incremental'], 'samples/s')}, loss {vs_best['incremental']:.4f}× opt",
+            f"{si(rate['fastgd'], 'samples/s')}, loss {vs_best['fastgd']:.4f}× opt",
+            f"Incremental {si(rate['incremental'], 'samples/s')}, loss {vs_best['incremental']:.4f}× opt",
             ratio,
             target,
             ratio >= 10 and vs_best["fastgd"] <= 1.01,
@@ -182,8 +182,8 @@ def _dask_sgd_rows(X, y, best, repeats, work, figures, progress):
                 "(statistics), the start loss, one round of local SGD with averaging and its loss; dask-ml "
                 f"Incremental(SGDRegressor(learning_rate='constant', eta0={2 * DASK_SGD_ETA:g}, max_iter=1)).fit: "
                 "partial_fit on the blocks one after the other (the same steps on ½(p-y)²); samples/s = n / time; "
-                f"a second epoch adds {_seconds(extra_epoch)} to fastgd's fit "
-                f"({_si(n / max(extra_epoch, 1e-9), 'samples/s')}: median 2-epoch fit minus median 1-epoch fit)"
+                f"a second epoch adds {seconds_text(extra_epoch)} to fastgd's fit "
+                f"({si(n / max(extra_epoch, 1e-9), 'samples/s')}: median 2-epoch fit minus median 1-epoch fit)"
             ),
             figures={
                 "median_s": med,
@@ -209,16 +209,16 @@ def dask_main(args):
         print(f"fastgd bench --dask needs dask and distributed: pip install 'fastgd[bench]' ({exc})")
         return 2
     machine = machine_info()
-    machine["versions"].update({m: _version(m) for m in ("dask", "distributed", "dask_ml")})
+    machine["versions"].update({m: version_of(m) for m in ("dask", "distributed", "dask_ml")})
     print(
         f"fastgd bench --dask ({preset}): {machine['cpu_model']}, {machine['cpu_count']} CPUs; dask "
         f"{machine['versions']['dask']}, distributed {machine['versions']['distributed']}, dask-ml "
-        f"{machine['versions']['dask_ml']}; numba {machine['versions']['numba']}; BLAS {_blas_text(machine)}"
+        f"{machine['versions']['dask_ml']}; numba {machine['versions']['numba']}; BLAS {blas_text(machine)}"
     )
     print()
     print(format_table(rows))
     report = {
-        "command": _args.command_line(args),
+        "command": command.command_line(args),
         "preset": preset,
         "dask": figures,
         "machine": machine,

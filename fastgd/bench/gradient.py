@@ -8,7 +8,7 @@ from numba import njit, prange
 import fastgd
 
 from .._dispatch import Problem
-from .harness import Row, _seconds, _si, _skipped, _time, _with_threads
+from .harness import Row, seconds_text, si, skipped, timed, with_threads
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
@@ -38,7 +38,7 @@ def _fastgd_pass(X, y, theta):
     ``kernels.loss_grad_parallel`` (more than one block of rows, numba with > 1 thread)."""
     problem = Problem(X, y, fit_intercept=True, n_threads=max(2, numba.get_num_threads()))
     grad = np.zeros(X.shape[1] + 1)
-    kernel = getattr(getattr(problem, "_loss_grad", None), "__name__", "?")
+    kernel = problem.pass_kernel.__name__
     return (lambda: problem.loss_grad(theta, grad)), kernel, grad
 
 
@@ -79,7 +79,7 @@ def bench_gradient(ctx):
     theta = _theta(d)
     fast, kernel, grad = _fastgd_pass(X, y, theta)
     numpy_run, numpy_out = _numpy_pass(X, y, theta)
-    med, times = _time({"fastgd": fast, "probe": _probe(X), "numpy": numpy_run}, ctx.sizes.repeats)
+    med, times = timed({"fastgd": fast, "probe": _probe(X), "numpy": numpy_run}, ctx.sizes.repeats)
     loss = fast()
     fast_bw, probe_bw = X.nbytes / med["fastgd"], X.nbytes / med["probe"]
     work = f"gradient+loss pass n={n} d={d} f64"
@@ -99,8 +99,8 @@ def bench_gradient(ctx):
         Row(
             "gradient",
             work,
-            f"{_si(fast_bw, 'B/s')}",
-            f"probe {_si(probe_bw, 'B/s')}",
+            f"{si(fast_bw, 'B/s')}",
+            f"probe {si(probe_bw, 'B/s')}",
             fast_bw / probe_bw,
             "≥ 0.7 × probe B/s",
             fast_bw / probe_bw >= 0.7,
@@ -110,8 +110,8 @@ def bench_gradient(ctx):
         Row(
             "gradient",
             work,
-            _seconds(med["fastgd"]),
-            f"numpy {_seconds(med['numpy'])}",
+            seconds_text(med["fastgd"]),
+            f"numpy {seconds_text(med['numpy'])}",
             vs_numpy,
             "≥ 2.5 × numpy",
             vs_numpy >= 2.5,
@@ -129,14 +129,14 @@ def bench_float32(ctx):
     theta = _theta(d)
     f64, _, _ = _fastgd_pass(X64, y64, theta)
     f32, _, _ = _fastgd_pass(X32, y32, theta)
-    med, times = _time({"float64": f64, "float32": f32}, ctx.sizes.repeats)
+    med, times = timed({"float64": f64, "float32": f32}, ctx.sizes.repeats)
     ratio = med["float64"] / med["float32"]
     return [
         Row(
             "float32",
             f"same pass, float32 vs float64 n={n} d={d}",
-            f"f32 {_si(n / med['float32'], 'rows/s')}",
-            f"f64 {_si(n / med['float64'], 'rows/s')}",
+            f"f32 {si(n / med['float32'], 'rows/s')}",
+            f"f64 {si(n / med['float64'], 'rows/s')}",
             ratio,
             "≥ 1.7 × rows/s",
             ratio >= 1.7,
@@ -150,17 +150,17 @@ def bench_threads(ctx):
     n, d = ctx.sizes.grad
     work, target = f"same pass, 2 threads vs 1 n={n} d={d} f64", "≥ 1.7 ×"
     if numba.config.NUMBA_NUM_THREADS < 2:
-        return [_skipped("threads", work, target, f"numba has {numba.config.NUMBA_NUM_THREADS} thread")]
+        return [skipped("threads", work, target, f"numba has {numba.config.NUMBA_NUM_THREADS} thread")]
     X, y = _grad_data(ctx, np.float64)
     fast, kernel, _ = _fastgd_pass(X, y, _theta(d))
-    med, times = _time({"1": lambda: _with_threads(1, fast), "2": lambda: _with_threads(2, fast)}, ctx.sizes.repeats)
+    med, times = timed({"1": lambda: with_threads(1, fast), "2": lambda: with_threads(2, fast)}, ctx.sizes.repeats)
     ratio = med["1"] / med["2"]
     return [
         Row(
             "threads",
             work,
-            f"2 thr {_seconds(med['2'])}",
-            f"1 thr {_seconds(med['1'])}",
+            f"2 thr {seconds_text(med['2'])}",
+            f"1 thr {seconds_text(med['1'])}",
             ratio,
             target,
             ratio >= 1.7,

@@ -108,7 +108,7 @@ class Row:
     figures: dict = field(default_factory=dict)
 
 
-def _skipped(name, work, target, reason):
+def skipped(name, work, target, reason):
     return Row(name, work, "-", "-", None, target, None, note=f"skipped: {reason}", figures={"skipped": reason})
 
 
@@ -132,7 +132,7 @@ class Context:
 # -------------------------------------------------------------------------------- helpers
 
 
-def _time(fns, repeats):
+def timed(fns, repeats):
     """Median wall time (s) of each callable in ``fns`` (a dict), after one untimed call of
     each; the repeats are interleaved so that a noisy neighbour slows all of them alike.
     Returns (medians, all times)."""
@@ -147,7 +147,7 @@ def _time(fns, repeats):
     return {key: float(np.median(t)) for key, t in times.items()}, times
 
 
-def _with_threads(n_threads, fn):
+def with_threads(n_threads, fn):
     """``fn()`` with numba running ``n_threads`` threads; the setting is restored afterwards."""
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
@@ -157,24 +157,24 @@ def _with_threads(n_threads, fn):
         numba.set_num_threads(previous)
 
 
-def _si(value, unit=""):
+def si(value, unit=""):
     for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {prefix}{unit}"
     return f"{value:.3g} {unit}".rstrip()
 
 
-def _seconds(t):
+def seconds_text(t):
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
-def _mse(X, y, intercept, coef):
+def mse_of(X, y, intercept, coef):
     """Training MSE in float64, computed the same way for every contender."""
     r = X @ np.asarray(coef, dtype=np.float64) + float(intercept) - y
     return float(r @ r) / len(y)
 
 
-def _standardized(n, d, seed):
+def standardized(n, d, seed):
     """fastgd's synthetic data (noise 1), features standardized in numpy (float64)."""
     X, y = fastgd.make_linear(n, d, noise=1.0, random_state=seed)
     X -= X.mean(axis=0)
@@ -182,7 +182,7 @@ def _standardized(n, d, seed):
     return X, y
 
 
-def _make_float32(n, d, seed=0):
+def make_float32(n, d, seed=0):
     """make_linear's data in float32, made in blocks of rows: no float64 temporary the size of X."""
     X, y = np.empty((n, d), dtype=np.float32), np.empty(n, dtype=np.float32)
     rng = np.random.default_rng(seed)
@@ -195,7 +195,7 @@ def _make_float32(n, d, seed=0):
     return X, y
 
 
-def _quiet(fn):
+def quiet(fn):
     """``fn`` with warnings (ConvergenceWarning of a fixed epoch count, ...) silenced."""
 
     def run(*args, **kwargs):
@@ -206,14 +206,14 @@ def _quiet(fn):
     return run
 
 
-fit = _quiet(fastgd.fit)
+fit = quiet(fastgd.fit)
 
 
-def _sgd_data(ctx):
-    return ctx.data("sgd", lambda: _standardized(*ctx.sizes.sgd, seed=1))
+def sgd_data(ctx):
+    return ctx.data("sgd", lambda: standardized(*ctx.sizes.sgd, seed=1))
 
 
-def _run_child(code, env=None):
+def run_child(code, env=None):
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - start

@@ -8,7 +8,7 @@ import numpy as np
 
 import fastgd
 
-from .harness import BATCH_MAX_EPOCHS, BATCH_TOL, LSTSQ_RTOL, Row, _mse, _seconds, _skipped, _time, fit
+from .harness import BATCH_MAX_EPOCHS, BATCH_TOL, LSTSQ_RTOL, Row, fit, mse_of, seconds_text, skipped, timed
 
 
 def _batch_to_tol(X, y, budget, repeats, **kwargs):
@@ -55,9 +55,9 @@ def bench_lstsq(ctx):
     def run_lstsq():
         ref["theta"] = np.linalg.lstsq(X_b, y, rcond=None)[0]
 
-    lstsq_med, lstsq_times = _time({"lstsq": run_lstsq}, ctx.sizes.fit_repeats)
+    lstsq_med, lstsq_times = timed({"lstsq": run_lstsq}, ctx.sizes.fit_repeats)
     lstsq_s = lstsq_med["lstsq"]
-    best = _mse(X, y, ref["theta"][0], ref["theta"][1:])
+    best = mse_of(X, y, ref["theta"][0], ref["theta"][1:])
     eig = np.linalg.eigvalsh(X_b.T @ X_b / n)
     X_b = None  # freed before the fits
     variants = [{}]  # fit's defaults, and the streaming path when fit has a Gram path
@@ -66,7 +66,7 @@ def bench_lstsq(ctx):
     rows = []
     for kwargs in variants:
         t, times, res, max_epochs, search = _batch_to_tol(X, y, ctx.sizes.lstsq_budget, ctx.sizes.fit_repeats, **kwargs)
-        loss = _mse(X, y, res.intercept, res.coef)
+        loss = mse_of(X, y, res.intercept, res.coef)
         excess = (loss - best) / best
         ratio = t / lstsq_s
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
@@ -74,8 +74,8 @@ def bench_lstsq(ctx):
             Row(
                 "lstsq",
                 f"batch GD to lstsq loss (1e-9 rel) n={n} d={d}" + (f" {args}" if args else ""),
-                _seconds(t) + ("" if res.converged else ", stopped"),
-                f"lstsq {_seconds(lstsq_s)}",
+                seconds_text(t) + ("" if res.converged else ", stopped"),
+                f"lstsq {seconds_text(lstsq_s)}",
                 ratio,
                 "≤ 1.5 × lstsq time",
                 ratio <= 1.5 and excess <= LSTSQ_RTOL,
@@ -112,19 +112,19 @@ def _vs_linear_regression(X, y, best, fastgd_s, repeats):
     try:
         from sklearn.linear_model import LinearRegression
     except ImportError as exc:
-        return _skipped("lstsq", work, "(info)", f"scikit-learn is not installed ({exc})")
+        return skipped("lstsq", work, "(info)", f"scikit-learn is not installed ({exc})")
     out = {}
 
     def run():
         out["model"] = LinearRegression().fit(X, y)
 
-    med, times = _time({"sklearn": run}, repeats)
-    loss = _mse(X, y, out["model"].intercept_, out["model"].coef_)
+    med, times = timed({"sklearn": run}, repeats)
+    loss = mse_of(X, y, out["model"].intercept_, out["model"].coef_)
     return Row(
         "lstsq",
         work,
-        _seconds(fastgd_s),
-        f"LinearRegression {_seconds(med['sklearn'])}",
+        seconds_text(fastgd_s),
+        f"LinearRegression {seconds_text(med['sklearn'])}",
         fastgd_s / med["sklearn"],
         "(info)",
         None,

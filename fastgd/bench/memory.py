@@ -3,7 +3,7 @@ in a fresh process (``memory_child``, run as ``from fastgd.bench import memory_c
 
 import json
 
-from .harness import Row, _make_float32, _run_child, _si, fit
+from .harness import Row, fit, make_float32, run_child, si
 
 
 def _proc_status_kib(field_name):
@@ -21,9 +21,9 @@ def memory_child(n, d, method):
     float64 temporary); then the peak-RSS mark is reset (/proc/self/clear_refs) and read back
     after the fit.  tracemalloc cannot see numba's allocations: RSS is the honest measure."""
     kwargs = {"sgd": dict(max_epochs=2), "batch": dict(max_epochs=10)}[method]
-    small = _make_float32(3 * 2048 + 1, d, seed=1)
+    small = make_float32(3 * 2048 + 1, d, seed=1)
     fit(*small, method=method, tol=0, random_state=0, **kwargs)
-    X, y = _make_float32(n, d)
+    X, y = make_float32(n, d)
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -54,14 +54,14 @@ def bench_memory(ctx):
     rows = []
     for method in ("sgd", "batch"):
         code = f"from fastgd.bench import memory_child; memory_child({n}, {d}, {method!r})"
-        _, got = _run_child(code)
+        _, got = run_child(code)
         ratio = (got["X_bytes"] + got["growth"]) / got["X_bytes"]
         rows.append(
             Row(
                 "memory",
                 f"peak memory of fit({method}) n={n} d={d} f32",
-                f"+{_si(got['growth'], 'B')}",
-                f"X {_si(got['X_bytes'], 'B')}",
+                f"+{si(got['growth'], 'B')}",
+                f"X {si(got['X_bytes'], 'B')}",
                 ratio,
                 "≤ 1.10 × X bytes",
                 ratio <= 1.10,

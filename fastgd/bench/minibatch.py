@@ -3,7 +3,7 @@ and against torch on the CPU."""
 
 import numpy as np
 
-from .harness import BATCH_SIZE, MINIBATCH_ETA, Row, _mse, _sgd_data, _si, _skipped, _time, fit
+from .harness import BATCH_SIZE, MINIBATCH_ETA, Row, fit, mse_of, sgd_data, si, skipped, timed
 
 
 def numpy_minibatch(X, y, eta, batch_size, orders):
@@ -43,7 +43,7 @@ def bench_minibatch(ctx):
     """Row 5a: a mini-batch epoch against a plain numpy mini-batch loop."""
     n, d = ctx.sizes.sgd
     epochs = ctx.sizes.minibatch_epochs
-    X, y = _sgd_data(ctx)
+    X, y = sgd_data(ctx)
     rng = np.random.default_rng(3)
     orders = [rng.permutation(n) for _ in range(epochs)]
     out = {}
@@ -51,17 +51,17 @@ def bench_minibatch(ctx):
     def run_numpy():
         out["numpy"] = numpy_minibatch(X, y, MINIBATCH_ETA, BATCH_SIZE, orders)
 
-    med, times = _time({"fastgd": _minibatch_fastgd(X, y, epochs, out), "numpy": run_numpy}, ctx.sizes.fit_repeats)
+    med, times = timed({"fastgd": _minibatch_fastgd(X, y, epochs, out), "numpy": run_numpy}, ctx.sizes.fit_repeats)
     res = out["fastgd"]
-    mse = {"fastgd": _mse(X, y, res.intercept, res.coef), "numpy": _mse(X, y, *out["numpy"])}
+    mse = {"fastgd": mse_of(X, y, res.intercept, res.coef), "numpy": mse_of(X, y, *out["numpy"])}
     rate = {key: n * epochs / t for key, t in med.items()}
     ratio = rate["fastgd"] / rate["numpy"]
     return [
         Row(
             "minibatch",
             f"mini-batch b={BATCH_SIZE} n={n} d={d} ×{epochs} ep",
-            f"{_si(rate['fastgd'], 'samples/s')}",
-            f"numpy {_si(rate['numpy'], 'samples/s')}",
+            f"{si(rate['fastgd'], 'samples/s')}",
+            f"numpy {si(rate['numpy'], 'samples/s')}",
             ratio,
             "≥ 3 × numpy loop",
             ratio >= 3,
@@ -107,8 +107,8 @@ def bench_torch(ctx):
     try:
         import torch
     except ImportError as exc:
-        return [_skipped("torch", work, target, f"torch is not installed ({exc})")]
-    X, y = _sgd_data(ctx)
+        return [skipped("torch", work, target, f"torch is not installed ({exc})")]
+    X, y = sgd_data(ctx)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(1)
     gen = torch.Generator().manual_seed(3)
     orders = [torch.randperm(n, generator=gen) for _ in range(epochs)]
@@ -117,17 +117,17 @@ def bench_torch(ctx):
     def run_torch():
         out["torch"] = torch_minibatch(torch, Xt, yt, MINIBATCH_ETA, BATCH_SIZE, orders)
 
-    med, times = _time({"fastgd": _minibatch_fastgd(X, y, epochs, out), "torch": run_torch}, ctx.sizes.fit_repeats)
+    med, times = timed({"fastgd": _minibatch_fastgd(X, y, epochs, out), "torch": run_torch}, ctx.sizes.fit_repeats)
     res = out["fastgd"]
-    mse = {"fastgd": _mse(X, y, res.intercept, res.coef), "torch": _mse(X, y, *out["torch"])}
+    mse = {"fastgd": mse_of(X, y, res.intercept, res.coef), "torch": mse_of(X, y, *out["torch"])}
     rate = {key: n * epochs / t for key, t in med.items()}
     ratio = rate["fastgd"] / rate["torch"]
     return [
         Row(
             "torch",
             work,
-            f"{_si(rate['fastgd'], 'samples/s')}",
-            f"torch {_si(rate['torch'], 'samples/s')}",
+            f"{si(rate['fastgd'], 'samples/s')}",
+            f"torch {si(rate['torch'], 'samples/s')}",
             ratio,
             target,
             ratio >= 20,

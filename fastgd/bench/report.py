@@ -15,7 +15,7 @@ _ENV_NUMBA = ("NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CACHE_DIR")
 _SLOW_BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def _version(module):
+def version_of(module):
     try:
         return __import__(module).__version__
     except ImportError:
@@ -50,12 +50,12 @@ def machine_info():
         "numba_threads": numba.get_num_threads(),
         "numba_max_threads": numba.config.NUMBA_NUM_THREADS,
         "threadpools": blas,
-        "versions": {m: _version(m) for m in ("fastgd", "numpy", "numba", "scipy", "sklearn", "threadpoolctl")},
+        "versions": {m: version_of(m) for m in ("fastgd", "numpy", "numba", "scipy", "sklearn", "threadpoolctl")},
         "environment": {k: os.environ.get(k) for k in _ENV + _ENV_NUMBA},
     }
 
 
-def _blas_text(info):
+def blas_text(info):
     pools = info["threadpools"]
     if isinstance(pools, str):
         return pools

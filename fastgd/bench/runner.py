@@ -8,14 +8,14 @@ import numpy as np
 
 import fastgd
 
-from . import _args
+from . import command
 from .dask_bench import dask_main
 from .gradient import PROBE_BLOCK, bench_float32, bench_gradient, bench_threads, stream_sum
 from .harness import PRESETS, Context
 from .lstsq import bench_lstsq
 from .memory import bench_memory
 from .minibatch import bench_minibatch, bench_torch
-from .report import _blas_text, env_warnings, format_table, machine_info, save_report
+from .report import blas_text, env_warnings, format_table, machine_info, save_report
 from .scaling import bench_scaling
 from .sgd import bench_levers, bench_sgd
 from .startup import bench_startup
@@ -72,19 +72,19 @@ def run(names, preset="full", progress=print):
 def main(args=None):
     """``fastgd bench``; ``args``: parsed arguments (from the fastgd CLI) or a list of strings."""
     if args is None or isinstance(args, list):
-        args = _args.parser().parse_args(args)
+        args = command.parser().parse_args(args)
     if getattr(args, "dask", False):
         return dask_main(args)
     preset = args.preset or ("quick" if args.quick else "full")
     for line in env_warnings():
         print(line)
     rows, report = run(args.only or list(BENCHES), preset)
-    report["command"] = _args.command_line(args)
+    report["command"] = command.command_line(args)
     machine = report["machine"]
     print(
         f"fastgd bench ({preset}): {machine['cpu_model']}, {machine['cpu_count']} CPUs; numba "
         f"{machine['versions']['numba']}, {machine['numba_threads']} threads ({machine['numba_threading_layer']}); "
-        f"numpy {machine['versions']['numpy']}; BLAS {_blas_text(machine)}"
+        f"numpy {machine['versions']['numpy']}; BLAS {blas_text(machine)}"
     )
     for line in report["warnings"]:
         print(line)

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from .harness import Row, _make_float32, _seconds, _time, fit
+from .harness import Row, fit, make_float32, seconds_text, timed
 
 
-def _linear_fit(ns, ts):
+def linear_fit(ns, ts):
     """t = a + b n by least squares weighted by 1/t (relative residuals); returns a, b, R², the
     largest relative residual."""
     ns, ts = np.asarray(ns, dtype=np.float64), np.asarray(ts, dtype=np.float64)
@@ -22,16 +22,16 @@ def bench_scaling(ctx):
     d = ctx.sizes.scaling_d
     ts, all_times = [], []
     for n in ctx.sizes.scaling:
-        X, y = _make_float32(n, d, seed=4)
+        X, y = make_float32(n, d, seed=4)
 
         def one_epoch(X=X, y=y):
             fit(X, y, method="sgd", learning_rate=1e-3, max_epochs=1, tol=0, random_state=0)
 
-        med, times = _time({"fit": one_epoch}, ctx.sizes.fit_repeats)
+        med, times = timed({"fit": one_epoch}, ctx.sizes.fit_repeats)
         ts.append(med["fit"])
         all_times.append(times["fit"])
         del X, y
-    a, b, r2, worst = _linear_fit(ctx.sizes.scaling, ts)
+    a, b, r2, worst = linear_fit(ctx.sizes.scaling, ts)
     per_row = [t / n * 1e9 for n, t in zip(ctx.sizes.scaling, ts, strict=True)]
     return [
         Row(
@@ -44,7 +44,7 @@ def bench_scaling(ctx):
             worst <= 0.10,
             note=(
                 "one-epoch fit(method='sgd', learning_rate=1e-3, tol=0) (stats pass + shuffle + epoch + loss pass); "
-                f"t = a + b·n weighted by 1/t, a = {_seconds(max(a, 0.0))}; ns/row at each n: "
+                f"t = a + b·n weighted by 1/t, a = {seconds_text(max(a, 0.0))}; ns/row at each n: "
                 + ", ".join(f"{p:.3g}" for p in per_row)
             ),
             figures={

@@ -5,7 +5,7 @@ import numba
 
 import fastgd
 
-from .harness import SGD_ETA, Row, _mse, _quiet, _sgd_data, _si, _skipped, _time, fit
+from .harness import SGD_ETA, Row, fit, mse_of, quiet, sgd_data, si, skipped, timed
 
 
 def bench_sgd(ctx):
@@ -16,8 +16,8 @@ def bench_sgd(ctx):
     try:
         from sklearn.linear_model import SGDRegressor
     except ImportError as exc:
-        return [_skipped("sgd", work, target, f"scikit-learn is not installed ({exc})")]
-    X, y = _sgd_data(ctx)
+        return [skipped("sgd", work, target, f"scikit-learn is not installed ({exc})")]
+    X, y = sgd_data(ctx)
     out = {}
 
     def run_fastgd():
@@ -38,11 +38,11 @@ def bench_sgd(ctx):
             average=False,
             random_state=0,
         )
-        out["sklearn"] = _quiet(model.fit)(X, y)
+        out["sklearn"] = quiet(model.fit)(X, y)
 
-    med, times = _time({"fastgd": run_fastgd, "sklearn": run_sklearn}, ctx.sizes.fit_repeats)
+    med, times = timed({"fastgd": run_fastgd, "sklearn": run_sklearn}, ctx.sizes.fit_repeats)
     res, model = out["fastgd"], out["sklearn"]
-    mse = {"fastgd": _mse(X, y, res.intercept, res.coef), "sklearn": _mse(X, y, model.intercept_[0], model.coef_)}
+    mse = {"fastgd": mse_of(X, y, res.intercept, res.coef), "sklearn": mse_of(X, y, model.intercept_[0], model.coef_)}
     rate = {key: n * epochs / t for key, t in med.items()}
     ratio = rate["fastgd"] / rate["sklearn"]
     loss_gap = mse["fastgd"] / mse["sklearn"] - 1
@@ -50,8 +50,8 @@ def bench_sgd(ctx):
         Row(
             "sgd",
             f"{work} ×{epochs} ep",
-            f"{_si(rate['fastgd'], 'samples/s')}",
-            f"sklearn {_si(rate['sklearn'], 'samples/s')}",
+            f"{si(rate['fastgd'], 'samples/s')}",
+            f"sklearn {si(rate['sklearn'], 'samples/s')}",
             ratio,
             target,
             ratio >= 6 and abs(loss_gap) <= 0.01,
@@ -97,13 +97,13 @@ def bench_levers(ctx):
         ('shuffle="blocks" vs "rows"', {"shuffle": "blocks"}, {"shuffle": "rows"}),
         (f"n_threads={threads} (local SGD) vs serial", {"n_threads": threads}, {}),
     ]
-    X, y = _sgd_data(ctx)
+    X, y = sgd_data(ctx)
     rows = []
     for label, lever, base in variants:
         work, target = f"SGD {label} n={n} d={d} ×{epochs} ep", "(info)"
         reason = "numba has 1 thread" if lever.get("n_threads") == 1 else _accepts(**lever)
         if reason:
-            rows.append(_skipped("levers", work, target, reason))
+            rows.append(skipped("levers", work, target, reason))
             continue
         out = {}
 
@@ -123,15 +123,15 @@ def bench_levers(ctx):
 
             return run
 
-        med, times = _time({"lever": one("lever", lever), "base": one("base", base)}, ctx.sizes.fit_repeats)
-        mse = {key: _mse(X, y, res.intercept, res.coef) for key, res in out.items()}
+        med, times = timed({"lever": one("lever", lever), "base": one("base", base)}, ctx.sizes.fit_repeats)
+        mse = {key: mse_of(X, y, res.intercept, res.coef) for key, res in out.items()}
         rate = {key: n * epochs / t for key, t in med.items()}
         rows.append(
             Row(
                 "levers",
                 work,
-                f"{_si(rate['lever'], 'samples/s')}",
-                f"{_si(rate['base'], 'samples/s')}",
+                f"{si(rate['lever'], 'samples/s')}",
+                f"{si(rate['base'], 'samples/s')}",
                 rate["lever"] / rate["base"],
                 target,
                 None,

@@ -5,7 +5,7 @@ import tempfile
 
 import numpy as np
 
-from .harness import Row, _run_child, _seconds
+from .harness import Row, run_child, seconds_text
 
 _STARTUP_CODE = """
 import json, time
@@ -23,8 +23,8 @@ def bench_startup(ctx):
     cache: compiles) and warm (kernels cached on disk)."""
     with tempfile.TemporaryDirectory(prefix="fastgd-bench-cache-") as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        cold_wall, cold = _run_child(_STARTUP_CODE, env)
-        warm = [_run_child(_STARTUP_CODE, env) for _ in range(ctx.sizes.startup_warm_runs)]
+        cold_wall, cold = run_child(_STARTUP_CODE, env)
+        warm = [run_child(_STARTUP_CODE, env) for _ in range(ctx.sizes.startup_warm_runs)]
     warm_wall = float(np.median([w for w, _ in warm]))
     # what the target names: `import fastgd` + the first fit, timed inside the process
     warm_s = float(np.median([split["import_s"] + split["fit_s"] for _, split in warm]))
@@ -33,15 +33,16 @@ def bench_startup(ctx):
         Row(
             "startup",
             "fresh process: import fastgd + first small fit",
-            f"warm {_seconds(warm_s)}",
-            f"cold {_seconds(cold_s)}",
+            f"warm {seconds_text(warm_s)}",
+            f"cold {seconds_text(cold_s)}",
             warm_s,
             "warm ≤ 1 s",
             warm_s <= 1.0,
             note=(
                 "import + first fit timed inside `python -c` with a temporary NUMBA_CACHE_DIR: cold = empty cache "
                 f"(compiles), warm = cached; warm split: import {warm[-1][1]['import_s']:.3g} s, fit "
-                f"{warm[-1][1]['fit_s']:.3g} s; whole process wall {_seconds(warm_wall)} warm, {_seconds(cold_wall)} "
+                f"{warm[-1][1]['fit_s']:.3g} s; whole process wall {seconds_text(warm_wall)} warm, "
+                f"{seconds_text(cold_wall)} "
                 "cold (with interpreter start-up)"
             ),
             figures={

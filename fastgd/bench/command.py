@@ -1,5 +1,5 @@
 """The options of ``fastgd bench``, argparse only: the ``fastgd`` command builds its parser
-without importing a row (``run_command`` imports them when ``fastgd bench`` runs)."""
+without importing a row (``fastgd.cli`` imports ``bench.runner`` when ``fastgd bench`` runs)."""
 
 import argparse
 import shlex
@@ -60,10 +60,3 @@ def command_line(args):
     if getattr(args, "json", None):
         words += ["--json", args.json]
     return shlex.join(words)
-
-
-def run_command(args):
-    """``fastgd bench`` from the ``fastgd`` command: the rows are imported here, when it runs."""
-    from .runner import main
-
-    return main(args)
