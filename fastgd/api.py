@@ -70,8 +70,9 @@ def fit(
         (ridge) only.
     loss : str
         "squared" (default), "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
-        "log", "hinge", "squared_hinge", "modified_huber" or "softmax"; formulas in
-        ``fastgd.losses``.  For "hinge" and "epsilon_insensitive" (not differentiable) batch
+        "log", "hinge", "squared_hinge", "modified_huber", "perceptron" or "softmax"; formulas
+        in ``fastgd.losses``.  For "hinge", "perceptron" and "epsilon_insensitive" (not
+        differentiable) batch
         GD stops on the loss plateau instead of the gradient norm (over 10 x n_iter_no_change
         iterations), and every method returns the θ of the lowest training objective seen
         (subgradient steps do not lower it every epoch).

@@ -44,15 +44,16 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
 from ._validation import is_dask
 from .api import fit as _fit
 from .losses import LOSSES
+from .losses import names as loss_names
 from .result import probabilities
 from .stream import Stream
 
 __all__ = ["GDClassifier", "GDRegressor"]
 
-REGRESSION_LOSSES = ("squared", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
-CLASSIFICATION_LOSSES = ("log", "hinge", "squared_hinge", "modified_huber")
+REGRESSION_LOSSES = loss_names("regression")
+CLASSIFICATION_LOSSES = loss_names("binary")
 #: losses with class probabilities (``predict_proba``)
-PROBA_LOSSES = ("log", "modified_huber")
+PROBA_LOSSES = loss_names("binary", proba=True)
 _DTYPES = [np.float64, np.float32]
 
 
@@ -401,7 +402,8 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = self.loss not in ("hinge", "squared_hinge", "modified_huber")
+        spec = LOSSES.get(self.loss)
+        tags.classifier_tags.multi_class = spec is None or spec.multiclass is not None
         return tags
 
     def _loss(self, n_classes=None):
@@ -410,13 +412,14 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
             return loss
         if n_classes < 2:
             raise ValueError(f"GDClassifier needs at least two classes in y, got {n_classes} class")
-        if n_classes > 2 and loss != "log":
+        multiclass = LOSSES[loss].multiclass
+        if n_classes > 2 and multiclass is None:
             raise ValueError(
                 f"Only binary classification is supported with loss={loss!r} (a two-class loss), and y has "
                 f"{n_classes} classes: use loss='log' (softmax regression), or wrap the classifier in "
                 "sklearn.multiclass.OneVsRestClassifier"
             )
-        return "softmax" if n_classes > 2 else loss
+        return multiclass if n_classes > 2 else loss
 
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``

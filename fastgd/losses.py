@@ -14,6 +14,7 @@ name                               loss of one sample (r = p - y, z = y p)      
 ``"hinge"``                        ``max(0, 1 - z)``: a linear SVM                    two classes
 ``"squared_hinge"``                ``max(0, 1 - z)²``                                two classes
 ``"modified_huber"``               ``max(0, 1 - z)²`` if ``z >= -1``, else ``-4z``    two classes
+``"perceptron"``                   ``max(0, -z)``: the perceptron                     two classes
 ``"softmax"``                      ``log Σ_k exp(p_k) - p_y``: softmax regression     K >= 2 classes
 =================================  ===============================================  ====================
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 from .kernels.codes import Loss as _Code
 
-__all__ = ["LOSSES", "LossSpec"]
+__all__ = ["LOSSES", "LossSpec", "names"]
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,17 @@ class LossSpec:
     smooth: bool  #: differentiable with a Lipschitz derivative (else: subgradients)
     has_epsilon: bool  #: takes ``epsilon``
     proba: bool  #: ``predict_proba`` makes sense
+    multiclass: str = None  #: the loss that fits more than two classes with this one ("softmax" for "log")
 
     @property
     def classifier(self):
         return self.task != "regression"
+
+
+def names(task, proba=False):
+    """The names of the losses of ``task`` ("regression", "binary", "multiclass"), in the table's
+    order; with ``proba``, only those with probabilities."""
+    return tuple(name for name, spec in LOSSES.items() if spec.task == task and (spec.proba or not proba))
 
 
 LOSSES = {
@@ -56,10 +64,11 @@ LOSSES = {
         LossSpec(
             "squared_epsilon_insensitive", _Code.SQUARED_EPSILON_INSENSITIVE, "regression", 2.0, True, True, False
         ),
-        LossSpec("log", _Code.LOG, "binary", 0.25, True, False, True),
+        LossSpec("log", _Code.LOG, "binary", 0.25, True, False, True, multiclass="softmax"),
         LossSpec("hinge", _Code.HINGE, "binary", 1.0, False, False, False),
         LossSpec("squared_hinge", _Code.SQUARED_HINGE, "binary", 2.0, True, False, False),
         LossSpec("modified_huber", _Code.MODIFIED_HUBER, "binary", 2.0, True, False, True),
-        LossSpec("softmax", _Code.SOFTMAX, "multiclass", 0.5, True, False, True),
+        LossSpec("perceptron", _Code.PERCEPTRON, "binary", 1.0, False, False, False),
+        LossSpec("softmax", _Code.SOFTMAX, "multiclass", 0.5, True, False, True, multiclass="softmax"),
     )
 }

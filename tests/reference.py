@@ -193,6 +193,7 @@ LOSSES = {
     6: "squared_hinge",
     7: "modified_huber",
     8: "softmax",
+    9: "perceptron",
 }
 
 
@@ -217,6 +218,8 @@ def loss_value(name, p, y, eps=0.0):
         return np.maximum(0.0, 1.0 - z) ** 2
     if name == "modified_huber":
         return np.where(z >= -1.0, np.maximum(0.0, 1.0 - z) ** 2, -4.0 * z)
+    if name == "perceptron":
+        return np.maximum(0.0, -z)
     raise ValueError(f"unknown scalar loss {name!r}")
 
 
@@ -241,6 +244,8 @@ def loss_dp(name, p, y, eps=0.0):
         return np.where(z < 1.0, -2.0 * y * (1.0 - z), 0.0)
     if name == "modified_huber":
         return np.where(z >= 1.0, 0.0, np.where(z >= -1.0, -2.0 * y * (1.0 - z), -4.0 * y))
+    if name == "perceptron":
+        return np.where(z <= 0.0, -y, 0.0)  # scikit-learn's -y at z = 0 too
     raise ValueError(f"unknown scalar loss {name!r}")
 
 

@@ -54,6 +54,7 @@ LOSSES = {
     "hinge": (0.0, 1),
     "squared_hinge": (0.0, 1),
     "modified_huber": (0.0, 1),
+    "perceptron": (0.0, 1),
     "softmax": (0.0, 3),
 }
 EACH_LOSS = pytest.mark.parametrize("loss", list(LOSSES))
@@ -275,6 +276,8 @@ def kink_distance(loss, X, y, theta):
         return np.abs(np.abs(p - y) - eps)
     if loss in ("hinge", "squared_hinge"):
         return np.abs(y * p - 1.0)
+    if loss == "perceptron":
+        return np.abs(y * p)
     if loss == "modified_huber":
         return np.minimum(np.abs(y * p - 1.0), np.abs(y * p + 1.0))
     return np.full(len(y), np.inf)
@@ -291,7 +294,7 @@ def test_loss_grad_is_the_derivative_of_the_loss(loss, dtype, weighted):
     X, y = np.ascontiguousarray(X[keep]), y[keep]
     weights = sample_weights(len(y), seed=5) if weighted else None
     model = make_model(loss)
-    if loss in ("hinge", "epsilon_insensitive"):  # both pieces are represented: not a trivial check
+    if loss in ("hinge", "epsilon_insensitive", "perceptron"):  # both pieces are represented: not a trivial check
         _, G = ref.sample_terms(model, X, y, theta)
         assert 10 < np.count_nonzero(G[:, 0, 0]) < len(y) - 10
     _, grad = call_loss_grad(K.loss_grad, X, y, theta, None, None, model, weights)

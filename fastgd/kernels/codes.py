@@ -23,6 +23,7 @@ class Loss(IntEnum):
     SQUARED_HINGE = 6  #: ``max(0, 1 - z)**2``
     MODIFIED_HUBER = 7  #: ``max(0, 1 - z)**2`` if ``z >= -1`` else ``-4 z``
     SOFTMAX = 8  #: ``log(sum_k exp(p_k)) - p_y``: multinomial logistic (softmax) regression
+    PERCEPTRON = 9  #: ``max(0, -z)``: the perceptron (derivative ``-y`` for ``z <= 0``, as scikit-learn)
 
 
 class Optimizer(IntEnum):
@@ -58,6 +59,7 @@ HINGE = int(Loss.HINGE)
 SQUARED_HINGE = int(Loss.SQUARED_HINGE)
 MODIFIED_HUBER = int(Loss.MODIFIED_HUBER)
 SOFTMAX = int(Loss.SOFTMAX)
+PERCEPTRON = int(Loss.PERCEPTRON)
 
 SGD = int(Optimizer.SGD)
 MOMENTUM = int(Optimizer.MOMENTUM)

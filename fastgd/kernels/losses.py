@@ -20,6 +20,7 @@ from .codes import (
     HUBER,
     LOG,
     MODIFIED_HUBER,
+    PERCEPTRON,
     SOFTMAX,
     SQUARED,
     SQUARED_EPSILON_INSENSITIVE,
@@ -145,6 +146,16 @@ def modified_huber_dp(p, y):
 
 
 @njit(**INLINE)
+def perceptron(p, y):
+    return max(0.0, -y * p)
+
+
+@njit(**INLINE)
+def perceptron_dp(p, y):
+    return -y if y * p <= 0.0 else 0.0  # at z = 0 too (as scikit-learn): a zero θ still moves
+
+
+@njit(**INLINE)
 def loss_value(code, eps, p, y):
     """Loss of one sample with prediction ``p`` and target ``y`` (scalar losses)."""
     if code == SQUARED:
@@ -163,6 +174,8 @@ def loss_value(code, eps, p, y):
         return squared_hinge(p, y)
     if code == MODIFIED_HUBER:
         return modified_huber(p, y)
+    if code == PERCEPTRON:
+        return perceptron(p, y)
     return np.nan  # unknown code: the Python layer never passes one
 
 
@@ -186,6 +199,8 @@ def loss_dp(code, eps, p, y):
         return squared_hinge_dp(p, y)
     if code == MODIFIED_HUBER:
         return modified_huber_dp(p, y)
+    if code == PERCEPTRON:
+        return perceptron_dp(p, y)
     return np.nan
 
 
