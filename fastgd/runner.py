@@ -29,8 +29,9 @@ class KernelMismatchError(RuntimeError):
 
 
 def plain_steps(model, opt, n_outputs):
-    """Whether the kernels' fast loop runs this model: ``is_plain`` itself (compiled once)."""
-    return bool(is_plain(np.empty((n_outputs, 1)), model, opt))
+    """Whether the kernels' fast loop runs this model: ``is_plain``'s own Python source, run as
+    Python (``py_func``: the same definition, and nothing to compile on a first run)."""
+    return bool(is_plain.py_func(np.empty((n_outputs, 1)), model, opt))
 
 
 def index_dtype(n):
