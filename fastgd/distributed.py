@@ -153,7 +153,7 @@ def warmup(dtypes=(np.float64, np.float32)):
                 model = _clean_model((True, int(LOSSES[loss].code), 0.0, 0.0, 0.0))
                 yl = y if plain else np.where(y > y.mean(), 1.0, -1.0).astype(dtype)
                 theta = np.zeros((1, 3))
-                state = None if plain else np.zeros((2, *theta.shape))
+                state = None if plain else np.zeros((STATE_SLOTS, *theta.shape))
                 for with_grad in (False, True):
                     _block_loss_grad(X, yl, theta, where, model, with_grad)
                 for shuffle in ("rows", "blocks", False):
