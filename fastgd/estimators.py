@@ -29,6 +29,8 @@ scikit-learn's one-vs-rest).  The two-class losses "hinge", "squared_hinge" and
 scikit-learn (>= 1.6) is an optional dependency: ``pip install fastgd[sklearn]``.
 """
 
+import functools
+
 import numpy as np
 
 try:
@@ -41,6 +43,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
         "fastgd.GDRegressor and fastgd.GDClassifier need scikit-learn >= 1.6: pip install fastgd[sklearn]"
     ) from exc
 
+from ._transaction import unchanged_on_error
 from ._validation import is_dask
 from .api import fit as _fit
 from .losses import LOSSES
@@ -55,6 +58,17 @@ CLASSIFICATION_LOSSES = loss_names("binary")
 #: losses with class probabilities (``predict_proba``)
 PROBA_LOSSES = loss_names("binary", proba=True)
 _DTYPES = [np.float64, np.float32]
+
+
+def _unchanged_on_error(method):
+    """``method`` leaves the estimator as it was when it raises (no half-set fitted attribute)."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with unchanged_on_error(self):
+            return method(self, *args, **kwargs)
+
+    return call
 
 
 def _seed(random_state):
@@ -296,6 +310,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
         self.warm_start = warm_start
         self.n_threads = n_threads
 
+    @_unchanged_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``."""
         warm = self.warm_start and self._fitted()
@@ -304,6 +319,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
         return self._run(X, y, self._loss(), init, sample_weight)
 
     @available_if(_stochastic)
+    @_unchanged_on_error
     def partial_fit(self, X, y, sample_weight=None):
         """One pass of SGD (or mini-batch) over (X, y), continuing from the previous call: θ, the
         update count t (so the learning-rate schedule goes on), the optimizer state: k calls
@@ -421,6 +437,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
             )
         return multiclass if n_classes > 2 else loss
 
+    @_unchanged_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``
         (the classes must be the same)."""
@@ -439,6 +456,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         return self
 
     @available_if(_stochastic)
+    @_unchanged_on_error
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of SGD (or mini-batch) over (X, y), continuing from the previous call (see
         ``GDRegressor.partial_fit``).  ``classes`` (every label the stream will see) is required

@@ -15,6 +15,7 @@ import numpy as np
 from . import _validation as v
 from . import engine
 from ._dispatch import Problem
+from ._transaction import unchanged_on_error
 from .api import fit
 from .kernels.codes import OK
 from .options import make_options
@@ -86,7 +87,18 @@ class Stream:
 
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the chunk (X, y): every sample (or batch) updates θ once, the update
-        count continuing from the previous chunks.  Returns self."""
+        count continuing from the previous chunks.  Returns self.  A chunk that raises (bad
+        data, a divergence, a KeyboardInterrupt) leaves the stream exactly as it was: θ, the
+        optimizer state, t, the shuffle state, the classes; the next chunk continues as if it
+        had never been sent."""
+        runner = self._runner
+        arrays = (
+            (self._shuffle_state,) if runner is None else (self._shuffle_state, runner.theta, runner.state, runner.avg)
+        )
+        with unchanged_on_error(self, arrays):
+            return self._pass(X, y, sample_weight)
+
+    def _pass(self, X, y, sample_weight):
         X = v.check_X(X)
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(
