@@ -37,8 +37,32 @@ def as_numeric_array(a, name):
         arr = np.asarray(a)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
+    if arr.dtype.kind == "O":  # numbers held as objects (e.g. a pandas column of dtype object) are numbers
+        if arr.size and all(map(_is_number, arr.flat)):
+            return arr.astype(np.float64)
+        raise TypeError(_not_numbers(a, arr, name))
     dtype = numeric_dtype(arr.dtype, name)
     return arr if arr.dtype == dtype else arr.astype(dtype)
+
+
+def _is_number(value):
+    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, np.complexfloating)
+
+
+def _not_numbers(a, arr, name):
+    """The message for object data that is not all numbers: the column (of a DataFrame) and a
+    value that is not a number, named."""
+    columns = getattr(a, "columns", None)
+    for k in range(arr.shape[1] if arr.ndim == 2 else 0):
+        for value in arr[:, k]:
+            if not _is_number(value):
+                column = f"column {columns[k]!r}" if columns is not None else f"column {k}"
+                dtype = f" (dtype {a.dtypes.iloc[k]})" if columns is not None else ""
+                return (
+                    f"{name} must hold real numbers: {name} {column}{dtype} holds {value!r}; convert the column to "
+                    "numbers (missing values: drop or impute them first), got dtype object"
+                )
+    return f"{name} must hold real numbers, got dtype object (object data)"
 
 
 def numeric_dtype(dtype, name):
@@ -46,9 +70,9 @@ def numeric_dtype(dtype, name):
     float32, other real numbers -> float64); TypeError for anything else."""
     kind = dtype.kind
     if kind in "fiub":
-        if dtype in (np.float32, np.float64):
-            return dtype
-        return np.dtype(np.float32) if dtype == np.float16 else np.dtype(np.float64)
+        if kind == "f" and dtype.itemsize in (4, 8):
+            return dtype.newbyteorder("=")  # float32 stays float32 (in native byte order)
+        return np.dtype(np.float32) if kind == "f" and dtype.itemsize == 2 else np.dtype(np.float64)
     what = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta"}
     raise TypeError(f"{name} must hold real numbers, got dtype {dtype} ({what.get(kind, kind)} data)")
 
@@ -153,8 +177,12 @@ def report_nonfinite(X, row, name="X"):
     return ValueError(f"{name} contains {value} at row {row}, column {col}; remove or impute it before fitting")
 
 
+#: the largest integer parameter: the kernels count in int64
+INT_MAX = 2**63 - 1
+
+
 def check_int(name, value, low):
-    """An integer parameter >= low."""
+    """An integer parameter, low <= value <= INT_MAX."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
@@ -163,6 +191,8 @@ def check_int(name, value, low):
         raise TypeError(f"{name} must be an integer, got {value!r}") from None
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
+    if value > INT_MAX:
+        raise ValueError(f"{name} must be at most 2**63 - 1 (the kernels count in int64), got {value}")
     return value
 
 
@@ -222,7 +252,7 @@ def check_random_state(random_state):
     """A numpy Generator from None, an int, a SeedSequence or a Generator."""
     if isinstance(random_state, np.random.RandomState):
         raise TypeError("random_state must be None, an int, a SeedSequence or a numpy Generator (not RandomState)")
-    if isinstance(random_state, bool):
+    if isinstance(random_state, (bool, str, bytes, float)):
         raise TypeError(f"random_state must be None, an int, a SeedSequence or a numpy Generator, got {random_state!r}")
     try:
         return np.random.default_rng(random_state)

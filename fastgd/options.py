@@ -205,6 +205,8 @@ RULES = (
          "applies to the iterative methods (batch, sgd, minibatch), not {o.method!r}"),
     Rule("early_stopping", lambda o: o.early_stopping, _closed,
          "applies to the iterative methods (batch, sgd, minibatch), not {o.method!r}"),
+    Rule("learning_rate", lambda o: o.schedule != "auto", lambda o, b: o.method in CLOSED_FORMS,
+         "applies to the iterative methods (batch, sgd, minibatch), not {o.method!r}"),
     Rule("average", lambda o: o.average >= 0, lambda o, b: o.method == "batch",
          "applies to 'sgd' and 'minibatch': batch GD's iterates do not jitter"),
     Rule("callback and progress", lambda o: o.callback is not None or o.progress,

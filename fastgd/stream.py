@@ -159,12 +159,14 @@ class Stream:
         labels = labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
         if labels.ndim != 1 or labels.shape[0] != X.shape[0]:
             raise ValueError(f"y must have shape ({X.shape[0]},), got shape {labels.shape}")
-        index = np.searchsorted(self.classes, labels)
-        index = np.minimum(index, self.classes.shape[0] - 1)
-        unknown = self.classes[index] != labels
-        if unknown.any():
+        try:
+            index = np.minimum(np.searchsorted(self.classes, labels), self.classes.shape[0] - 1)
+            unknown = np.flatnonzero(self.classes[index] != labels)
+        except TypeError:  # labels of another type (str against int): none of them is a class
+            index, unknown = None, [0]
+        if len(unknown):
             raise ValueError(
-                f"y holds the label {labels[np.flatnonzero(unknown)[0]].item()!r}, which is not among the stream's "
+                f"y holds the label {labels[unknown[0]].item()!r}, which is not among the stream's "
                 f"classes {self.classes.tolist()!r} (pass every class in classes= up front)"
             )
         encoded = np.where(index == 1, 1.0, -1.0) if self.spec.task == "binary" else index.astype(np.float64)
@@ -203,4 +205,6 @@ def fit_stream(chunks, **kwargs):
         if not isinstance(chunk, tuple) or len(chunk) not in (2, 3):
             raise TypeError(f"each chunk must be a tuple (X, y) or (X, y, sample_weight), got {type(chunk).__name__}")
         stream.partial_fit(*chunk)
+    if not stream.history:
+        raise ValueError("fit_stream got no chunk: chunks must yield at least one (X, y) pair")
     return stream.result()

@@ -1,0 +1,75 @@
+"""Errors in fastgd's words: each case a user met, with the message it now gets (and no numba,
+numpy or pandas internals in it)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastgd
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 2))
+    return X, X @ [1.0, 2.0] + 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(method="sgd", average=2**70), ValueError, r"average must be at most 2\*\*63 - 1"),
+        (dict(method="sgd", max_epochs=2**64), ValueError, r"max_epochs must be at most 2\*\*63 - 1"),
+        (dict(random_state="a"), TypeError, r"random_state must be None, an int, a SeedSequence .* got 'a'"),
+        (dict(random_state=1.5), TypeError, r"random_state must be None, an int, .* got 1.5"),
+        (dict(method="normal", learning_rate=0.1), ValueError, r"learning_rate applies to the iterative methods"),
+        (dict(method="svd", learning_rate=0.1), ValueError, r"learning_rate applies to .* not 'svd'"),
+    ],
+)
+def test_bad_parameters_in_fastgds_words(data, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fastgd.fit(*data, **kwargs)
+
+
+def test_learning_rate_with_auto_is_no_error(data):
+    """method="auto" may resolve to a closed form: a rate given for it is simply not needed."""
+    assert fastgd.fit(*data, learning_rate=0.1).method == "normal"
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8", "<f4"])
+def test_float32_stays_float32_in_any_byte_order(data, dtype):
+    X, y = data
+    res = fastgd.fit(X.astype(dtype), y, method="batch", max_epochs=3, tol=0)
+    assert res.coef.dtype == np.dtype(dtype).newbyteorder("=")
+    assert res.coef.dtype.isnative
+
+
+def test_pandas_columns_that_are_not_numbers_are_named(data):
+    X, y = data
+    nullable = pd.DataFrame({"size": X[:, 0], "rooms": pd.array([1, 2, None] * 10, dtype="Int64")})
+    with pytest.raises(TypeError, match=r"X column 'rooms' \(dtype Int64\) holds <NA>.*impute"):
+        fastgd.fit(nullable, y)
+    category = pd.DataFrame({"size": X[:, 0], "town": pd.Categorical(["u", "v", "w"] * 10)})
+    with pytest.raises(TypeError, match=r"X column 'town' \(dtype category\) holds 'u'"):
+        fastgd.fit(category, y)
+    text = pd.DataFrame({"size": X[:, 0], "age": [str(v) for v in X[:, 1]]})
+    with pytest.raises(TypeError, match=r"X column 'age' \(dtype (object|str)\) holds '0\.\d+'"):
+        fastgd.fit(text, y)
+
+
+def test_numbers_held_as_objects_are_numbers(data):
+    X, y = data
+    frame = pd.DataFrame({"size": X[:, 0], "age": pd.Series(list(X[:, 1]), dtype=object)})
+    np.testing.assert_allclose(fastgd.fit(frame, y).coef, fastgd.fit(X, y).coef, rtol=1e-12)
+
+
+def test_a_stream_given_labels_of_another_type_names_them(data):
+    X, _ = data
+    stream = fastgd.Stream(loss="log", classes=[0, 1])
+    with pytest.raises(ValueError, match=r"the label 'a', which is not among the stream's classes \[0, 1\]"):
+        stream.partial_fit(X, np.array(["a", "b"] * 15))
+
+
+def test_fit_stream_of_no_chunk():
+    with pytest.raises(ValueError, match=r"fit_stream got no chunk"):
+        fastgd.fit_stream(iter([]))
