@@ -1,10 +1,17 @@
-"""The ``fastgd`` command: ``fastgd demo`` and ``fastgd fit FILE --target COLUMN``."""
+"""The ``fastgd`` command: ``fastgd demo``, ``fastgd fit FILE --target COLUMN``, ``fastgd bench``.
+
+Every failure is one line on stderr, ``fastgd: error: ...``, naming the file, the line and the
+column where there is one, with exit status 2 (as argparse's usage errors); warnings are one
+line each, ``fastgd: warning: ...``.
+"""
 
 import argparse
 import csv
+import os
 import sys
 import time
 import warnings
+import zipfile
 
 import numpy as np
 
@@ -13,6 +20,23 @@ from .datasets import make_linear
 from .kernels import CHUNK
 
 METHODS = ("normal", "svd", "batch", "sgd", "minibatch")
+
+DESCRIPTION = """Linear regression by the normal equation, SVD, batch, stochastic and mini-batch gradient
+descent (numba kernels).
+
+commands:
+  fastgd demo                    the textbook experiment: five methods beside numpy's lstsq
+  fastgd fit FILE --target COL   fit a CSV (header row), .npy or .npz file, print the coefficients
+  fastgd bench                   the performance benchmark (fastgd beside numpy, scikit-learn, ...)
+"""
+
+
+class CommandError(SystemExit):
+    """A usage or input error: ``main`` prints ``fastgd: error: <message>`` and exits with 2."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.code = 2
 
 
 def _lstsq(X, y):
@@ -29,12 +53,18 @@ def _theta_text(theta, width=3):
 
 def demo(args):
     """The textbook experiment: the five methods side by side with numpy.linalg.lstsq."""
+    if args.n <= args.d or args.d < 1:
+        raise CommandError(f"--n {args.n} --d {args.d}: the demo needs --d >= 1 and more samples than features")
     if args.plot:
         try:
             from . import plot  # noqa: F401  (fail before the work when matplotlib is missing)
         except ImportError as exc:
-            raise SystemExit(f"fastgd: error: {exc}") from None
+            raise CommandError(f"--plot needs matplotlib ({exc}): pip install fastgd[plot]") from None
+        args.plot = _writable(args.plot)
     dtype = np.dtype(args.dtype)
+    print(f"fastgd demo: m={args.n} d={args.d} dtype={dtype} seed={args.seed}")
+    print("data: X = 2·U(0, 1), y = 4 + 3·(sum of the features) + N(0, 1)")
+    print("compiling the kernels (first run only; later runs load them from numba's cache) ...", end=" ", flush=True)
     X, y = make_linear(args.n, args.d, dtype=dtype, random_state=args.seed)
     t = time.perf_counter()
     head = slice(0, min(args.n, 3 * CHUNK))  # as many rows as picks the same (serial or parallel) kernels
@@ -42,10 +72,7 @@ def demo(args):
         warnings.simplefilter("ignore")
         for method in METHODS:  # compile (or load from the cache) what the demo runs, before timing
             fit(X[head], y[head], method=method, max_epochs=2, random_state=args.seed)
-    compile_s = time.perf_counter() - t
-    print(f"fastgd demo: m={args.n} d={args.d} dtype={dtype} seed={args.seed}")
-    print("data: X = 2·U(0, 1), y = 4 + 3·(sum of the features) + N(0, 1)")
-    print(f"(kernels compiled or loaded from the cache first: {compile_s:.2f} s, not in the times below)\n")
+    print(f"{time.perf_counter() - t:.2f} s (not in the times below)\n")
     t = time.perf_counter()
     ref_theta, ref_loss = _lstsq(X, y)
     ref_time = time.perf_counter() - t
@@ -107,47 +134,107 @@ def _plot_paths(X, y, seed, path):
     ]
     ax = Figure(figsize=(7, 5), layout="constrained").subplots()
     plot.paths(results, X, y, ax=ax, labels=["Batch", "Stochastic", "Mini-batch"])
-    ax.figure.savefig(path, dpi=120)
+    try:
+        ax.figure.savefig(path, dpi=120)
+    except OSError as exc:
+        raise CommandError(f"--plot {path}: cannot write it ({exc.strerror or exc})") from None
     print(f"\npaths of batch, SGD and mini-batch GD in parameter space written to {path}")
+
+
+def _writable(path):
+    """The --plot path as it will be written (".png" added when it has no extension), checked
+    before any work: its folder exists and can be written."""
+    if not os.path.splitext(path)[1]:
+        path += ".png"
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CommandError(f"--plot {path}: is a directory; give a file name, e.g. {os.path.join(path, 'paths.png')}")
+    if not os.path.isdir(folder):
+        raise CommandError(f"--plot {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"--plot {path}: the folder {folder} is not writable")
+    return path
 
 
 def _read_table(path, target):
     """(X, y, feature names) from a CSV file with a header, a .npy 2-D array or a .npz file."""
-    if path.endswith(".npz"):
-        with np.load(path) as data:
-            if "X" in data and "y" in data:
-                X, y = data["X"], data["y"]
-                return X, y, [f"x{j}" for j in range(1 if X.ndim == 1 else X.shape[1])]
-            if len(data.files) != 1:
-                raise SystemExit(f"{path}: expected arrays 'X' and 'y', or a single 2-D array; found {data.files}")
-            table = data[data.files[0]]
-        names = [str(j) for j in range(table.shape[1])] if table.ndim == 2 else []
-    elif path.endswith(".npy"):
-        table = np.load(path)
-        names = [str(j) for j in range(table.shape[1])] if table.ndim == 2 else []
-    else:
-        with open(path, newline="") as f:
-            names = [c.strip() for c in next(csv.reader(f), [])]
-        if not names:
-            raise SystemExit(f"{path}: empty file")
-        try:
-            table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-        except ValueError as exc:
-            raise SystemExit(f"{path}: not a numeric CSV table with one header row ({exc})") from None
+    if os.path.isdir(path):
+        raise CommandError(f"{path}: is a directory, not a data file")
+    try:
+        if path.endswith(".npz"):
+            table, names, Xy = _read_npz(path)
+            if Xy is not None:
+                return Xy
+        elif path.endswith(".npy"):
+            table = np.load(path, allow_pickle=False)
+            names = [str(j) for j in range(table.shape[1])] if table.ndim == 2 else []
+        else:
+            table, names = _read_csv(path)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CommandError(f"{path}: cannot read it as {_kind(path)} ({exc})") from None
     if table.ndim != 2 or table.shape[1] < 2:
-        raise SystemExit(f"{path}: expected a 2-D table with at least two columns, got shape {table.shape}")
+        raise CommandError(f"{path}: expected a 2-D table with at least two columns, got shape {table.shape}")
     if len(names) != table.shape[1]:
-        raise SystemExit(f"{path}: the header names {len(names)} columns but the rows have {table.shape[1]}")
+        raise CommandError(f"{path}: the header names {len(names)} columns but the rows have {table.shape[1]}")
     if target is None:
-        raise SystemExit(f"--target is required: one of {names}")
+        raise CommandError(f"--target is required: one of {names}")
     if target in names:
         col = names.index(target)
     elif target.lstrip("-").isdigit() and -len(names) <= int(target) < len(names):
         col = int(target) % len(names)
     else:
-        raise SystemExit(f"--target {target!r} is not a column of {path}; columns: {names}")
+        raise CommandError(f"--target {target!r} is not a column of {path}; columns: {names}")
     keep = [j for j in range(table.shape[1]) if j != col]
     return table[:, keep], table[:, col], [names[j] for j in keep]
+
+
+def _kind(path):
+    return {".npz": "a NumPy .npz archive", ".npy": "a NumPy .npy array"}.get(os.path.splitext(path)[1], "CSV")
+
+
+def _read_npz(path):
+    """(table, names, None), or (None, None, (X, y, names)) for an archive of arrays X and y."""
+    if os.path.exists(path) and not zipfile.is_zipfile(path):
+        raise CommandError(f"{path}: not a NumPy .npz archive (not a zip file)")
+    with np.load(path, allow_pickle=False) as data:
+        if "X" in data and "y" in data:
+            X, y = data["X"], data["y"]
+            return None, None, (X, y, [f"x{j}" for j in range(1 if X.ndim == 1 else X.shape[1])])
+        if len(data.files) != 1:
+            raise CommandError(f"{path}: expected arrays 'X' and 'y', or a single 2-D array; found {data.files}")
+        table = data[data.files[0]]
+    return table, ([str(j) for j in range(table.shape[1])] if table.ndim == 2 else []), None
+
+
+def _read_csv(path):
+    """(table, names) of a CSV file with one header row (a UTF-8 BOM is dropped); a cell that
+    is not a number is named by its line and column."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise CommandError(f"{path}: empty file (expected a header row, then rows of numbers)")
+    names = [cell.strip() for cell in rows[0]]
+    body = [(line, row) for line, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
+    if not body:
+        raise CommandError(f"{path}: the header names the columns {names} but no data row follows it")
+    for line, row in body:
+        if len(row) != len(names):
+            raise CommandError(
+                f"{path}: the header names {len(names)} columns but the rows have {len(row)} (line {line})"
+            )
+        for name, cell in zip(names, row, strict=True):
+            try:
+                float(cell)
+            except ValueError:
+                raise CommandError(
+                    f"{path}: not a numeric CSV table: line {line}, column {name!r} holds {cell.strip()!r}, not a "
+                    "number (fix the cell, or remove the row or the column)"
+                ) from None
+    return np.array([[float(cell) for cell in row] for _, row in body]), names
 
 
 def fit_file(args):
@@ -174,7 +261,15 @@ def fit_file(args):
 
 
 def _learning_rate(text):
-    return text if text == "auto" else float(text)
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}")
+    return value
 
 
 def _bench(args):
@@ -184,40 +279,66 @@ def _bench(args):
     return bench_main(args)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="fastgd", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="the textbook experiment: five methods side by side with numpy's lstsq")
-    p.add_argument("--n", type=int, default=100, help="samples (default 100, as the textbook)")
-    p.add_argument("--d", type=int, default=1, help="features (default 1)")
-    p.add_argument("--seed", type=int, default=42, help="random seed of the data and the fits (default 42)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    p.add_argument(
-        "--plot", metavar="FILE", help="also write the paths of batch, SGD and mini-batch GD (needs matplotlib)"
-    )
-    p.set_defaults(run=demo)
-    p = sub.add_parser("fit", help="fit a CSV (with a header row), .npy or .npz file and print the coefficients")
-    p.add_argument("file")
-    p.add_argument("--target", help="the column to predict: its name (CSV) or index")
-    p.add_argument("--method", default="auto", choices=("auto", *METHODS))
-    p.add_argument("--learning-rate", type=_learning_rate, default="auto", help="a number, or auto")
-    p.add_argument("--max-epochs", type=int, default=1000)
-    p.add_argument("--standardize", action="store_true")
-    p.add_argument("--no-intercept", action="store_true")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--dtype", choices=("float64", "float32"), default=None)
-    p.set_defaults(run=fit_file)
+def _parser():
+    from . import __version__
     from .bench import command as bench_args  # argparse only: the rows are imported when bench runs
 
-    p = sub.add_parser("bench", help="the performance benchmark: fastgd beside numpy, scikit-learn and torch")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="fastgd", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"fastgd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,fit,bench}")
+    what = "the textbook experiment: the five methods side by side with numpy.linalg.lstsq"
+    p = sub.add_parser("demo", formatter_class=defaults, help=what, description=what)
+    p.add_argument("--n", type=int, default=100, help="samples (the textbook's 100)")
+    p.add_argument("--d", type=int, default=1, help="features")
+    p.add_argument("--seed", type=int, default=42, help="random seed of the data and the fits")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype of X and y")
+    p.add_argument("--plot", metavar="FILE", help="also write the paths of batch, SGD and mini-batch GD as a PNG "
+                   "(needs matplotlib; .png is added when FILE has no extension)")  # fmt: skip
+    p.set_defaults(run=demo)
+    p = sub.add_parser("fit", formatter_class=defaults, help="fit a CSV, .npy or .npz file, print the coefficients",
+                       description="Fit a linear model to a CSV file (one header row), a .npy 2-D array or a .npz "
+                       "archive (arrays X and y, or one 2-D array) and print the coefficients.")  # fmt: skip
+    p.add_argument("file", help="the data file")
+    p.add_argument("--target", help="the column to predict: its name (CSV) or index (required)")
+    p.add_argument("--method", default="auto", choices=("auto", *METHODS), help="how to fit (see fastgd.fit)")
+    p.add_argument("--learning-rate", type=_learning_rate, default="auto", help="a positive number, or auto "
+                   "(derived from the data; iterative methods only)")  # fmt: skip
+    p.add_argument("--max-epochs", type=int, default=1000, help="passes over the data at most (iterative methods)")
+    p.add_argument("--standardize", action="store_true", help="standardize the features inside the kernels")
+    p.add_argument("--no-intercept", action="store_true", help="fit no intercept")
+    p.add_argument("--seed", type=int, default=None, help="random seed (none given: a fresh one)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default=None, help="compute in this dtype (none given: "
+                   "the file's)")  # fmt: skip
+    p.set_defaults(run=fit_file)
+    p = sub.add_parser("bench", help="the performance benchmark (fastgd beside numpy, scikit-learn, torch)")
     bench_args.add_arguments(p)
     p.set_defaults(run=_bench)
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        print(f"fastgd: error: {exc}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fastgd: warning: {category.__name__}: {message}", file=sys.stderr)
+
+
+def main(argv=None):
+    """The ``fastgd`` command; returns its exit status (2 for any error, after one line on stderr)."""
+    args = _parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line, no source path
+        try:
+            return args.run(args)
+        except CommandError as exc:
+            print(f"fastgd: error: {exc}", file=sys.stderr)
+            raise
+        except BrokenPipeError:  # e.g. `fastgd demo | head`: the reader left; nothing to report
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            print(f"fastgd: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":
