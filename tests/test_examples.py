@@ -2,6 +2,7 @@
 
 import runpy
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ def test_example_runs(name, tmp_path, monkeypatch, capsys):
         pytest.importorskip(NEEDS[name])
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", [name, *ARGS.get(name, [])])
+    scratch = tmp_path / "tmp"  # the temporary files an example makes land here, and must not stay
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     runpy.run_path(str(EXAMPLES / name), run_name="__main__")
     out = capsys.readouterr().out
     expected = {
@@ -37,3 +41,4 @@ def test_example_runs(name, tmp_path, monkeypatch, capsys):
     assert expected in out
     if name == "textbook_paths.py":
         assert (tmp_path / "textbook_paths.png").stat().st_size > 10_000
+    assert list(scratch.iterdir()) == []
