@@ -33,16 +33,48 @@ def as_numeric_array(a, name):
             f"{name} is a sparse matrix; this needs a dense array (fastgd.fit and FitResult.predict take "
             "scipy.sparse X)"
         )
-    try:
-        arr = np.asarray(a)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
+    arr = as_array(a, name)
     if arr.dtype.kind == "O":  # numbers held as objects (e.g. a pandas column of dtype object) are numbers
         if arr.size and all(map(_is_number, arr.flat)):
             return arr.astype(np.float64)
         raise TypeError(_not_numbers(a, arr, name))
     dtype = numeric_dtype(arr.dtype, name)
     return arr if arr.dtype == dtype else arr.astype(dtype)
+
+
+def as_array(a, name):
+    """``np.asarray(a)``, with a ragged nested list (rows of different lengths) named as such."""
+    try:
+        return np.asarray(a)
+    except ValueError as exc:
+        if "inhomogeneous" not in str(exc):
+            raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
+        lengths = sorted({len(row) for row in a if hasattr(row, "__len__")})
+        raise TypeError(
+            f"{name} could not be read as a numeric array: it is a ragged nested list, its rows have different "
+            f"lengths {lengths}; every row needs the same number of features"
+        ) from None
+    except Exception as exc:
+        raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
+
+
+def check_label_types(y):
+    """TypeError when class labels mix types (strings and numbers): numpy would silently read 1
+    as '1'.  Checks lists, tuples and object arrays (numeric and string arrays are of one type)."""
+    if isinstance(y, (list, tuple)):
+        values = list(y)
+    elif getattr(y, "dtype", None) is not None and np.dtype(y.dtype).kind == "O" and hasattr(y, "tolist"):
+        values = y.tolist()
+    else:
+        return
+    flat = [v for row in values for v in (row if isinstance(row, (list, tuple)) else [row])]
+    kinds = {
+        "str" if isinstance(v, (str, np.str_)) else "number" if isinstance(v, (numbers.Number, np.number)) else
+        type(v).__name__
+        for v in flat
+    }  # fmt: skip
+    if len(kinds) > 1:
+        raise TypeError(f"y mixes label types {sorted(kinds)}; use one type for all labels (e.g. all strings)")
 
 
 def _is_number(value):
@@ -366,22 +398,10 @@ def encode_labels(y, n_samples, spec, dtype):
     """Class labels -> (y as the kernels read it, in X's dtype; the classes, sorted).
 
     Two classes: the second (larger) reads +1, the first -1.  Softmax: the class's index."""
-    try:
-        arr = np.asarray(y)
-    except Exception as exc:
-        raise TypeError(f"y could not be read as an array of labels: {exc}") from None
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"y must have shape (n_samples,) or (n_samples, 1), got shape {arr.shape}")
-    if arr.shape[0] != n_samples:
-        raise ValueError(f"X has {n_samples} rows but y has {arr.shape[0]}")
+    check_label_types(y)
+    arr = check_y_shape(as_array(y, "y"), n_samples)
     if arr.dtype.kind in "fc":
         _check_finite(arr, "y", "")
-    if arr.dtype.kind == "O":
-        kinds = {type(v) for v in arr.tolist()}
-        if len(kinds) > 1:
-            raise TypeError(f"y mixes label types {sorted(k.__name__ for k in kinds)}; use one type for all labels")
     classes, index = np.unique(arr, return_inverse=True)
     if arr.dtype.kind == "f" and classes.shape[0] > max(20, n_samples // 2):
         raise ValueError(

@@ -44,7 +44,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
     ) from exc
 
 from ._transaction import unchanged_on_error
-from ._validation import is_dask
+from ._validation import as_array, check_label_types, is_dask
 from .api import fit as _fit
 from .losses import LOSSES
 from .losses import names as loss_names
@@ -94,6 +94,7 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
     """scikit-learn's validate_data; Dask collections pass through untouched (never computed
     here: ``fastgd.fit`` runs them on the cluster), only their number of features recorded."""
     if not (is_dask(X) or is_dask(y)):
+        as_array(X, "X")  # a ragged nested list, named as such (before scikit-learn's numpy message)
         if y is _NO_Y:
             return validate_data(estimator, X, reset=reset, **kwargs)
         return validate_data(estimator, X, y, reset=reset, **kwargs)
@@ -332,7 +333,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
         normalizes them to mean 1; a stream's total weight is unknown)."""
         _no_dask_stream(X, y)
         first = getattr(self, "_stream", None) is None
-        X, y = validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, reset=first and not self._fitted())
+        X, y = _validate(self, X, y, dtype=_DTYPES, y_numeric=True, reset=first and not self._fitted())
         init = self._theta() if first and self._fitted() else "zeros"
         return self._stream_pass(X, y, self._loss(), init, sample_weight)
 
@@ -442,6 +443,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``
         (the classes must be the same)."""
         warm = self.warm_start and self._fitted()
+        check_label_types(y)
         X, y = _validate(self, X, y, dtype=_DTYPES, reset=not warm)
         classes = _classes_of(y)
         if warm and not np.array_equal(classes, self.classes_):
@@ -463,7 +465,8 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         on the first call, unless ``fit`` ran before."""
         _no_dask_stream(X, y)
         first = getattr(self, "_stream", None) is None
-        X, y = validate_data(self, X, y, dtype=_DTYPES, reset=first and not self._fitted())
+        check_label_types(y)
+        X, y = _validate(self, X, y, dtype=_DTYPES, reset=first and not self._fitted())
         check_classification_targets(y)
         if classes is not None:
             classes = np.unique(classes)

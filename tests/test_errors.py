@@ -73,3 +73,21 @@ def test_a_stream_given_labels_of_another_type_names_them(data):
 def test_fit_stream_of_no_chunk():
     with pytest.raises(ValueError, match=r"fit_stream got no chunk"):
         fastgd.fit_stream(iter([]))
+
+
+@pytest.mark.parametrize("make", [fastgd.GDRegressor, fastgd.GDClassifier, None])
+def test_a_ragged_list_is_named(make):
+    ragged = [[1.0, 2.0], [3.0], [4.0, 5.0]]
+    with pytest.raises(TypeError, match=r"X .* is a ragged nested list, its rows have different lengths \[1, 2\]"):
+        fastgd.fit(ragged, [1.0, 2.0, 3.0]) if make is None else make().fit(ragged, [0, 1, 0])
+
+
+@pytest.mark.parametrize("labels", [[1, "a", 2, "b"], np.array([1, "a", 2, "b"], dtype=object)], ids=["list", "obj"])
+def test_mixed_label_types_are_refused(labels):
+    """numpy would read the 1 as '1' and fit four string classes without a word."""
+    X = np.random.default_rng(0).random((4, 2))
+    for fit in (lambda: fastgd.fit(X, labels, loss="softmax"), lambda: fastgd.GDClassifier().fit(X, labels)):
+        with pytest.raises(TypeError, match=r"y mixes label types \['number', 'str'\]"):
+            fit()
+    with pytest.raises(TypeError, match=r"y mixes label types"):
+        fastgd.GDClassifier(method="sgd").partial_fit(X, labels, classes=[1, "a", 2, "b"])
