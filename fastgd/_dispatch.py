@@ -62,6 +62,7 @@ class Problem:
         self.l2, self.l1 = l2, l1
         self.model = (fit_intercept, int(spec.code), float(eps), float(l2), float(l1))
         parallel = n_threads > 1 and self.n > K.CHUNK  # one block: nothing to share out
+        self._row_norm2 = K.max_row_norm2_parallel if parallel else K.max_row_norm2
         stats = K.column_stats_parallel if parallel else K.column_stats
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         if self.sparse:
@@ -196,7 +197,7 @@ class Problem:
         2 max_i w_i ‖x̃_i‖² (with weights over the rows that count, by numpy in blocks; for sparse
         X bounded by max w times max ‖x̃‖²)."""
         if self.weights is None or self.sparse:
-            row_norm2 = K.csr_max_row_norm2 if self.sparse else K.max_row_norm2
+            row_norm2 = K.csr_max_row_norm2 if self.sparse else self._row_norm2
             top = row_norm2(*self.xs, *self.where) + self.fit_intercept
             w_max = 1.0 if self.weights is None else float(self.weights.max())
             return self._hessian_scale(2.0 * top * w_max)

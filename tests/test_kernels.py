@@ -984,6 +984,7 @@ def test_max_row_norm2(dtype, standardize, n):
     expected = norms.max()
     got = K.max_row_norm2(X, center, scale_inv)
     assert math.isclose(got, expected, rel_tol=RTOL)
+    assert K.max_row_norm2_parallel(X, center, scale_inv) == got  # the same blocks, the same bits
     if n > 1:
         assert int(np.argmax(norms)) == n - 2
 

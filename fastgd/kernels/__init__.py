@@ -43,7 +43,8 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``shuffle``                  shuffle an int order in place (splitmix64 state, uint64[1])
 ``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
 ``column_stats``             finiteness, column means and sums of squared deviations
-``max_row_norm2``            largest squared row norm (optionally standardized)
+``max_row_norm2``            largest squared row norm (optionally standardized); ``_parallel``: blocks
+                             in parallel
 ``CHUNK``                    rows per block of the parallel reductions (results depend on it, never
                              on the thread count)
 ``csr_*``                    CSR twins of ``loss_grad(_parallel)``, ``sgd_epoch``,
@@ -72,7 +73,7 @@ from .sparse import (
     csr_minibatch_epoch,
     csr_sgd_epoch,
 )
-from .stats import column_stats, column_stats_parallel, max_row_norm2
+from .stats import column_stats, column_stats_parallel, max_row_norm2, max_row_norm2_parallel
 
 __all__ = [
     "CHUNK",
@@ -95,6 +96,7 @@ __all__ = [
     "loss_grad",
     "loss_grad_parallel",
     "max_row_norm2",
+    "max_row_norm2_parallel",
     "minibatch_epoch",
     "minibatch_epoch_local",
     "n_chunks",

@@ -87,17 +87,34 @@ def column_stats_parallel(X, mean, m2, work):
     return _combine(X, work, mean, m2)
 
 
-@njit(**PARALLEL)
+@njit(**INLINE)
+def _max_norm2_block(X, c, center, scale_inv):
+    """The largest squared row norm in block c of X (rows as the model sees them)."""
+    best = 0.0
+    for i in range(c * CHUNK, min((c + 1) * CHUNK, X.shape[0])):
+        s = 0.0
+        for j in range(X.shape[1]):
+            z = np.float64(X[i, j]) if center is None else (X[i, j] - center[j]) * scale_inv[j]
+            s += z * z
+        best = max(best, s)
+    return best
+
+
+@njit(**KERNEL)
 def max_row_norm2(X, center, scale_inv):
-    """``max_i sum_j z_ij**2``, z the rows as the model sees them (see ``_rows``)."""
-    n, d = X.shape
-    n_blocks = max(1, (n + CHUNK - 1) // CHUNK)
+    """``max_i sum_j z_ij**2``, z the rows as the model sees them (see ``_rows``); serial."""
+    best = 0.0
+    for c in range(max(1, (X.shape[0] + CHUNK - 1) // CHUNK)):
+        best = max(best, _max_norm2_block(X, c, center, scale_inv))
+    return best
+
+
+@njit(**PARALLEL)
+def max_row_norm2_parallel(X, center, scale_inv):
+    """``max_row_norm2`` with blocks in parallel (worth it above one block: a parallel region
+    costs thread start-up and barriers, tens of ms on a loaded 2-core machine)."""
+    n_blocks = max(1, (X.shape[0] + CHUNK - 1) // CHUNK)
     best = np.zeros(n_blocks)
     for c in prange(n_blocks):
-        for i in range(c * CHUNK, min((c + 1) * CHUNK, n)):
-            s = 0.0
-            for j in range(d):
-                z = np.float64(X[i, j]) if center is None else (X[i, j] - center[j]) * scale_inv[j]
-                s += z * z
-            best[c] = max(best[c], s)
+        best[c] = _max_norm2_block(X, c, center, scale_inv)
     return best.max()
