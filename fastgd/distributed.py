@@ -597,10 +597,10 @@ def fit(X, y, sample_weight, keywords):
     applies to "batch", whose steps are taken on the client); ``average``, ``sample_weight``
     and ``early_stopping`` are not available yet (a ValueError, before any pass);
     ``record_path="update"`` is not available (there is no single sequence of updates);
-    ``n_threads`` does not apply (the workers' threads run the blocks).
+    ``n_threads`` does not apply (the workers' threads run the blocks).  ``keywords``: the other
+    arguments of ``fastgd.fit``, by name.
     """
-    keywords = {name: value for name, value in locals().items() if name not in ("X", "y", "sample_weight")}
-    options = make_options("dask", weighted=sample_weight is not None, **keywords)
+    options = make_options(keywords, "dask", weighted=sample_weight is not None)
     X, y, notes = _row_blocks(X, y, labels=options.spec.classifier)
     spec, d = options.spec, int(X.shape[1])
     classes = None

@@ -1,6 +1,6 @@
 """The options of a fit: every keyword checked once, and which option works where.
 
-``make_options(**keywords)`` turns the flat keyword arguments of ``fastgd.fit`` (or of
+``make_options(keywords, backend)`` turns the flat keyword arguments of ``fastgd.fit`` (or of
 ``Stream``, or of an estimator) into one frozen ``Options``, each value checked by
 ``_validation`` with its message.  ``check_support(options, backend)`` then applies the one
 table of compatibility rules, ``RULES``: each names an option, when it counts as used, where it
