@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def warmup(dtypes=(np.float64, np.float32)):
+def warmup(dtypes=(np.float64, np.float32), progress=True):
     """Compile every kernel for the given dtypes with tiny fits of each method, so that the
     first real fit pays no compilation (with a warm cache this only loads machine code): the
     fast loop of the squared loss and the general loop (every other loss, the penalties and
@@ -12,7 +12,12 @@ def warmup(dtypes=(np.float64, np.float32)):
     rows, when numba has more than one thread) are covered.  Run it before starting worker
     processes that share a numba cache directory (concurrent first compiles can crash): it also
     covers what the Dask backend's workers run (``fastgd.distributed.warmup``; dask itself is not
-    needed for that)."""
+    needed for that).
+
+    ``progress``: a tqdm bar when tqdm is installed, else one line a step, on stderr (a cold
+    compile takes minutes on a slow machine; a warm one about a second).  The compiled code is
+    kept in numba's cache: ``__pycache__`` beside fastgd's sources, or ``NUMBA_CACHE_DIR`` when
+    set; numba rebuilds an entry when the kernel's source file or the numba version changes."""
     import warnings
 
     from .api import fit
@@ -20,15 +25,40 @@ def warmup(dtypes=(np.float64, np.float32)):
     from .distributed import warmup as warmup_blocks
     from .kernels import CHUNK
 
+    steps = [(dtype, n, method) for dtype in dtypes for n in (64, 2 * CHUNK + 1)
+             for method in ("normal", "svd", "batch", "sgd", "minibatch")]  # fmt: skip
+    bar = _bar(len(steps) + 1) if progress else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for dtype in dtypes:
-            for n in (64, 2 * CHUNK + 1):
-                X, y = make_linear(n, 2, dtype=dtype)
-                for method in ("normal", "svd", "batch", "sgd", "minibatch"):
-                    for standardize in (False, True):
-                        fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0)
-                        if method in ("batch", "sgd", "minibatch"):  # the general loop: any loss, penalty, optimizer
-                            fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0,
-                                penalty="l2")  # fmt: skip
-    warmup_blocks(dtypes)
+        for k, (dtype, n, method) in enumerate(steps):
+            if bar is not None:
+                bar(k, f"{np.dtype(dtype).name} n={n} {method}")
+            X, y = make_linear(n, 2, dtype=dtype)
+            for standardize in (False, True):
+                fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0)
+                if method in ("batch", "sgd", "minibatch"):  # the general loop: any loss, penalty, optimizer
+                    fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0, penalty="l2")
+        if bar is not None:
+            bar(len(steps), "the Dask workers' kernels")
+        warmup_blocks(dtypes)
+    if bar is not None:
+        bar(len(steps) + 1, "done")
+
+
+def _bar(total):
+    """``update(done, what)``: a tqdm bar, or a line on stderr a step without tqdm."""
+    import sys
+
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return lambda done, what: print(f"fastgd.warmup: {done}/{total} {what}", file=sys.stderr, flush=True)
+    bar = tqdm(total=total, desc="fastgd.warmup", unit="step")
+
+    def update(done, what):
+        bar.set_postfix_str(what, refresh=False)
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+
+    return update

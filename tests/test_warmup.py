@@ -1,0 +1,43 @@
+"""fastgd.warmup: compiles (or loads) every kernel, showing its progress."""
+
+import builtins
+
+import numpy as np
+
+import fastgd
+from fastgd import _warmup
+
+
+def test_warmup_shows_progress_and_leaves_fits_compiled(capsys):
+    fastgd.warmup(dtypes=(np.float64,))
+    err = capsys.readouterr().err
+    assert "fastgd.warmup" in err and "11/11" in err  # tqdm's bar on stderr, to the last step (one dtype)
+    X, y = fastgd.make_linear(64, 2)
+    stats = fastgd.kernels.sgd_epoch.stats
+    before = sum(stats.cache_misses.values())
+    fastgd.fit(X, y, method="sgd", max_epochs=2, random_state=0)
+    assert sum(stats.cache_misses.values()) == before  # nothing left to compile
+
+
+def test_without_tqdm_a_line_a_step(monkeypatch, capsys):
+    real = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    update = _warmup._bar(3)
+    for k, what in enumerate(("a", "b", "done")):
+        update(k + 1, what)
+    assert capsys.readouterr().err.splitlines() == [
+        "fastgd.warmup: 1/3 a",
+        "fastgd.warmup: 2/3 b",
+        "fastgd.warmup: 3/3 done",
+    ]
+
+
+def test_warmup_can_be_quiet(capsys):
+    fastgd.warmup(dtypes=(np.float64,), progress=False)
+    assert capsys.readouterr().err == ""
