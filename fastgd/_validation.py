@@ -69,10 +69,13 @@ def check_label_types(y):
         return
     flat = [v for row in values for v in (row if isinstance(row, (list, tuple)) else [row])]
     kinds = {
-        "str" if isinstance(v, (str, np.str_)) else "number" if isinstance(v, (numbers.Number, np.number)) else
-        type(v).__name__
+        "str"
+        if isinstance(v, (str, np.str_))
+        else "number"
+        if isinstance(v, (numbers.Number, np.number))
+        else type(v).__name__
         for v in flat
-    }  # fmt: skip
+    }
     if len(kinds) > 1:
         raise TypeError(f"y mixes label types {sorted(kinds)}; use one type for all labels (e.g. all strings)")
 

@@ -25,8 +25,12 @@ def warmup(dtypes=(np.float64, np.float32), progress=True):
     from .distributed import warmup as warmup_blocks
     from .kernels import CHUNK
 
-    steps = [(dtype, n, method) for dtype in dtypes for n in (64, 2 * CHUNK + 1)
-             for method in ("normal", "svd", "batch", "sgd", "minibatch")]  # fmt: skip
+    steps = [
+        (dtype, n, method)
+        for dtype in dtypes
+        for n in (64, 2 * CHUNK + 1)
+        for method in ("normal", "svd", "batch", "sgd", "minibatch")
+    ]
     bar = _bar(len(steps) + 1) if progress else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

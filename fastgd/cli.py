@@ -295,23 +295,36 @@ def _parser():
     p.add_argument("--d", type=int, default=1, help="features")
     p.add_argument("--seed", type=int, default=42, help="random seed of the data and the fits")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype of X and y")
-    p.add_argument("--plot", metavar="FILE", help="also write the paths of batch, SGD and mini-batch GD as a PNG "
-                   "(needs matplotlib; .png is added when FILE has no extension)")  # fmt: skip
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also write the paths of batch, SGD and mini-batch GD as a PNG "
+        "(needs matplotlib; .png is added when FILE has no extension)",
+    )
     p.set_defaults(run=demo)
-    p = sub.add_parser("fit", formatter_class=defaults, help="fit a CSV, .npy or .npz file, print the coefficients",
-                       description="Fit a linear model to a CSV file (one header row), a .npy 2-D array or a .npz "
-                       "archive (arrays X and y, or one 2-D array) and print the coefficients.")  # fmt: skip
+    p = sub.add_parser(
+        "fit",
+        formatter_class=defaults,
+        help="fit a CSV, .npy or .npz file, print the coefficients",
+        description="Fit a linear model to a CSV file (one header row), a .npy 2-D array or a .npz "
+        "archive (arrays X and y, or one 2-D array) and print the coefficients.",
+    )
     p.add_argument("file", help="the data file")
     p.add_argument("--target", help="the column to predict: its name (CSV) or index (required)")
     p.add_argument("--method", default="auto", choices=("auto", *METHODS), help="how to fit (see fastgd.fit)")
-    p.add_argument("--learning-rate", type=_learning_rate, default="auto", help="a positive number, or auto "
-                   "(derived from the data; iterative methods only)")  # fmt: skip
+    p.add_argument(
+        "--learning-rate",
+        type=_learning_rate,
+        default="auto",
+        help="a positive number, or auto (derived from the data; iterative methods only)",
+    )
     p.add_argument("--max-epochs", type=int, default=1000, help="passes over the data at most (iterative methods)")
     p.add_argument("--standardize", action="store_true", help="standardize the features inside the kernels")
     p.add_argument("--no-intercept", action="store_true", help="fit no intercept")
     p.add_argument("--seed", type=int, default=None, help="random seed (none given: a fresh one)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default=None, help="compute in this dtype (none given: "
-                   "the file's)")  # fmt: skip
+    p.add_argument(
+        "--dtype", choices=("float64", "float32"), default=None, help="compute in this dtype (none given: the file's)"
+    )
     p.set_defaults(run=fit_file)
     p = sub.add_parser("bench", help="the performance benchmark (fastgd beside numpy, scikit-learn, torch)")
     bench_args.add_arguments(p)

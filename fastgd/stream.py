@@ -25,8 +25,22 @@ __all__ = ["Stream", "fit_stream"]
 
 #: the parameters of a Stream: those of ``fastgd.fit`` that apply to a stream (with fit's defaults,
 #: but for these two), and ``classes``
-_PARAMETERS = ("method", "loss", "epsilon", "penalty", "alpha", "l1_ratio", "optimizer", "average", "learning_rate",
-               "batch_size", "fit_intercept", "shuffle", "random_state", "init")  # fmt: skip
+_PARAMETERS = (
+    "method",
+    "loss",
+    "epsilon",
+    "penalty",
+    "alpha",
+    "l1_ratio",
+    "optimizer",
+    "average",
+    "learning_rate",
+    "batch_size",
+    "fit_intercept",
+    "shuffle",
+    "random_state",
+    "init",
+)
 _DEFAULTS = {"method": "sgd", "init": "zeros"}
 
 
@@ -45,9 +59,18 @@ _SIGNATURE = _stream_signature()
 #: ``fastgd.fit``'s options that a stream does not take: one pass a chunk, no stopping rule, the
 #: features as they come, serial updates, no observer
 _NOT_ON_A_STREAM = dict(
-    early_stopping=False, validation_fraction=0.1, max_epochs=1, tol=0.0, n_iter_no_change=1, standardize=False,
-    record_path=False, n_threads=1, precompute=False, callback=None, progress=False,
-)  # fmt: skip
+    early_stopping=False,
+    validation_fraction=0.1,
+    max_epochs=1,
+    tol=0.0,
+    n_iter_no_change=1,
+    standardize=False,
+    record_path=False,
+    n_threads=1,
+    precompute=False,
+    callback=None,
+    progress=False,
+)
 
 
 class Stream:
@@ -110,9 +133,17 @@ class Stream:
         n_outputs = self.classes.shape[0] if self.spec.task == "multiclass" else 1
         o = self.options
         problem = Problem(
-            X, y, fit_intercept=o.fit_intercept, n_threads=1, spec=o.spec, eps=o.eps, weights=weights, l2=o.l2,
-            l1=o.l1, n_outputs=n_outputs,
-        )  # fmt: skip
+            X,
+            y,
+            fit_intercept=o.fit_intercept,
+            n_threads=1,
+            spec=o.spec,
+            eps=o.eps,
+            weights=weights,
+            l2=o.l2,
+            l1=o.l1,
+            n_outputs=n_outputs,
+        )
         if problem.bad_row >= 0:
             raise v.report_nonfinite(X, problem.bad_row)
         if self.theta is None:
@@ -142,11 +173,19 @@ class Stream:
             raise ValueError("no chunk has been fitted yet: call partial_fit first")
         loss, penalty, dtype = self._summary
         return engine.make_result(
-            dtype, self.method, self._current.copy(), dict(loss_name=self.spec.name, classes=self.classes), loss=loss,
-            objective=loss + penalty, history=np.asarray(self.history), n_epochs=len(self.history), n_updates=self.t,
-            converged=False, learning_rate=self.schedule,
+            dtype,
+            self.method,
+            self._current.copy(),
+            dict(loss_name=self.spec.name, classes=self.classes),
+            loss=loss,
+            objective=loss + penalty,
+            history=np.asarray(self.history),
+            n_epochs=len(self.history),
+            n_updates=self.t,
+            converged=False,
+            learning_rate=self.schedule,
             message=f"streamed {len(self.history)} chunks ({self.t} updates); no stopping rule on a stream",
-        )  # fmt: skip
+        )
 
     def _targets(self, y, X):
         """y as the kernels read it: checked, and encoded with the stream's classes."""
