@@ -207,7 +207,9 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
     problem, options = fit.problem, fit.options
     tol, max_epochs = options.tol, options.max_epochs
     theta = watch.final(theta)
-    if watch.certifies:
+    if watch.certifies and tol == 0:  # no stopping rule: nothing to measure (no gradient pass)
+        loss, value, name, converged = problem.loss(theta), math.nan, "none", False
+    elif watch.certifies:
         if measured is not None and np.array_equal(measured[0], theta):
             loss, value = measured[1], measured[2]
         else:

@@ -45,7 +45,8 @@ class FitResult:
         With ``early_stopping``: the mean loss on the held-out split after every epoch.
     optimality : float
         The optimality measure at the returned parameters (what ``tol`` bounds); 0.0 for the
-        closed forms, NaN for a stream.
+        closed forms; NaN for a stream, and for a smooth loss's fit with ``tol=0`` (no stopping
+        rule: nothing is measured, no extra pass).
     optimality_measure : str
         Which measure ``optimality`` is:
 
@@ -59,7 +60,7 @@ class FitResult:
           (not a certificate of optimality);
         - ``"validation_plateau"``: early stopping, the same of the validation loss (the returned
           θ is the best on the validation split, not the training optimum);
-        - ``"closed_form"``: normal / svd; ``"none"``: a stream (no stopping rule).
+        - ``"closed_form"``: normal / svd; ``"none"``: nothing measured (a stream; ``tol=0``).
     """
 
     method: str
