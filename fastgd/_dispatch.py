@@ -19,6 +19,13 @@ GRAM_MAX_FEATURES = 2048
 _NORM_BLOCK = 8192
 #: a fixed start for the power iteration, so that learning_rate="auto" is the same for any random_state
 _POWER_SEED = 20240311
+#: the excess bound is relative to F(θ), or to this fraction of the null model's objective when F(θ) is
+#: smaller (a noise-free fit, F* = 0, where no relative excess exists)
+NULL_FLOOR = 1e-6
+
+#: the names of the optimality measures (``FitResult.optimality_measure``)
+EXCESS_BOUND = "excess_bound"
+STD_GRADIENT = "std_gradient"
 
 
 @contextmanager
@@ -81,6 +88,7 @@ class Problem:
         self._square = (fit_intercept, int(LOSSES["squared"].code), 0.0, 0.0, 0.0)
         self._grad = np.zeros(self.d + 1)
         self._lipschitz = None
+        self._mu = None
         self.gram = None
 
     def standardize(self):
@@ -88,6 +96,7 @@ class Problem:
         Sparse X: scaled only, never centered."""
         self.center = self.mean.copy() if self.fit_intercept and not self.sparse else np.zeros(self.d)
         self.scale_inv = 1.0 / np.where(self.std > 0, self.std, 1.0)
+        self._mu = self._lipschitz = None
 
     @property
     def where(self):
@@ -121,6 +130,10 @@ class Problem:
         after ``use_gram``: O(d²) instead of a pass over X)."""
         if self.gram is not None:
             return self.gram.loss_grad(theta, grad)
+        return self.pass_kernel(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
+
+    def pass_loss_grad(self, theta, grad):
+        """``loss_grad`` with a pass over X even on the Gram path (the final measure of a fit)."""
         return self.pass_kernel(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
 
     def solve(self, method, ridge=None):
@@ -170,6 +183,12 @@ class Problem:
         return self._hessian_scale(self._lipschitz)
 
     def strong_convexity(self):
+        """``_strong_convexity``, measured once per fit (per units)."""
+        if self._mu is None:
+            self._mu = self._strong_convexity()
+        return self._mu
+
+    def _strong_convexity(self):
         """μ, the strong convexity of the objective (model units): l2, plus for the squared loss
         2 λmin(X̃ᵀWX̃ / Σw) by power iteration on the inverse of the Gram matrix's Hessian (one
         BLAS read of X, a (d + 1)² inverse: never an eigendecomposition) when d <=
@@ -209,6 +228,125 @@ class Problem:
             norms = np.einsum("ij,ij->i", Z, Z) + self.fit_intercept
             top = max(top, float((norms * self.weights[start : start + _NORM_BLOCK]).max()))
         return self._hessian_scale(2.0 * top)
+
+    def certificate_mu(self):
+        """The μ the excess bound may use, or 0: the squared loss's (2 λmin of its Hessian, intercept
+        included, + l2) when the Hessian is positive definite; l2 for another smooth loss without an
+        intercept (the intercept is not penalized, so l2 alone does not make F strongly convex in it)."""
+        if not self.spec.smooth:
+            return 0.0
+        if self.spec.name == "squared":
+            mu = self.strong_convexity()
+            return mu if mu > self.l2 or not self.fit_intercept else 0.0  # l2 alone: the fallback
+        return self.l2 if not self.fit_intercept else 0.0
+
+    def measure_name(self):
+        """Which optimality measure a smooth fit of this problem reports (without early stopping)."""
+        return EXCESS_BOUND if self.certificate_mu() > 0 else STD_GRADIENT
+
+    def null_objective(self):
+        """The squared loss's objective of the best constant (of zero without an intercept), else 0."""
+        if self.spec.name != "squared":
+            return 0.0
+        return self.y_var + (0.0 if self.fit_intercept else self.y_mean**2)
+
+    def _smooth_grad(self, theta, grad):
+        """The gradient of the smooth part (data loss + L2) in model units, 0 at an unfitted intercept."""
+        g = grad.copy()
+        g[:, 1:] += self.l2 * theta[:, 1:]
+        if not self.fit_intercept:
+            g[:, 0] = 0.0
+        return g
+
+    def _prox(self, theta, g, alpha):
+        """θ⁺ = prox_{l1/α}(θ - g/α) (the intercept unpenalized)."""
+        step = theta - g / alpha
+        step[:, 1:] = np.sign(step[:, 1:]) * np.maximum(np.abs(step[:, 1:]) - self.l1 / alpha, 0.0)
+        if not self.fit_intercept:
+            step[:, 0] = theta[:, 0]
+        return step
+
+    def _to_standardized(self, g):
+        """A model-units gradient (rows of θ's shape) in standardized, centered coordinates
+        u_j = (x_j - mean_j) / std_j (without an intercept: u_j = x_j / rms_j), the intercept's as
+        is; columns that are constant (zero without an intercept) get 0."""
+        s = np.ones(self.d) if self.scale_inv is None else self.scale_inv
+        c = np.zeros(self.d) if self.center is None else self.center
+        delta = (self.mean - c) * s  # the mean of z_j, feature j as the kernels read it
+        spread = self.std * s
+        if self.fit_intercept:
+            out = g.copy()
+            ok = spread > 0
+            out[:, 1:] = np.where(ok, (g[:, 1:] - np.outer(g[:, 0], delta)) / np.where(ok, spread, 1.0), 0.0)
+        else:
+            rms = np.sqrt(spread**2 + delta**2)
+            out = np.zeros_like(g)
+            out[:, 1:] = np.where(rms > 0, g[:, 1:] / np.where(rms > 0, rms, 1.0), 0.0)
+        return out
+
+    def _std_factor(self):
+        """c >= ‖T‖ of ``_to_standardized``'s map (Frobenius), and the target scale: the standardized
+        gradient norm is at most c ‖g‖ / y_scale."""
+        s = np.ones(self.d) if self.scale_inv is None else self.scale_inv
+        c = np.zeros(self.d) if self.center is None else self.center
+        delta, spread = (self.mean - c) * s, self.std * s
+        if self.fit_intercept:
+            ok = spread > 0
+            c2 = 1.0 + float(np.sum((1.0 + delta[ok] ** 2) / spread[ok] ** 2))
+        else:
+            rms2 = spread**2 + delta**2
+            c2 = float(np.sum(1.0 / rms2[rms2 > 0]))
+        return np.sqrt(c2), self._y_scale()
+
+    def _y_scale(self):
+        """Regression losses: the gradient is in y's units; divided by y's spread it is scale-free."""
+        if self.spec.task != "regression":
+            return 1.0
+        return max(float(np.sqrt(self.y_var)), np.finfo(np.float64).tiny)
+
+    def optimality(self, theta, grad, loss):
+        """The optimality measure at θ (model units), from the data loss ``loss`` at θ and its gradient
+        ``grad``; for a smooth loss (see ``fastgd.fit``'s ``tol``):
+
+        - ``"excess_bound"`` (μ = ``certificate_mu()`` > 0): B / max(F(θ), NULL_FLOOR F_null) where
+          B = ‖∇F(θ)‖² / (2μ) >= F(θ) - F* (strong convexity); with L1, B = D(θ, α) / (2μ) with
+          the proximal-PL quantity D(θ, α) = -2α min_y [⟨∇f, y - θ⟩ + α/2 ‖y - θ‖² + l1 ‖y‖₁ -
+          l1 ‖θ‖₁] at α = max(L, μ) (>= 2μ (F(θ) - F*) for any α >= μ: Karimi, Nutini, Schmidt 2016).
+          A value m <= tol < 1 bounds (F(θ) - F*) / F(θ) by m, hence (F(θ) - F*) / F* by m / (1 - m).
+        - ``"std_gradient"``: ‖∇F(θ)‖ in standardized, centered coordinates (the gradient mapping's
+          with L1), divided by std(y) for a regression loss: scale-free in X (and y).
+
+        Returns (value, name)."""
+        objective = loss + self.penalty(theta)
+        g = self._smooth_grad(theta, grad)
+        mu = self.certificate_mu()
+        if mu > 0:
+            if self.l1 > 0:
+                alpha = max(self.lipschitz(), mu)
+                dx = self._prox(theta, g, alpha) - theta
+                w, w_new = theta[:, 1:], theta[:, 1:] + dx[:, 1:]
+                q = float(np.sum(g * dx) + 0.5 * alpha * np.sum(dx * dx))
+                q += self.l1 * float(np.sum(np.abs(w_new)) - np.sum(np.abs(w)))
+                bound = max(-2.0 * alpha * q, 0.0) / (2.0 * mu)
+            else:
+                bound = float(np.sum(g * g)) / (2.0 * mu)
+            floor = max(NULL_FLOOR * self.null_objective(), np.finfo(np.float64).tiny)
+            return bound / max(objective, floor), EXCESS_BOUND
+        if self.l1 > 0:
+            alpha = max(self.lipschitz(), np.finfo(np.float64).tiny)
+            g = alpha * (theta - self._prox(theta, g, alpha))
+        return float(np.linalg.norm(self._to_standardized(g))) / self._y_scale(), STD_GRADIENT
+
+    def gradient_threshold(self, tol, objective):
+        """A threshold on the model-units stationarity measure (``kernels.stationarity``) below which
+        the optimality measure is likely <= tol (verified after the kernel stops): sqrt(2 μ tol F) / 2
+        for the excess bound, tol y_scale / c for the standardized gradient."""
+        mu = self.certificate_mu()
+        if mu > 0:
+            floor = max(NULL_FLOOR * self.null_objective(), np.finfo(np.float64).tiny)
+            return 0.5 * float(np.sqrt(2.0 * mu * tol * max(objective, floor)))
+        c, y_scale = self._std_factor()
+        return tol * y_scale / max(c, np.finfo(np.float64).tiny)
 
     @property
     def rows(self):

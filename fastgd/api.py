@@ -124,11 +124,18 @@ def fit(
     max_epochs : int >= 1
         Passes over the data at most (for "batch": iterations).
     tol : float >= 0
-        SGD and mini-batch stop when the training loss has not improved by more than ``tol``
-        times the best loss so far for ``n_iter_no_change`` consecutive epochs; batch GD stops
-        when the gradient norm falls below ``tol`` times its initial value (a loss plateau
-        says little about the distance to the optimum of an ill-conditioned problem).  0
-        disables both: exactly ``max_epochs`` epochs run, ``converged`` is False and no
+        The fit converges when the optimality measure at the final θ is <= ``tol``
+        (``FitResult.optimality`` and ``optimality_measure``).  Smooth losses: for the squared
+        loss (positive definite XᵀX), or with l2 > 0 and no intercept, B / F(θ) with B =
+        ‖∇F(θ)‖² / (2μ) >= F(θ) - F* (μ the strong convexity; with L1 the proximal-PL analogue):
+        then (F - F*) / F <= tol, and (F - F*) / F* <= tol / (1 - tol); otherwise the gradient
+        norm in standardized, centered coordinates (divided by std(y) for a regression loss).
+        SGD and mini-batch measure (one more pass) when the training objective has not improved
+        by ``tol`` (relative) for ``n_iter_no_change`` epochs and keep going while it is unmet
+        (measuring again every ``n_iter_no_change`` epochs); batch GD stops on a gradient-norm
+        threshold derived from the measure, then verifies it.  Non-smooth losses and early
+        stopping converge on that plateau (not a certificate).  0 disables all of it: exactly
+        ``max_epochs`` epochs run, ``converged`` is False, nothing is measured and no
         ConvergenceWarning is raised.
     n_iter_no_change : int >= 1
     init : "random", "zeros", or array
@@ -175,6 +182,8 @@ def fit(
     Returns
     -------
     FitResult
+        ``converged`` is True only when ``optimality`` <= ``tol`` at the returned θ (always for
+        the closed forms).
 
     Raises
     ------
@@ -188,7 +197,7 @@ def fit(
     Warns
     -----
     ConvergenceWarning
-        max_epochs reached before the stopping rule was met.
+        max_epochs reached before the measure met ``tol`` (once; the message gives the value).
     FeatureScaleWarning
         An iterative method on features whose scales differ by more than 100x.
     """

@@ -78,7 +78,7 @@ def demo(args):
     ref_time = time.perf_counter() - t
     header = (
         f"{'method':<10} {'θ = [θ0, θ1, …]':<30} {'training MSE':>14} {'vs lstsq':>10} "
-        f"{'epochs':>7} {'updates':>9} {'time':>9}"
+        f"{'epochs':>7} {'updates':>9} {'time':>9} {'optimality':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -93,11 +93,12 @@ def demo(args):
         notes += [f"{method}: {w.message}" for w in caught]
         print(
             f"{method:<10} {_theta_text(res.theta):<30} {res.loss:>14.6f} {res.loss / ref_loss - 1:>+10.1e} "
-            f"{res.n_epochs:>7} {res.n_updates:>9} {elapsed * 1e3:>7.1f}ms{flag}"
+            f"{res.n_epochs:>7} {res.n_updates:>9} {elapsed * 1e3:>7.1f}ms {res.optimality:>11.1e}{flag}"
         )
     blank = ""
     print(f"{'lstsq':<10} {_theta_text(ref_theta):<30} {ref_loss:>14.6f} {blank:>28} {ref_time * 1e3:>7.1f}ms")
     print("\n'vs lstsq': relative excess training MSE over numpy.linalg.lstsq (the optimum).")
+    print("'optimality': the measure that tol bounds (FitResult.optimality; 0 for the closed forms); * not converged.")
     print("Learning rates: learning_rate='auto' (batch: 1/L; sgd, minibatch: inverse_time from 1/L_b).")
     for note in notes:
         print(f"* {note}")
@@ -252,6 +253,7 @@ def fit_file(args):
         random_state=args.seed,
     )
     print(f"method {res.method}: {res.message}")
+    print(f"optimality {res.optimality:.3g} ({res.optimality_measure}; converged={res.converged})")
     print(f"training MSE {res.loss:.6g} on {X.shape[0]} samples ({res.n_epochs} epochs, {res.n_updates} updates)\n")
     width = max(len("intercept"), *map(len, names))
     print(f"{'intercept':<{width}}  {res.intercept:.10g}")

@@ -465,7 +465,7 @@ class DaskProblem(Problem):
         self.sizes = np.array([X.chunks[0][k] for _, _, k, _ in self.blocks], dtype=np.int64)
         self.center = self.scale_inv = None
         self.gram = None
-        self._lipschitz = None
+        self._lipschitz = self._mu = None
         self._sums = None
         self._first_pass(with_gram)
 
@@ -529,6 +529,13 @@ class DaskProblem(Problem):
     def loss_grad(self, theta, grad):
         if self.gram is not None:
             return self.gram.loss_grad(theta, grad)
+        total = self._pass(theta, True)
+        grad.reshape(-1)[:] = total[1:] / self.n
+        return float(total[0]) / self.n
+
+    def pass_loss_grad(self, theta, grad):
+        """The loss and gradient by one more round of ``_loss_task`` over the blocks (the final
+        measure), also on the Gram path."""
         total = self._pass(theta, True)
         grad.reshape(-1)[:] = total[1:] / self.n
         return float(total[0]) / self.n

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import kernels as K
 from . import schedules
-from ._dispatch import GRAM_MAX_FEATURES
+from ._dispatch import EXCESS_BOUND, GRAM_MAX_FEATURES, STD_GRADIENT
 from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
 from .result import FitResult
 
@@ -33,6 +33,17 @@ STEPS = 4096
 SUBGRADIENT_PATIENCE = 10
 #: features whose standard deviations differ by more than this make gradient descent crawl
 SCALE_RATIO = 100.0
+
+#: the plateau measures (not certificates): a non-smooth loss's objective, early stopping's validation loss
+OBJECTIVE_PLATEAU = "objective_plateau"
+VALIDATION_PLATEAU = "validation_plateau"
+#: what each optimality measure is, for messages
+MEASURES = {
+    EXCESS_BOUND: "the bound on the relative excess objective (F - F*)/F",
+    STD_GRADIENT: "the gradient norm in standardized coordinates",
+    OBJECTIVE_PLATEAU: "the objective's relative improvement over the last n_iter_no_change epochs",
+    VALIDATION_PLATEAU: "the validation loss's relative improvement over the last n_iter_no_change epochs",
+}
 
 NAMES = {
     "batch": "batch gradient descent",
@@ -156,6 +167,9 @@ def warn_scales(problem):
 def make_result(dtype, method, theta, labels, **fields):
     """A FitResult from θ (n_outputs, d + 1) in original units (float64), cast to ``dtype`` (X's)."""
     dtype = np.dtype(dtype)
+    closed = method in ("normal", "svd")  # the closed forms solve exactly: their measure is 0
+    fields.setdefault("optimality", 0.0 if closed else math.nan)
+    fields.setdefault("optimality_measure", "closed_form" if closed else "none")
     if theta.shape[0] == 1:
         intercept, coef = dtype.type(theta[0, 0]), theta[0, 1:].astype(dtype)
     else:
@@ -186,36 +200,61 @@ def auto_closed_form(problem, labels):
         return closed_form(problem, "svd", labels)
 
 
-def finish(fit, theta, schedule, history, n_updates, reason, path, watch):
-    """The FitResult of an iterative fit: the verdict (and its ConvergenceWarning), the final
-    loss measured with a pass, the path in original units."""
+def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measured=None):
+    """The FitResult of an iterative fit: the optimality measure at the final θ (with the final
+    loss, one pass), the verdict (and its ConvergenceWarning), the path in original units.
+    ``measured``: (θ, loss, value) of a measure already taken at θ, else None."""
     problem, options = fit.problem, fit.options
     tol, max_epochs = options.tol, options.max_epochs
-    converged = reason is not None
+    theta = watch.final(theta)
+    if watch.certifies and tol == 0:  # no stopping rule: nothing to measure (no gradient pass)
+        loss, value, name, converged = problem.loss(theta), math.nan, "none", False
+    elif watch.certifies:
+        if measured is not None and np.array_equal(measured[0], theta):
+            loss, value = measured[1], measured[2]
+        else:
+            loss, value = measure(problem, theta)
+        name = problem.measure_name()
+        converged = tol > 0 and value <= tol
+        if converged and reason is None:
+            reason = certified(name, value, tol)
+    else:
+        loss = problem.loss(theta)  # measured with a pass, not expanded from the Gram matrix
+        value, name = watch.plateau(), watch.measure_name()
+        converged = reason is not None
     stopped = fit.observer.stopped if fit.observer is not None else None
     if stopped is not None:
         converged, reason = False, stopped
     elif not converged and tol == 0:
         reason = f"ran max_epochs={max_epochs} epochs (tol=0: no stopping rule)"
     elif not converged:
-        gradient_rule = fit.method == "batch" and problem.spec.smooth and fit.validation is None
-        rule = "the gradient norm fell below tol" if gradient_rule else "the loss stopped improving by tol"
         reason = (
-            f"stopped at max_epochs={max_epochs} before {rule}={tol:g}: raise max_epochs or the learning rate, "
-            "or pass standardize=True (centered, scaled features make a rounder valley)"
+            f"stopped at max_epochs={max_epochs} with {MEASURES[name]} at {value:.3g}, above tol={tol:g}: "
+            "raise max_epochs (or the learning rate), pass standardize=True (centered, scaled features make a "
+            "rounder valley), or pass a larger tol"
         )
         warn(f"{NAMES[fit.method]} {reason}", ConvergenceWarning)
     history = np.asarray(history, dtype=np.float64)
-    theta = watch.final(theta)
-    loss = problem.loss(theta)  # measured with a pass, not expanded from the Gram matrix
     if path is not None:
         path = problem.to_original(np.concatenate([np.reshape(p, (-1, *problem.shape)) for p in path]))
         path = path[:, 0, :] if problem.n_outputs == 1 else np.ascontiguousarray(path.transpose(0, 2, 1))
     return make_result(
         problem.X.dtype, fit.method, problem.to_original(theta), fit.labels, loss=loss,
         objective=loss + problem.penalty(theta), history=history, n_epochs=history.shape[0], n_updates=n_updates,
-        converged=converged, message=reason, learning_rate=schedule, path=path, **watch.fields(),
+        converged=converged, message=reason, learning_rate=schedule, path=path, optimality=float(value),
+        optimality_measure=name, **watch.fields(),
     )  # fmt: skip
+
+
+def measure(problem, theta):
+    """(the data loss, the optimality measure) at θ (model units), from one exact pass."""
+    grad = np.zeros(problem.shape)
+    loss = problem.pass_loss_grad(theta, grad)
+    return loss, problem.optimality(theta, grad, loss)[0]
+
+
+def certified(name, value, tol):
+    return f"converged: {MEASURES[name]} is {value:.3g} <= tol={tol:g}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -305,17 +344,23 @@ class Watch:
     """What decides when an iterative fit stops, besides max_epochs: the training objective's
     plateau, or with early stopping the validation loss's plateau (keeping the best θ).  For a
     non-smooth loss (hinge, epsilon_insensitive), whose subgradient steps do not lower the
-    objective every epoch, the θ of the lowest training objective seen is kept and returned."""
+    objective every epoch, the θ of the lowest training objective seen is kept and returned.
+
+    ``certifies``: a smooth loss without early stopping, whose fit converges only when the
+    optimality measure at the final θ (``Problem.optimality``) is <= tol; the plateau then only
+    says when to measure.  Otherwise the plateau is the verdict, and ``plateau()`` its measure."""
 
     def __init__(self, fit, patience=None):
         self.problem, self.validation = fit.problem, fit.validation
         options = fit.options
         self.stop = Stopper(options.tol, options.patience if patience is None else patience)
-        self.scores, self.best = [], None
+        self.scores, self.values, self.best = [], [], None
+        self.certifies = self.problem.spec.smooth and self.validation is None
 
     def __call__(self, theta, objective):
         """True to stop after this epoch (theta in model units)."""
         if self.validation is None:
+            self.values.append(objective)
             done = self.stop(objective)
             if not self.problem.spec.smooth and self.stop.improved:  # subgradient steps: keep the best
                 self.best = theta.copy()
@@ -331,6 +376,23 @@ class Watch:
         tol, patience = self.stop.tol, self.stop.patience
         what = "the validation loss" if self.validation is not None else "the loss"
         return f"converged: {what} improved by less than tol={tol:g} (relative) for {patience} consecutive epochs"
+
+    def measure_name(self):
+        return VALIDATION_PLATEAU if self.validation is not None else OBJECTIVE_PLATEAU
+
+    def plateau(self):
+        """The plateau rule's own measure: the largest relative improvement of the best value over
+        the last ``patience`` values (what the rule compares with tol); inf before patience + 1."""
+        values = self.scores if self.validation is not None else self.values
+        p = self.stop.patience
+        if len(values) <= p:
+            return math.inf
+        best = np.minimum.accumulate(np.asarray(values, dtype=np.float64))
+        before, now = best[-p - 1 : -1], np.asarray(values[-p:], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gains = np.maximum(before - now, 0.0) / np.abs(before)
+        gains = np.where(before - now > 0, gains, 0.0)
+        return float(np.max(gains))
 
     def final(self, theta):
         """The θ to return: the best on the validation split with early stopping."""
@@ -398,9 +460,10 @@ def batch(fit, theta):
     """Batch GD: θ ← step(θ, ∇(θ), η(t)) with the optimizer and the penalty, one full pass (fused
     loss + gradient) per iteration, or O(d²) per iteration on the Gram path, whose loop runs
     compiled, STEPS steps a call.  Rates are tabulated STEPS at a time: nothing is sized by
-    max_epochs.  Stops on the stationarity measure (gradient norm, or the proximal gradient
-    mapping's with L1) below tol times its initial value; for a non-smooth loss or with early
-    stopping, on a plateau (``Watch``)."""
+    max_epochs.  A smooth fit stops when the optimality measure (``Problem.optimality``) is <= tol:
+    the loops stop on a threshold of the model-units stationarity measure derived from it
+    (``Problem.gradient_threshold``), the measure is verified, and the loop resumes with a smaller
+    threshold if it is not met; for a non-smooth loss or with early stopping, on a plateau (``Watch``)."""
     problem, options, observer = fit.problem, fit.options, fit.observer
     tol, max_epochs = options.tol, options.max_epochs
     schedule = options.schedule
@@ -414,8 +477,9 @@ def batch(fit, theta):
     patience = options.patience * (1 if problem.spec.smooth else SUBGRADIENT_PATIENCE)
     watch = Watch(fit, patience)
     by_gradient = problem.spec.smooth and fit.validation is None
-    eta0 = float(schedule.table(0, 1)[0])
-    grad_tol = tol * K.stationarity(theta, grad, problem.model, eta0) if tol > 0 and by_gradient else -1.0
+    # the compiled loops stop on the model-units stationarity measure: a threshold derived from
+    # the optimality measure, which is verified here whenever they stop (and the loop resumed if unmet)
+    grad_tol = problem.gradient_threshold(tol, objective) if tol > 0 and by_gradient else -1.0
     history, path, reason, done = [], [theta.copy()] if options.record_path else None, None, 0
     per_call = 1 if observer is not None and observer.callback is not None else STEPS
     opt = options.opt
@@ -443,8 +507,14 @@ def batch(fit, theta):
                 break
         if status == K.gram.DIVERGED:
             raise diverged(problem, "batch", done, schedule, history[:-1], options.batch_size, history[-1])
-        if status == K.gram.CONVERGED:
-            reason = _gradient_converged(tol) if by_gradient else watch.reason()
+        if status == K.gram.CONVERGED and not by_gradient:
+            reason = watch.reason()
+        elif status == K.gram.CONVERGED:
+            value, name = problem.optimality(theta, grad, history[-1] - problem.penalty(theta))
+            if value <= tol:
+                reason = certified(name, value, tol)
+            else:  # a smaller threshold: each resumption asks for more
+                grad_tol = min(problem.gradient_threshold(tol, history[-1]), 0.5 * grad_tol)
     return finish(fit, theta, schedule, history, done, reason, path, watch)
 
 
@@ -472,10 +542,6 @@ def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, histor
     return len(etas), K.gram.MAX_EPOCHS
 
 
-def _gradient_converged(tol):
-    return f"converged: the gradient norm fell below tol={tol:g} times its initial value"
-
-
 def stochastic(fit, theta):
     """SGD (one sample per update) or mini-batch GD: one epoch at a time from the problem's
     ``epochs`` source (the epoch runner in memory, a round over the blocks on Dask), then the
@@ -488,6 +554,7 @@ def stochastic(fit, theta):
     watch = Watch(fit)
     b, record_path = options.batch_size, options.record_path
     history, path, reason, limit = [], [theta.copy()] if record_path else None, None, None
+    next_check, measured = 0, None
     for epoch in range(1, options.max_epochs + 1):
         buf = np.empty((epochs.per_epoch, *problem.shape)) if record_path == "update" else None
         status, current, objective = epochs.run(epoch, schedule, buf)
@@ -505,7 +572,15 @@ def stochastic(fit, theta):
         if fit.observer is not None and fit.observer(problem, epoch, current, objective, epoch * epochs.per_epoch):
             break
         if watch(current, objective):
-            reason = watch.reason()
-            break
+            if not watch.certifies:
+                reason = watch.reason()
+                break
+            if epoch >= next_check:  # the plateau: measure (again only after another n_iter_no_change epochs)
+                loss, value = measure(problem, current)
+                measured = (current.copy(), loss, value)
+                if value <= options.tol:
+                    reason = certified(problem.measure_name(), value, options.tol)
+                    break
+                next_check = epoch + options.patience
     n_updates = len(history) * epochs.per_epoch
-    return finish(fit, epochs.current, schedule, history, n_updates, reason, path, watch)
+    return finish(fit, epochs.current, schedule, history, n_updates, reason, path, watch, measured)

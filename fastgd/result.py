@@ -25,7 +25,9 @@ class FitResult:
     n_epochs, n_updates : int
         Passes over the data and parameter updates made (0 for the closed forms).
     converged : bool
-        Whether the stopping rule was met (always True for the closed forms).
+        Whether ``optimality`` <= ``tol`` at the returned parameters (always True for the closed
+        forms; False with ``tol=0``, or when a callback stopped the fit).  For a smooth loss this
+        is a certificate: with ``optimality_measure == "excess_bound"``, (F - F*) / F <= optimality.
     message : str
         Why the fit stopped.
     learning_rate : fastgd.schedules.LearningRateSchedule or None
@@ -41,6 +43,24 @@ class FitResult:
         The class labels of a classification loss, sorted (the last of two is the positive one).
     validation : ndarray (n_epochs,) or None
         With ``early_stopping``: the mean loss on the held-out split after every epoch.
+    optimality : float
+        The optimality measure at the returned parameters (what ``tol`` bounds); 0.0 for the
+        closed forms; NaN for a stream, and for a smooth loss's fit with ``tol=0`` (no stopping
+        rule: nothing is measured, no extra pass).
+    optimality_measure : str
+        Which measure ``optimality`` is:
+
+        - ``"excess_bound"``: ‖∇F‖² / (2μ F(θ)) (with L1 the proximal-PL analogue), an upper
+          bound on the relative excess objective (F(θ) - F*) / F(θ) (squared loss with a
+          positive definite Hessian, or a smooth loss with l2 > 0 and no intercept);
+        - ``"std_gradient"``: the gradient norm in standardized, centered coordinates (divided by
+          std(y) for a regression loss), for other smooth losses;
+        - ``"objective_plateau"``: non-smooth losses (hinge, perceptron, epsilon_insensitive): the
+          objective's largest relative improvement over the last ``n_iter_no_change`` epochs
+          (not a certificate of optimality);
+        - ``"validation_plateau"``: early stopping, the same of the validation loss (the returned
+          θ is the best on the validation split, not the training optimum);
+        - ``"closed_form"``: normal / svd; ``"none"``: nothing measured (a stream; ``tol=0``).
     """
 
     method: str
@@ -58,6 +78,8 @@ class FitResult:
     objective: float = None
     classes: np.ndarray = field(default=None, repr=False)
     validation: np.ndarray = field(default=None, repr=False)
+    optimality: float = 0.0
+    optimality_measure: str = "closed_form"
 
     def __post_init__(self):
         if self.objective is None:
@@ -106,6 +128,7 @@ class FitResult:
             f"loss={self.loss:.6g},",
             f"          intercept={self.intercept!r}, coef={np.array2string(np.asarray(self.coef), threshold=8)},",
             f"          n_epochs={self.n_epochs}, n_updates={self.n_updates}, learning_rate={self.learning_rate!r},",
+            f"          optimality={self.optimality:.3g} ({self.optimality_measure}),",
             f"          message={self.message!r})",
         ]
         return "\n".join(lines)

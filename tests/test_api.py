@@ -16,7 +16,7 @@ from fastgd.kernels._config import CHUNK
 
 # Settings under which every iterative method gets close to the optimum quickly.
 TIGHT = {
-    "batch": dict(tol=1e-8, max_epochs=20_000),
+    "batch": dict(tol=1e-12, max_epochs=20_000),
     "sgd": dict(tol=0, max_epochs=300),
     "minibatch": dict(tol=0, max_epochs=300),
 }

@@ -31,7 +31,7 @@ import fastgd
 from fastgd import optimizers, schedules
 
 RTOL = 1e-4  #: the issue's tolerance on objective values
-EXACT = dict(method="batch", tol=1e-10, max_epochs=100_000)  #: batch GD run to the optimum
+EXACT = dict(method="batch", tol=1e-14, max_epochs=100_000)  #: batch GD run to the optimum
 #: subgradient losses: batch GD's plateau rule stops early (see test_nonsmooth_plateau_stop), so run a fixed budget
 NONSMOOTH = dict(method="batch", tol=0, max_epochs=5000)
 
@@ -507,7 +507,7 @@ def test_zero_weight_rows_are_ignored(small, method):
     X, y = small
     keep = np.random.default_rng(1).integers(0, 4, len(y)) > 0
     kwargs = {
-        "batch": dict(tol=1e-12, max_epochs=100_000),
+        "batch": dict(tol=1e-24, max_epochs=100_000),
         "sgd": dict(learning_rate=0.01, max_epochs=5, random_state=0),
         "minibatch": dict(learning_rate=0.01, max_epochs=5, random_state=0),
     }.get(method, {})

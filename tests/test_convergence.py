@@ -1,0 +1,164 @@
+"""converged=True is a certificate: the optimality measure at the returned θ meets tol."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd.exceptions import ConvergenceWarning
+
+METHODS = ("batch", "sgd", "minibatch")
+
+
+def make_problem(n, d, seed, poly=False):
+    """Columns with offsets in -100..1000 and spreads differing < 100x; y linear + noise."""
+    rng = np.random.default_rng(seed)
+    if poly:
+        t = rng.uniform(1.0, 3.0, n)
+        X = np.column_stack([t**k for k in range(1, d + 1)])  # polynomial design
+        X = X + rng.uniform(-100, 1000, d)
+    else:
+        X = rng.standard_normal((n, d)) * rng.uniform(0.5, 40.0, d) + rng.uniform(-100, 1000, d)
+    y = X @ rng.uniform(-2, 2, d) + 3.0 + rng.standard_normal(n)
+    return X, y
+
+
+def optimum(X, y):
+    Xb = np.column_stack([np.ones(len(y)), X.astype(np.float64)])
+    theta = np.linalg.lstsq(Xb, y.astype(np.float64), rcond=None)[0]
+    return float(np.mean((Xb @ theta - y) ** 2))
+
+
+def excess(res, X, y, best):
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    pred = X @ np.asarray(res.coef, np.float64) + float(res.intercept)
+    return (float(np.mean((pred - y) ** 2)) - best) / best
+
+
+PROBLEMS = [(n, d, poly, {}) for n, d, poly in [
+    (20, 1, False), (50, 2, False), (50, 3, True), (100, 5, False), (200, 2, True), (300, 4, False),
+    (500, 1, False), (500, 3, False), (1000, 2, True), (2000, 5, False),
+]] + [(100_000, 3, False, dict(max_epochs=3)), (100_000, 2, True, dict(max_epochs=3))]  # fmt: skip
+
+
+#: the sweep's tol: SGD's decaying rates reach a relative excess of 1e-6 only after many epochs
+SWEEP_TOL = 1e-4
+
+
+def test_sweep_converged_means_optimal():
+    fits = converged = converged_std = fits_std = 0
+    worst = 0.0
+    bad, measures, by_method = [], {}, {}
+    for k, (n, d, poly, extra) in enumerate(PROBLEMS):
+        X64, y64 = make_problem(n, d, k, poly)
+        for dtype in (np.float64, np.float32):
+            X, y = X64.astype(dtype), y64.astype(dtype)
+            best = optimum(X, y)  # the optimum of the data the fit sees, in float64
+            for method in METHODS:
+                for standardize in (False, True):
+                    for seed in range(3):
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            res = fastgd.fit(
+                                X, y, method=method, standardize=standardize, random_state=seed, tol=SWEEP_TOL, **extra
+                            )
+                        fits += 1
+                        fits_std += standardize
+                        measures[res.optimality_measure] = measures.get(res.optimality_measure, 0) + 1
+                        if res.converged:
+                            converged += 1
+                            converged_std += standardize
+                            by_method[method] = by_method.get(method, 0) + 1
+                            e = excess(res, X, y, best)
+                            worst = max(worst, e)
+                            if e > 1e-3:
+                                bad.append((n, d, poly, dtype.__name__, method, standardize, seed, e, res.optimality))
+    print(f"\nsweep: {fits} fits, {converged} converged ({converged_std} of {fits_std} with standardize=True); "
+          f"worst relative excess among converged: {worst:.3g}")  # fmt: skip
+    print(f"measures {measures}; converged by method {by_method}")
+    assert fits >= 400
+    assert not bad, bad
+    assert converged_std >= fits_std / 2
+
+
+def test_one_steep_direction_no_longer_stops_batch_gd_after_a_step():
+    """Column 0 is 1000x steeper than column 1: the model-units gradient is all column 0's and
+    falls by orders of magnitude after one step, while column 1's coefficient has barely moved."""
+    rng = np.random.default_rng(0)
+    n = 400
+    X = np.column_stack([rng.standard_normal(n) * 50.0, rng.standard_normal(n) * 0.6])
+    y = X @ [1.0, 3.0] + 2.0 + 0.1 * rng.standard_normal(n)
+    best = optimum(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fastgd.fit(X, y, method="batch", tol=1e-3, max_epochs=200_000)
+    assert res.n_epochs > 10
+    if res.converged:
+        assert excess(res, X, y, best) <= 1e-3 / (1 - 1e-3)
+        assert res.optimality <= 1e-3
+
+
+@pytest.mark.parametrize("method", ["normal", "svd", "auto", "batch", "sgd", "minibatch"])
+def test_the_measure_is_reported_for_every_method(method):
+    X, y = make_problem(200, 2, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fastgd.fit(X, y, method=method, standardize=True, random_state=0)
+    assert np.isfinite(res.optimality)
+    expected = "closed_form" if method in ("normal", "svd", "auto") else "excess_bound"
+    assert res.optimality_measure == expected
+    assert f"optimality={res.optimality:.3g} ({expected})" in repr(res)
+    if method not in ("normal", "svd", "auto"):
+        assert res.converged == (res.optimality <= 1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(loss="log", method="batch"), "std_gradient"),
+        (dict(loss="log", method="sgd"), "std_gradient"),
+        (dict(loss="hinge", method="sgd"), "objective_plateau"),
+        (dict(loss="log", method="sgd", early_stopping=True), "validation_plateau"),
+        (dict(method="batch", penalty="l1", alpha=0.1), "excess_bound"),
+    ],
+)
+def test_the_other_measures(kwargs, name):
+    X, y = make_problem(300, 3, 2)
+    if kwargs.get("loss") in ("log", "hinge"):
+        y = (y > np.median(y)).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fastgd.fit(X, y, standardize=True, random_state=0, **kwargs)
+    assert res.optimality_measure == name
+    assert res.optimality >= 0
+
+
+def test_tol_zero_measures_nothing_and_does_not_warn():
+    X, y = make_problem(100, 2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = fastgd.fit(X, y, method="sgd", standardize=True, tol=0, max_epochs=3)
+    assert not res.converged and res.n_epochs == 3 and res.optimality_measure == "none"
+
+
+def test_one_warning_with_the_measured_value():
+    X, y = make_problem(500, 3, 4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fastgd.fit(X, y, method="sgd", standardize=True, max_epochs=20, random_state=0)
+    mine = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(mine) == 1
+    assert not res.converged
+    text = str(mine[0].message)
+    assert f"{res.optimality:.3g}" in text and "tol=1e-06" in text and "max_epochs" in text
+
+
+def test_sgd_keeps_going_after_a_plateau_until_the_measure_is_met():
+    X, y = make_problem(300, 2, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fastgd.fit(X, y, method="minibatch", standardize=True, tol=1e-3, random_state=0)
+    best = optimum(X, y)
+    assert res.converged and res.optimality <= 1e-3
+    assert excess(res, X, y, best) <= 1e-3 / (1 - 1e-3)
