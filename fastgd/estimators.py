@@ -15,8 +15,9 @@ are ``fastgd.fit``'s, with scikit-learn's defaults where the two differ in spiri
 - The fit starts from zeros (``fastgd.fit``'s default is a random θ), or from the previous
   ``coef_``/``intercept_`` with ``warm_start=True``.
 - ``tol=1e-3`` (scikit-learn's value; ``fastgd.fit``'s is 1e-6), with ``fastgd.fit``'s
-  meaning: relative to the best loss so far, not absolute.  1e-6 runs SGD for hundreds of
-  epochs on small data; 1e-3 stops after about as many epochs as ``SGDRegressor``.
+  meaning: the fit has converged when its optimality measure (``result_.optimality``: a bound
+  on the relative excess loss, or the gradient norm in standardized coordinates) is <= tol;
+  otherwise one ConvergenceWarning after ``max_epochs``.
 - The other parameters keep ``fastgd.fit``'s names and defaults: ``max_epochs`` (scikit-learn's
   ``max_iter``), ``n_iter_no_change``, ``learning_rate`` (a float, a ``fastgd.schedules``
   schedule or "auto"), ...
@@ -239,7 +240,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
     penalty : None, "l2" (default), "l1" or "elasticnet"
     alpha : float, default 1e-4 (used with a penalty only)
     l1_ratio : float, default 0.15 (used with "elasticnet" only)
-    tol : float, default 1e-3 (relative, as ``fastgd.fit``; its default is 1e-6)
+    tol : float, default 1e-3 (the optimality measure, as ``fastgd.fit``; its default is 1e-6)
     optimizer, average, learning_rate, batch_size, max_epochs, n_iter_no_change,
     early_stopping, validation_fraction, fit_intercept, standardize, shuffle, random_state,
     n_threads : as ``fastgd.fit``
