@@ -20,7 +20,7 @@ import numpy as np
 from . import kernels as K
 from . import schedules
 from ._dispatch import EXCESS_BOUND, GRAM_MAX_FEATURES, STD_GRADIENT
-from .exceptions import ConvergenceWarning, DivergenceError, FeatureScaleWarning, SingularMatrixError
+from .exceptions import DivergenceError, FeatureScaleWarning, SingularMatrixError, convergence_warning
 from .result import FitResult
 
 __all__ = ["FitState", "auto_schedule", "diverged", "make_result", "run", "warn", "warn_scales"]
@@ -233,7 +233,7 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
             "raise max_epochs (or the learning rate), pass standardize=True (centered, scaled features make a "
             "rounder valley), or pass a larger tol"
         )
-        warn(f"{NAMES[fit.method]} {reason}", ConvergenceWarning)
+        warn(f"{NAMES[fit.method]} {reason}", convergence_warning())
     history = np.asarray(history, dtype=np.float64)
     if path is not None:
         path = problem.to_original(np.concatenate([np.reshape(p, (-1, *problem.shape)) for p in path]))

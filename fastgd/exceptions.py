@@ -1,5 +1,8 @@
 """Errors and warnings fastgd raises."""
 
+import functools
+import sys
+
 import numpy as np
 
 
@@ -25,7 +28,30 @@ class SingularMatrixError(np.linalg.LinAlgError):
 
 
 class ConvergenceWarning(UserWarning):
-    """The fit stopped at ``max_epochs`` before meeting its tolerance."""
+    """The fit stopped at ``max_epochs`` before meeting its tolerance.
+
+    When scikit-learn's ``sklearn.exceptions`` is imported (as it is wherever a warning filter
+    names its ConvergenceWarning), fastgd warns with a subclass of both this class and
+    scikit-learn's (``convergence_warning()``), so filters on either catch it; ``import fastgd``
+    never imports scikit-learn itself."""
+
+
+def convergence_warning():
+    """The category fastgd warns with: ConvergenceWarning, or its subclass that is also
+    scikit-learn's ConvergenceWarning when ``sklearn.exceptions`` is imported."""
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return ConvergenceWarning
+    return _with_base(sklearn_exceptions.ConvergenceWarning)
+
+
+@functools.cache
+def _with_base(base):
+    return type(
+        "ConvergenceWarning",
+        (ConvergenceWarning, base),
+        {"__module__": __name__, "__doc__": ConvergenceWarning.__doc__},
+    )
 
 
 class FeatureScaleWarning(UserWarning):

@@ -91,3 +91,26 @@ def test_mixed_label_types_are_refused(labels):
             fit()
     with pytest.raises(TypeError, match=r"y mixes label types"):
         fastgd.GDClassifier(method="sgd").partial_fit(X, labels, classes=[1, "a", 2, "b"])
+
+
+def test_scikit_learns_convergence_filters_catch_fastgds_warning(data):
+    """A user who silences scikit-learn's ConvergenceWarning silences fastgd's too (and the
+    reverse); fastgd.ConvergenceWarning still catches it."""
+    import subprocess
+    import sys
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning as SklearnWarning
+
+    X, y = data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=SklearnWarning)
+        fastgd.fit(X, y, method="sgd", max_epochs=2, random_state=0)
+    assert not [w for w in caught if issubclass(w.category, fastgd.ConvergenceWarning)]
+    with pytest.warns(SklearnWarning) as record:
+        fastgd.fit(X, y, method="sgd", max_epochs=2, random_state=0)
+    assert issubclass(record[0].category, fastgd.ConvergenceWarning)
+    code = "import sys, fastgd; fastgd.fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.1]); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # import fastgd (and a fit) never imports scikit-learn
