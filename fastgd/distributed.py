@@ -599,8 +599,7 @@ def fit(X, y, sample_weight, keywords):
     ``record_path="update"`` is not available (there is no single sequence of updates);
     ``n_threads`` does not apply (the workers' threads run the blocks).
     """
-    keywords = {name: value for name, value in locals().items() if name not in ("X", "y", "sample_weight")}
-    options = make_options("dask", weighted=sample_weight is not None, **keywords)
+    options = make_options(keywords, "dask", weighted=sample_weight is not None)
     X, y, notes = _row_blocks(X, y, labels=options.spec.classifier)
     spec, d = options.spec, int(X.shape[1])
     classes = None
