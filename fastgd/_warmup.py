@@ -25,7 +25,9 @@ def warmup(dtypes=(np.float64, np.float32)):
         for dtype in dtypes:
             for n in (64, 2 * CHUNK + 1):
                 X, y = make_linear(n, 2, dtype=dtype)
-                for method in ("normal", "svd", "batch", "sgd", "minibatch"):
+                for method in ("svd", "auto"):  # the compensated passes without an intercept
+                    fit(X, y, method=method, fit_intercept=False)
+                for method in ("normal", "svd", "auto", "batch", "sgd", "minibatch"):
                     for standardize in (False, True):
                         fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0)
                         if method in ("batch", "sgd", "minibatch"):  # the general loop: any loss, penalty, optimizer

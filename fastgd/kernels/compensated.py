@@ -34,6 +34,9 @@ from numba.extending import intrinsic
 
 from ._config import CHUNK, EXACT, EXACT_INLINE, EXACT_PARALLEL
 
+#: rows per tile of the residuals (transposed into a d x TILE scratch that stays in the L1/L2 cache)
+TILE = 64
+
 
 @intrinsic
 def _fma(typingctx, a, b, c):
@@ -75,30 +78,51 @@ def dot2(x, y):
 
 
 @njit(**EXACT_INLINE)
-def _residual(x, y_i, theta, theta_lo):
-    """(r, r_lo): ``y_i - θ0 - Σ x_j θ_j`` as a double-double, θ = theta + theta_lo.
+def _residuals(X, y, start, rows, theta, theta_lo, Zt, p, s, s_lo):
+    """The residuals ``y_i - θ0 - Σ x_ij θ_j`` of rows ``start ... start + rows`` (a tile) as
+    unevaluated sums ``p + s + s_lo``, θ = theta + theta_lo (theta_lo None: θ = theta).
 
-    p is the running float64 sum of the products' high parts, s (+ s_lo) the sum of the exact
-    errors of the products and of p's additions, itself compensated (so the error is about
-    eps³ Σ|x_j θ_j|, not the eps² of Dot2); the low parts of θ (the iterate of the accurate
-    path, kept in double-double so that rounding it costs nothing) enter the same way."""
-    p, s = two_sum(y_i, -theta[0])
-    s_lo = 0.0
+    Per row, p is the running float64 sum of the products' high parts and s (+ s_lo) the sum of
+    the exact errors of the products and of p's additions, itself compensated, so the error is
+    about eps³ Σ|x_j θ_j| (Dot2 alone leaves eps²); the low parts of θ (the accurate path keeps
+    its iterate in double-double) enter the error sum the same way.  The tile is transposed
+    into ``Zt`` (d, TILE) first, so that the loops run across the rows of the tile, which are
+    independent: LLVM vectorizes them without reordering any row's sum."""
+    d = X.shape[1]
+    for i in range(rows):
+        x = X[start + i]
+        for j in range(d):
+            Zt[j, i] = np.float64(x[j])
+    t0 = theta[0]
+    for i in range(rows):
+        a, b = two_sum(np.float64(y[start + i]), -t0)
+        p[i] = a
+        s[i] = b
+        s_lo[i] = 0.0
     if theta_lo is not None:  # resolved at compile time
-        s, s_lo = two_sum(s, -theta_lo[0])
-    for j in range(x.shape[0]):
-        xj = np.float64(x[j])
-        h, e = two_prod(xj, theta[j + 1])
-        p, q = two_sum(p, -h)
-        s, q2 = two_sum(s, q)
-        s, q3 = two_sum(s, -e)
-        s_lo += q2 + q3
+        t_lo = theta_lo[0]
+        for i in range(rows):
+            b, q = two_sum(s[i], -t_lo)
+            s[i] = b
+            s_lo[i] = q
+    for j in range(d):
+        zj = Zt[j]
+        tj = theta[j + 1]
+        for i in range(rows):
+            h, e = two_prod(zj[i], tj)
+            a, q = two_sum(p[i], -h)
+            t, t_err = two_sum(q, -e)
+            b, q2 = two_sum(s[i], t)
+            p[i] = a
+            s[i] = b
+            s_lo[i] += q2 + t_err
         if theta_lo is not None:
-            h, e = two_prod(xj, theta_lo[j + 1])
-            s, q2 = two_sum(s, -h)
-            s_lo += q2 - e
-    r, r_lo = two_sum(p, s)
-    return two_sum(r, r_lo + s_lo)
+            tl = theta_lo[j + 1]
+            for i in range(rows):
+                h, e = two_prod(zj[i], tl)
+                b, q2 = two_sum(s[i], -h)
+                s[i] = b
+                s_lo[i] += q2 - e
 
 
 @njit(**EXACT_INLINE)
@@ -108,26 +132,33 @@ def _block(X, y, weights, center, theta, theta_lo, c, acc):
     n, d = X.shape
     hi = np.zeros(d + 1)  # fresh arrays: LLVM knows they alias neither X nor theta
     lo = np.zeros(d + 1)
-    for i in range(c * CHUNK, min((c + 1) * CHUNK, n)):
-        x = X[i]
-        r, r_lo = _residual(x, np.float64(y[i]), theta, theta_lo)
-        if weights is not None:  # resolved at compile time
-            w = np.float64(weights[i])
-            r_lo = w * r_lo
-            r, e = two_prod(w, r)
-            r_lo += e
-        total, q = two_sum(hi[0], r)
-        hi[0] = total
-        lo[0] += q + r_lo
-        for j in range(d):
-            if center is None:  # resolved at compile time
-                z, z_lo = np.float64(x[j]), 0.0
-            else:
-                z, z_lo = two_sum(np.float64(x[j]), -center[j])  # exact: x - c = z + z_lo
-            h, e = two_prod(z, r)
-            total, q = two_sum(hi[j + 1], h)
-            hi[j + 1] = total
-            lo[j + 1] += q + e + (z * r_lo + z_lo * r)
+    Zt = np.empty((d, TILE))
+    p, s, s_lo = np.empty(TILE), np.empty(TILE), np.empty(TILE)
+    stop = min((c + 1) * CHUNK, n)
+    for start in range(c * CHUNK, stop, TILE):
+        rows = min(TILE, stop - start)
+        _residuals(X, y, start, rows, theta, theta_lo, Zt, p, s, s_lo)
+        for i in range(rows):
+            r, r_lo = two_sum(p[i], s[i])
+            r, r_lo = two_sum(r, r_lo + s_lo[i])
+            if weights is not None:  # resolved at compile time
+                w = np.float64(weights[start + i])
+                r_lo = w * r_lo
+                r, e = two_prod(w, r)
+                r_lo += e
+            total, q = two_sum(hi[0], r)
+            hi[0] = total
+            lo[0] += q + r_lo
+            x = X[start + i]
+            for j in range(d):
+                if center is None:  # resolved at compile time
+                    z, z_lo = np.float64(x[j]), 0.0
+                else:
+                    z, z_lo = two_sum(np.float64(x[j]), -center[j])  # exact: x - c = z + z_lo
+                h, e = two_prod(z, r)
+                total, q = two_sum(hi[j + 1], h)
+                hi[j + 1] = total
+                lo[j + 1] += q + e + (z * r_lo + z_lo * r)
     for k in range(d + 1):
         acc[0, k] = hi[k]
         acc[1, k] = lo[k]
