@@ -437,7 +437,7 @@ def svd(data, ridge=None, reason=""):
     what = f"the {'centered, ' if first else ''}equilibrated [1, X]" if first else "the equilibrated X"
     warns = []
     if rank < p:
-        N = _null_space(Vt[rank:].T, center, scales, first, math.sqrt(data.weight))
+        N = _null_space(R[:top, :p], rank, center, scales, first, math.sqrt(data.weight))
         full = theta if first else theta[1:]
         full = full - N @ np.linalg.lstsq(N, full, rcond=None)[0]
         theta = full if first else np.concatenate(([0.0], full))
@@ -468,13 +468,20 @@ def _from_phi(phi, center, scales, first, root_w):
     return np.concatenate(([theta0], coef))
 
 
-def _null_space(N_phi, center, scales, first, root_w):
-    """The null space of X_b in θ's coordinates ([θ0, *coef], or coef alone without an
-    intercept) from that of the equilibrated matrix (columns of N_phi)."""
-    coef = N_phi[first:] / scales[:, None]
-    if not first:
-        return coef
-    return np.vstack([N_phi[:1] / root_w - center @ coef, coef])
+def _null_space(R, rank, center, scales, first, root_w):
+    """The null space of X_b in θ's own coordinates ([θ0, *coef], or coef alone without an
+    intercept), for the minimum norm of θ: the last right singular vectors of ``R T⁻¹``, R that
+    of the equilibrated matrix and T⁻¹ the map from θ to the equilibrated unknowns (the rank is
+    the equilibrated matrix's).  Taken from φ's own SVD instead, its vectors would carry errors
+    of eps in every equilibrated component, i.e. eps / s_j in coef_j: amplified by the ratio of
+    the column scales, which lstsq's answer (SVD in θ's coordinates) does not suffer."""
+    import scipy.linalg
+
+    T_inv = np.diag(np.concatenate(([root_w], scales)) if first else scales)
+    if first:
+        T_inv[0, 1:] = root_w * center
+    Vt = scipy.linalg.svd(R @ T_inv, full_matrices=True, check_finite=False)[2]
+    return Vt[rank:].T
 
 
 def auto(data, ridge=None):
