@@ -19,7 +19,8 @@ scales cost no digits, and rank and condition are those of the problem, not of i
   small R.  Singular values at most ``max(rows, p)·eps`` times the largest count as zero (the
   rule of ``numpy.linalg.lstsq``, applied to the equilibrated matrix); then refinement.  A
   rank-deficient X gets the minimum-norm solution (of θ in the original units, intercept
-  included, as lstsq) and a RankDeficientWarning.
+  included, as lstsq; the null vectors from the SVD, mapped to θ's units and refined like the
+  solution, so that column scales cost them nothing) and a RankDeficientWarning.
 * "auto": "svd" when n ≤ d; else the normal equation's factor when κ²·eps ≤ ``NORMAL_LIMIT``,
   refined (and "svd" if that refinement fails to converge); else "svd".
 
@@ -82,6 +83,8 @@ class Solution(NamedTuple):
     message: str
     method: str  #: the path that ran: "normal" or "svd"
     warnings: tuple = ()  #: (category, text) pairs, raised by the engine at the caller's line
+    #: Σ w r² / Σ w at θ from the compensated residuals (None: measure it with a pass)
+    loss: object = None
 
 
 def gram(X, y, mean, fit_intercept, weights=None):
@@ -206,22 +209,29 @@ class Dense:
         R = scipy.linalg.qr(M, mode="r", overwrite_a=True, check_finite=False)[0]
         return R, scales, n + extra
 
-    def sums(self, theta, theta_lo, center):
-        """The double-double sums [Σ w r, Σ w (x - center) r] (2, d + 1) of the residuals of
-        θ = theta + theta_lo (theta_lo None: θ = theta): one compensated pass over X."""
+    def sums(self, theta, theta_lo, center, zero_y=False):
+        """The double-double sums [Σ w r, Σ w (x - center) r, Σ w r²] (2, d + 2) of the residuals of
+        θ = theta + theta_lo (theta_lo None: θ = theta), y read as 0 with ``zero_y``: one
+        compensated pass over X."""
         if self._work is None:
-            self._work = np.zeros((K.n_chunks(self.n), 2, self.d + 1))
-        out = np.zeros((2, self.d + 1))
-        self.kernel(self.X, self.y, self.weights, center, theta, theta_lo, self._work, out)
+            self._work = np.zeros((K.n_chunks(self.n), 2, self.d + 2))
+        out = np.zeros((2, self.d + 2))
+        y = np.zeros_like(self.y) if zero_y else self.y
+        self.kernel(self.X, y, self.weights, center, theta, theta_lo, self._work, out)
         return out
 
 
 def _unit_columns(M):
-    """Scale the columns of M to unit norm in place; the norms (1 for a zero column) returned."""
-    scales = np.sqrt(np.einsum("ij,ij->j", M, M))
-    scales[scales == 0] = 1.0
-    M /= scales
-    return scales
+    """Scale the columns of M to unit norm in place; the norms (1 for a zero column) returned.
+    Each column is first divided by its largest magnitude, so that tiny or huge entries neither
+    underflow nor overflow when squared."""
+    top = np.abs(M).max(axis=0)
+    top[top == 0] = 1.0
+    M /= top
+    norms = np.sqrt(np.einsum("ij,ij->j", M, M))
+    norms[norms == 0] = 1.0
+    M /= norms
+    return top * norms
 
 
 def ridge_diagonal(ridge, weight):
@@ -315,6 +325,7 @@ class Refined(NamedTuple):
     steps: int  #: compensated passes over X
     converged: bool  #: the last correction was below eps of every component, or the next one will be
     size: float  #: the last correction relative to θ (equilibrated units, max norm)
+    squares: float  #: Σ w r² at θ (the last pass's, moved by the last step's predicted change)
     predicted: bool = False  #: converged because the next correction is predicted below eps
 
     def text(self):
@@ -329,7 +340,7 @@ class Refined(NamedTuple):
         return f"refined in {self.steps} step{'s' * (self.steps != 1)} with compensated residuals ({verdict})"
 
 
-def refine(data, theta, center, scales, precondition, rate, ridge=None, extended=False):
+def refine(data, theta, center, scales, precondition, rate, ridge=None, extended=False, null=False):
     """Iterative refinement of θ = [θ0, *coef] (original units) towards the exact solution.
 
     Each step: g = [Σ w r, Σ w (x - center) r - λ coef] from one compensated pass (``data.sums``);
@@ -350,6 +361,10 @@ def refine(data, theta, center, scales, precondition, rate, ridge=None, extended
     rounding of the iterate (which the correction of an ill-conditioned problem would amplify
     by up to κ²·eps) costs nothing; the accurate path sets it, the normal equation's (κ²·eps ≤
     √eps) need not.
+
+    ``null``: refine an approximate null vector of X_b instead (y read as 0: the corrections
+    remove its row-space part), in double-double, until the correction is below eps² of it (or
+    stops shrinking): its components then hold to eps of the vector's largest, in θ's units.
     """
     first = int(data.fit_intercept)
     root_w = math.sqrt(data.weight)
@@ -360,15 +375,22 @@ def refine(data, theta, center, scales, precondition, rate, ridge=None, extended
         reach[0] = 1.0 / root_w + float(np.abs(center) @ (1.0 / scales))
     theta = np.array(theta, dtype=np.float64)
     lo = np.zeros_like(theta) if extended else None
-    previous, size, steps, stalls = math.inf, 0.0, 0, 0
+    previous, size, steps, stalls, squares = math.inf, 0.0, 0, 0, math.nan
     grad = np.zeros(data.d + 1)
     for steps in range(1, MAX_STEPS + 1):
-        K.finish_gradient(data.sums(theta, lo, center), ridge, theta, lo, grad)
+        squares = K.finish_gradient(data.sums(theta, lo, center, zero_y=null), ridge, theta, lo, grad)
         d_phi = precondition(grad[1 - first :] / units)
         delta = np.zeros_like(theta)
         delta[1:] = d_phi[first:] / scales
         if first:
             delta[0] = d_phi[0] / root_w - float(center @ delta[1:])
+        # Σ w r² after the step, to second order: the step solves (H + Λ) δ = g (H = X̃ᵀWX̃, g the
+        # gradient with the ridge term), so Σ w r² changes by -δᵀ(g + Λθ) - δᵀΛ(θ + δ)
+        if ridge is None:
+            squares -= float(d_phi @ (grad[1 - first :] / units))
+        else:
+            squares -= float(d_phi @ (grad[1 - first :] / units)) + 2 * float(ridge @ (delta[1:] * theta[1:]))
+            squares -= float(ridge @ (delta[1:] * delta[1:]))
         if extended:
             theta, error = _two_sum(theta, delta)
             theta, lo = _two_sum(theta, lo + error)
@@ -380,16 +402,24 @@ def refine(data, theta, center, scales, precondition, rate, ridge=None, extended
             phi[0] = abs(theta[0] + float(center @ theta[1:])) * root_w
         size = norm / max(float(phi.max()), np.finfo(np.float64).tiny)
         magnitude = np.abs(theta[1 - first :])
-        if not np.any(np.abs(delta[1 - first :]) > EPS * magnitude):
-            return Refined(_round(theta, lo), steps, True, size)
+        if null:
+            if size <= EPS * EPS:
+                return Refined(_round(theta, lo), steps, True, size, squares)
+        elif not np.any(np.abs(delta[1 - first :]) > EPS * magnitude):
+            return Refined(_round(theta, lo), steps, True, size, squares)
         bound = SAFETY * max(rate, size) * norm
-        if np.all(bound * reach <= 0.5 * EPS * magnitude):
-            return Refined(_round(theta, lo), steps, True, size, predicted=True)
+        if not null and np.all(bound * reach <= 0.5 * EPS * magnitude):
+            return Refined(_round(theta, lo), steps, True, size, squares, predicted=True)
         stalls = stalls + 1 if norm > CONTRACTION * previous else 0
         if stalls == 2:
             break
         previous = norm
-    return Refined(_round(theta, lo), steps, size <= 4 * EPS, size)
+    return Refined(_round(theta, lo), steps, size <= 4 * EPS, size, squares)
+
+
+def _mean_loss(refined, data):
+    """Σ w r² / Σ w of a refinement (the residuals do not move along null vectors)."""
+    return max(refined.squares, 0.0) / data.weight if np.isfinite(refined.squares) else None
 
 
 def _two_sum(a, b):
@@ -424,30 +454,38 @@ def svd(data, ridge=None, reason=""):
     rank = int(np.count_nonzero(sigma > cutoff))
     V, s = Vt[:rank].T, sigma[:rank]
     phi = V @ ((U[:, :rank].T @ R[:top, p]) / s)
-    theta = _from_phi(phi, center, scales, first, math.sqrt(data.weight))
+    root_w = math.sqrt(data.weight)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        theta = _from_phi(phi, center, scales, first, root_w)
+    _check_finite(theta)
 
     def precondition(g):
-        return V @ ((V.T @ g) / (s * s))
+        return V @ ((V.T @ g) / s / s)
 
     # CSNE's contraction: ‖I - (RᵀR)⁻¹X̃ᵀX̃‖ ≤ κ²·eps (its spectral radius is about κ·eps)
     rate = (sigma[0] / s[-1]) ** 2 * p * EPS if rank else 1.0
-    refined = refine(data, theta, center, scales, precondition, rate, lam, extended=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        refined = refine(data, theta, center, scales, precondition, rate, lam, extended=True)
     theta = refined.theta
+    _check_finite(theta)
     kappa = sigma[0] / s[-1] if rank else math.inf
     what = f"the {'centered, ' if first else ''}equilibrated [1, X]" if first else "the equilibrated X"
     warns = []
     if rank < p:
-        N = _null_space(R[:top, :p], rank, center, scales, first, math.sqrt(data.weight))
-        full = theta if first else theta[1:]
-        full = full - N @ np.linalg.lstsq(N, full, rcond=None)[0]
-        theta = full if first else np.concatenate(([0.0], full))
-        how = f"rank {rank} < {p}: the minimum-norm solution"
+        factor = (R[:top, :p], Vt[rank:], precondition, rate)
+        theta, own = _minimum_norm(data, theta, factor, center, scales, lam)
+        norm = "minimum-norm" if own else "minimum-norm (in the equilibrated units)"
+        how = f"rank {rank} < {p}: the {norm} solution, its {p - rank} null vectors refined too"
         why = f"{data.n} rows for {p} unknowns" if data.n < p else "singular values at most max(rows, p)·eps"
         if data.n >= p:
             why += " times the largest count as zero"
+        which = "the one of minimum norm" if own else (
+            "the one of minimum norm in the equilibrated units (each coefficient times its column's norm): the "
+            "columns' scales are too far apart for float64 to find the minimum norm of θ itself"
+        )  # fmt: skip
         warns.append((RankDeficientWarning, (
             f"X is rank-deficient: rank {rank} < {p} ({what}; {why}). The least-squares solution is not unique: this "
-            "is the one of minimum norm."
+            f"is {which}."
         )))  # fmt: skip
     else:
         how = f"full rank, κ ≈ {kappa:.2g}"
@@ -458,7 +496,53 @@ def svd(data, ridge=None, reason=""):
             f"{max(0.0, -math.log10(max(refined.size, EPS))):.0f} digits of θ can be trusted."
         )))  # fmt: skip
     message = f"{reason}solved by QR and SVD of {what} ({how}), {refined.text()}"
-    return Solution(theta, message, "svd", tuple(warns))
+    return Solution(theta, message, "svd", tuple(warns), _mean_loss(refined, data))
+
+
+def _check_finite(theta):
+    if not np.isfinite(theta).all():
+        raise ValueError(
+            "the least-squares coefficients overflow float64 (beyond ±1.8e308): some columns of X are too small "
+            "for the scale of y; rescale them"
+        )
+
+
+#: the move to the minimum norm of θ is kept when it changes the fitted values by at most this
+#: much of their norm (a move along null vectors changes them by nothing)
+FIT_TOLERANCE = 1e-8
+
+
+def _minimum_norm(data, theta, factor, center, scales, ridge):
+    """(θ, True): the least-squares solution θ moved to the minimum norm of θ itself (intercept
+    included, as lstsq), along the null vectors of the equilibrated matrix (rows of ``null``),
+    each mapped to θ's units and refined to double-double (``refine(null=True)``) so that the
+    columns' scales cost its components nothing.  Beyond what float64 can resolve (scales
+    apart by more than about 1/eps², where the null vectors' components of the tiny columns are
+    lost) that move would change the fit: then (θ, False), the minimum norm of the
+    equilibrated unknowns instead (a move that R says changes the fitted values by more than
+    FIT_TOLERANCE is refused)."""
+    R, null, precondition, rate = factor
+    first, root_w = int(data.fit_intercept), math.sqrt(data.weight)
+    N = np.column_stack([
+        refine(data, _from_phi(v, center, scales, first, root_w), center, scales, precondition, rate, ridge,
+               extended=True, null=True).theta[1 - first :]
+        for v in null
+    ])  # fmt: skip
+    full = theta[1 - first :]
+    moved = full - N @ np.linalg.lstsq(N, full, rcond=None)[0]
+    candidate = moved if first else np.concatenate(([0.0], moved))
+    phi = _to_phi(theta, center, scales, first, root_w)
+    change = np.linalg.norm(R @ (_to_phi(candidate, center, scales, first, root_w) - phi))
+    if np.isfinite(change) and change <= FIT_TOLERANCE * np.linalg.norm(R @ phi):
+        return candidate, True
+    phi = phi - null.T @ (null @ phi)
+    return _from_phi(phi, center, scales, first, root_w), False
+
+
+def _to_phi(theta, center, scales, first, root_w):
+    """The equilibrated unknowns φ of θ = [θ0, *coef] (``_from_phi``'s inverse)."""
+    coef = theta[1:] * scales
+    return np.concatenate(([root_w * (theta[0] + float(center @ theta[1:]))], coef)) if first else coef
 
 
 def _from_phi(phi, center, scales, first, root_w):
@@ -466,22 +550,6 @@ def _from_phi(phi, center, scales, first, root_w):
     coef = phi[first:] / scales
     theta0 = phi[0] / root_w - float(center @ coef) if first else 0.0
     return np.concatenate(([theta0], coef))
-
-
-def _null_space(R, rank, center, scales, first, root_w):
-    """The null space of X_b in θ's own coordinates ([θ0, *coef], or coef alone without an
-    intercept), for the minimum norm of θ: the last right singular vectors of ``R T⁻¹``, R that
-    of the equilibrated matrix and T⁻¹ the map from θ to the equilibrated unknowns (the rank is
-    the equilibrated matrix's).  Taken from φ's own SVD instead, its vectors would carry errors
-    of eps in every equilibrated component, i.e. eps / s_j in coef_j: amplified by the ratio of
-    the column scales, which lstsq's answer (SVD in θ's coordinates) does not suffer."""
-    import scipy.linalg
-
-    T_inv = np.diag(np.concatenate(([root_w], scales)) if first else scales)
-    if first:
-        T_inv[0, 1:] = root_w * center
-    Vt = scipy.linalg.svd(R @ T_inv, full_matrices=True, check_finite=False)[2]
-    return Vt[rank:].T
 
 
 def auto(data, ridge=None):
@@ -514,7 +582,7 @@ def auto(data, ridge=None):
         return svd(data, ridge, why)
     how = "Cholesky factorization of the equilibrated XᵀX" + (" + the ridge term" if ridge is not None else "")
     message = f"auto: solved the normal equation ({how}; κ(XᵀX) ≈ {F.kappa:.2g}), {refined.text()}"
-    return Solution(refined.theta, message, "normal")
+    return Solution(refined.theta, message, "normal", (), _mean_loss(refined, data))
 
 
 def solve(data, method, ridge=None):

@@ -23,7 +23,7 @@ svd                        ``dask.array.linalg.tsqr`` of the centered, equilibra
                            R and Qᵀy (ridge rows appended for ``penalty="l2"``), the SVD of R (the
                            rank), then refinement passes (``kernels.residual_gradient`` per block,
                            the double-double sums added in block order); only R factors and
-                           (2, d + 1) sums travel
+                           (2, d + 2) sums travel
 auto                       the merged system's Cholesky factor and condition estimate, then as in
                            memory (``closed_form.auto``): refinement passes from that factor, or
                            the tsqr path
@@ -678,23 +678,25 @@ class DaskData:
         R = scipy.linalg.qr(np.vstack([R, extra]), mode="r", check_finite=False)[0]
         return R, scales, problem.n + self.d
 
-    def sums(self, theta, theta_lo, center):
-        """The double-double sums [Σ r, Σ (x - center) r] over every block, in block order."""
+    def sums(self, theta, theta_lo, center, zero_y=False):
+        """The double-double sums [Σ r, Σ (x - center) r] over every block, in block order (y
+        read as 0 with ``zero_y``)."""
         import dask
 
         task = dask.delayed(_sums_task, pure=True)
-        graphs = [task(xb, yb, center, theta, theta_lo) for xb, yb, _, _ in self.problem.blocks]
-        total = np.zeros((2, self.d + 1))
+        graphs = [task(xb, yb, center, theta, theta_lo, zero_y) for xb, yb, _, _ in self.problem.blocks]
+        total = np.zeros((2, self.d + 2))
         for part in _compute(*graphs):
             K.add_sums(total, part)
         return total
 
 
-def _sums_task(Xb, yb, center, theta, theta_lo):
-    """``kernels.residual_gradient`` on one block: its (2, d + 1) double-double sums."""
-    Xb, yb = _contiguous(Xb), _contiguous(yb)
-    out = np.zeros((2, theta.shape[0]))
-    work = np.zeros((K.n_chunks(Xb.shape[0]), 2, theta.shape[0]))
+def _sums_task(Xb, yb, center, theta, theta_lo, zero_y=False):
+    """``kernels.residual_gradient`` on one block: its (2, d + 2) double-double sums."""
+    Xb = _contiguous(Xb)
+    yb = np.zeros(Xb.shape[0], dtype=Xb.dtype) if zero_y else _contiguous(yb)
+    out = np.zeros((2, theta.shape[0] + 1))
+    work = np.zeros((K.n_chunks(Xb.shape[0]), 2, theta.shape[0] + 1))
     K.residual_gradient(Xb, yb, None, center, theta, theta_lo, work, out)
     return out
 

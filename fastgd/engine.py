@@ -170,7 +170,9 @@ def closed_form(problem, method, labels):
         warn(text, category)
     theta = solution.theta[None, :]
     model_theta = problem.to_model(theta)
-    loss = problem.loss(model_theta)
+    # the refined forms' loss comes from their compensated residuals: a plain pass would lose it
+    # to cancellation where θ is large (an ill-conditioned X); else it is measured with a pass
+    loss = problem.loss(model_theta) if solution.loss is None else solution.loss
     return make_result(
         problem.X.dtype, solution.method, theta, labels, loss=loss, objective=loss + problem.penalty(model_theta),
         history=np.empty(0), n_epochs=0, n_updates=0, converged=True, message=solution.message,

@@ -71,12 +71,27 @@ def test_digits_measure():
     assert acc.limit(e) > 15.5
 
 
+def exact_loss(design, theta):
+    """Σ w r² / Σ w of θ (Fractions) on the design, exactly."""
+    X_b, w = design.X_b, np.ones(len(design.y)) if design.weights is None else design.weights
+    theta = theta if design.fit_intercept else theta[1:]
+    total = sum(
+        Fraction(float(w[i]))
+        * (Fraction(float(design.y[i])) - sum(Fraction(float(a)) * t for a, t in zip(row, theta, strict=True))) ** 2
+        for i, row in enumerate(X_b)
+    )
+    return total / sum(Fraction(float(v)) for v in w)
+
+
 @pytest.mark.parametrize("design", DESIGNS, ids=lambda d: d.name)
 def test_auto_and_svd_reach_the_exact_solution(design):
+    best = exact_loss(design, exact(design))
     for method in ("auto", "svd"):
         res = quiet_fit(design, method)
         got = acc.digits(res.theta, exact(design))
         assert got >= target(design), f"{method}: {got:.1f} digits ({res.message})"
+        # the loss from the compensated residuals: the exact minimum (a plain pass loses it to cancellation)
+        assert res.loss == pytest.approx(float(best), rel=1e-13)
 
 
 @pytest.mark.parametrize("design", DESIGNS, ids=lambda d: d.name)
@@ -160,9 +175,8 @@ def test_duplicated_column_warns_and_gives_the_minimum_norm_solution(fit_interce
             res = fastgd.fit(X, y, method=method, fit_intercept=fit_intercept)
         assert res.method == "svd" and "minimum-norm" in res.message
         np.testing.assert_allclose(res.theta, lstsq, rtol=1e-7)
-        # at least as close to the exact minimum-norm solution as lstsq (the null space is taken
-        # in θ's own units; its error there, not the solution's, limits both)
-        assert acc.digits(res.theta, minimum_norm) >= acc.digits(lstsq, minimum_norm)
+        # the null vector refined too: the exact minimum-norm solution, where lstsq keeps 7 to 9 digits
+        assert acc.digits(res.theta, minimum_norm) >= min(acc.CAP, acc.limit(minimum_norm)) - 1
     with pytest.raises(fastgd.SingularMatrixError, match='method="svd"'):
         fastgd.fit(X, y, method="normal", fit_intercept=fit_intercept)
 
@@ -175,6 +189,19 @@ def test_constant_column_with_an_intercept_is_rank_deficient():
         res = fastgd.fit(X, y, method="svd")
     lstsq = np.linalg.lstsq(np.column_stack([np.ones(30), X]), y, rcond=None)[0]
     np.testing.assert_allclose(res.theta, lstsq, rtol=1e-10)
+
+
+def test_tiny_columns_keep_their_rank():
+    """Columns of 6e-173 (four equal) and one spike: rank 2 once equilibrated, and y = 1 is fitted
+    exactly, by coefficients near 1e171 (lstsq, its cutoff on the raw columns, sees rank 1 and
+    leaves a loss of 0.91).  The minimum-norm answer splits the equal columns evenly."""
+    X = np.full((11, 5), 6.17787805e-173)
+    X[1, 2] = 0.96875
+    with pytest.warns(fastgd.RankDeficientWarning, match="rank 2 < 5"):
+        res = fastgd.fit(X, np.ones(11), method="svd", fit_intercept=False)
+    assert res.loss < 1e-30
+    np.testing.assert_allclose(res.coef[[0, 1, 3, 4]], res.coef[0], rtol=1e-14)
+    assert abs(res.coef[2]) < 1e-30
 
 
 def test_underdetermined_warns_with_the_row_count():
@@ -232,15 +259,17 @@ def test_residual_gradient_is_the_exact_sums_to_about_32_digits(dtype, lo):
     y = (X.astype(np.float64) @ theta[1:] + theta[0] + 1e-6 * rng.standard_normal(n)).astype(dtype)
     w = rng.uniform(0.0, 2.0, n)
     center = X.astype(np.float64).mean(axis=0)
-    out = np.zeros((2, d + 1))
-    K.residual_gradient(X, y, w, center, theta, theta_lo, np.zeros((K.n_chunks(n), 2, d + 1)), out)
+    out = np.zeros((2, d + 2))
+    K.residual_gradient(X, y, w, center, theta, theta_lo, np.zeros((K.n_chunks(n), 2, d + 2)), out)
     th = [Fraction(float(t)) + (Fraction(float(theta_lo[k])) if lo else 0) for k, t in enumerate(theta)]
     r = [Fraction(float(y[i])) - th[0] - sum(Fraction(float(X[i, j])) * th[j + 1] for j in range(d)) for i in range(n)]
     z = [[Fraction(float(X[i, j])) - Fraction(float(center[j])) for j in range(d)] for i in range(n)]
     exact = [sum(Fraction(float(w[i])) * r[i] for i in range(n))]
     exact += [sum(Fraction(float(w[i])) * z[i][j] * r[i] for i in range(n)) for j in range(d)]
-    for k in range(d + 1):  # the error of double-double sums: a few eps² of Σ |w (x - c) r|
-        scale = sum(abs(Fraction(float(w[i])) * (z[i][k - 1] if k else 1) * r[i]) for i in range(n))
+    exact += [sum(Fraction(float(w[i])) * r[i] * r[i] for i in range(n))]
+    for k in range(d + 2):  # the error of double-double sums: a few eps² of Σ |w (x - c) r| (Σ w r² last)
+        scale = sum(abs(Fraction(float(w[i])) * (r[i] if k == d + 1 else z[i][k - 1] if k else 1) * r[i])
+                    for i in range(n))  # fmt: skip
         got = Fraction(float(out[0, k])) + Fraction(float(out[1, k]))
         assert abs(got - exact[k]) <= 100 * Fraction(closed_form.EPS) ** 2 * scale, k
 
@@ -251,8 +280,8 @@ def test_residual_gradient_parallel_same_bits_and_helpers():
     X, y, theta = rng.standard_normal((n, d)), rng.standard_normal(n), rng.standard_normal(d + 1)
     sums = []
     for kernel in (K.residual_gradient, K.residual_gradient_parallel):
-        out = np.zeros((2, d + 1))
-        kernel(X, y, None, None, theta, None, np.zeros((K.n_chunks(n), 2, d + 1)), out)
+        out = np.zeros((2, d + 2))
+        kernel(X, y, None, None, theta, None, np.zeros((K.n_chunks(n), 2, d + 2)), out)
         sums.append(out)
     assert np.array_equal(sums[0], sums[1])
     assert K.two_sum(1e16, 1.0) == (1e16, 1.0) and K.two_prod(1.0 + 2**-30, 1.0 + 2**-30) == (1.0 + 2**-29, 2**-60)

@@ -19,7 +19,7 @@ of the sums into FMAs with other roundings; both silently return plain float64 r
 ``two_sum``               (fl(a + b), exact error)
 ``two_prod``              (fl(a b), exact error), by an FMA
 ``dot2``                  Σ x_i y_i as if in twice the precision, rounded (Dot2)
-``residual_gradient``     the double-double sums [Σ w r, Σ w (x_j - c_j) r] of the residuals
+``residual_gradient``     the double-double sums [Σ w r, Σ w (x_j - c_j) r, Σ w r²] of the residuals
                           ``r = y - θ0 - Σ x_j θ_j`` (themselves double-double), row blocks of
                           ``CHUNK`` combined in block order
 ``residual_gradient_parallel``  the same, blocks in parallel: the same bits
@@ -127,11 +127,11 @@ def _residuals(X, y, start, rows, theta, theta_lo, Zt, p, s, s_lo):
 
 @njit(**EXACT_INLINE)
 def _block(X, y, weights, center, theta, theta_lo, c, acc):
-    """acc = [hi; lo] (2, d + 1), the double-double sums over rows ``c*CHUNK ...`` of
-    ``w r`` and ``w (x_j - center_j) r`` (``x_j`` without ``center``)."""
+    """acc = [hi; lo] (2, d + 2), the double-double sums over rows ``c*CHUNK ...`` of
+    ``w r``, ``w (x_j - center_j) r`` (``x_j`` without ``center``) and ``w r²``."""
     n, d = X.shape
-    hi = np.zeros(d + 1)  # fresh arrays: LLVM knows they alias neither X nor theta
-    lo = np.zeros(d + 1)
+    hi = np.zeros(d + 2)  # fresh arrays: LLVM knows they alias neither X nor theta
+    lo = np.zeros(d + 2)
     Zt = np.empty((d, TILE))
     p, s, s_lo = np.empty(TILE), np.empty(TILE), np.empty(TILE)
     stop = min((c + 1) * CHUNK, n)
@@ -141,11 +141,16 @@ def _block(X, y, weights, center, theta, theta_lo, c, acc):
         for i in range(rows):
             r, r_lo = two_sum(p[i], s[i])
             r, r_lo = two_sum(r, r_lo + s_lo[i])
+            u, u_lo = r, r_lo  # the residual itself; r becomes w r
             if weights is not None:  # resolved at compile time
                 w = np.float64(weights[start + i])
                 r_lo = w * r_lo
                 r, e = two_prod(w, r)
                 r_lo += e
+            h, e = two_prod(r, u)  # w r²
+            total, q = two_sum(hi[d + 1], h)
+            hi[d + 1] = total
+            lo[d + 1] += q + e + (r * u_lo + r_lo * u)
             total, q = two_sum(hi[0], r)
             hi[0] = total
             lo[0] += q + r_lo
@@ -159,7 +164,7 @@ def _block(X, y, weights, center, theta, theta_lo, c, acc):
                 total, q = two_sum(hi[j + 1], h)
                 hi[j + 1] = total
                 lo[j + 1] += q + e + (z * r_lo + z_lo * r)
-    for k in range(d + 1):
+    for k in range(d + 2):
         acc[0, k] = hi[k]
         acc[1, k] = lo[k]
 
@@ -179,8 +184,8 @@ def residual_gradient(X, y, weights, center, theta, theta_lo, work, out):
     X: (n, d) float32/float64, C-contiguous; y: (n,) of X's dtype; weights: (n,) float64 or
     None; center: (d,) float64 or None; theta: (d + 1,) float64 ``[θ0, *coef]``; theta_lo:
     (d + 1,) float64, the low parts of θ (θ = theta + theta_lo, a double-double), or None;
-    work: (n_chunks(n), 2, d + 1) float64 scratch; out: (2, d + 1) float64, written with
-    ``out[0] + out[1] = [Σ w r, Σ w (x_j - center_j) r]``, ``r = y - θ0 - Σ x_j θ_j``.
+    work: (n_chunks(n), 2, d + 2) float64 scratch; out: (2, d + 2) float64, written with
+    ``out[0] + out[1] = [Σ w r, Σ w (x_j - center_j) r, Σ w r²]``, ``r = y - θ0 - Σ x_j θ_j``.
 
     Each residual is a compensated dot product of the row with θ (Dot2 with its own error sum
     compensated: error about eps³ Σ|x_j θ_j|, not eps times it); each product with it and each
@@ -211,10 +216,12 @@ def add_sums(total, part):
 
 @njit(**EXACT)
 def finish_gradient(sums, ridge, theta, theta_lo, grad):
-    """grad = sums[0] + sums[1] - [0, ridge * θ[1:]], rounded to float64 once per entry.
+    """grad = sums[0] + sums[1] - [0, ridge * θ[1:]] (the first d + 1 sums), rounded to float64
+    once per entry; returns the last sum (Σ w r²) rounded.
 
-    sums: (2, d + 1) double-double; ridge: (d,) float64 (λ_j of the term ``λ_j θ_j²``) or
-    None; theta, theta_lo: as ``residual_gradient``'s; grad: (d + 1,) float64, written."""
+    sums: (2, d + 2) double-double, ``residual_gradient``'s; ridge: (d,) float64 (λ_j of the
+    term ``λ_j θ_j²``) or None; theta, theta_lo: as ``residual_gradient``'s; grad: (d + 1,)
+    float64, written."""
     grad[0] = sums[0, 0] + sums[1, 0]
     for j in range(theta.shape[0] - 1):
         hi, lo = sums[0, j + 1], sums[1, j + 1]
@@ -225,6 +232,7 @@ def finish_gradient(sums, ridge, theta, theta_lo, grad):
             if theta_lo is not None:
                 lo -= ridge[j] * theta_lo[j + 1]
         grad[j + 1] = hi + lo
+    return sums[0, -1] + sums[1, -1]
 
 
 __all__ = [
