@@ -327,9 +327,12 @@ class Refined(NamedTuple):
     size: float  #: the last correction relative to θ (equilibrated units, max norm)
     squares: float  #: Σ w r² at θ (the last pass's, moved by the last step's predicted change)
     predicted: bool = False  #: converged because the next correction is predicted below eps
+    overflow: bool = False  #: stopped because the next step would leave float64's range
 
     def text(self):
-        if not self.converged:
+        if self.overflow:
+            verdict = "stopped: the next step would overflow float64"
+        elif not self.converged:
             verdict = f"stopped at a relative correction of {self.size:.1g}"
         else:
             verdict = (
@@ -379,6 +382,7 @@ def refine(data, theta, center, scales, precondition, rate, ridge=None, extended
     grad = np.zeros(data.d + 1)
     for steps in range(1, MAX_STEPS + 1):
         squares = K.finish_gradient(data.sums(theta, lo, center, zero_y=null), ridge, theta, lo, grad)
+        squares_before = squares
         d_phi = precondition(grad[1 - first :] / units)
         delta = np.zeros_like(theta)
         delta[1:] = d_phi[first:] / scales
@@ -391,11 +395,15 @@ def refine(data, theta, center, scales, precondition, rate, ridge=None, extended
         else:
             squares -= float(d_phi @ (grad[1 - first :] / units)) + 2 * float(ridge @ (delta[1:] * theta[1:]))
             squares -= float(ridge @ (delta[1:] * delta[1:]))
+        before = theta, lo, squares_before
         if extended:
             theta, error = _two_sum(theta, delta)
             theta, lo = _two_sum(theta, lo + error)
         else:
-            theta += delta
+            theta = theta + delta
+        if not (np.isfinite(theta).all() and (lo is None or np.isfinite(lo).all())):
+            theta, lo, squares = before  # the exact solution lies beyond ±1.8e308: keep the last finite θ
+            return Refined(_round(theta, lo), steps, False, size, squares, overflow=True)
         norm = float(np.max(np.abs(d_phi)))
         phi = np.abs(theta[1 - first :]) * units
         if first:
@@ -430,7 +438,12 @@ def _two_sum(a, b):
 
 
 def _round(theta, lo):
-    return theta if lo is None else theta + lo
+    """θ + lo rounded (θ itself where that would round past ±1.8e308)."""
+    if lo is None:
+        return theta
+    with np.errstate(over="ignore"):
+        total = theta + lo
+    return np.where(np.isfinite(total), total, theta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -489,7 +502,12 @@ def svd(data, ridge=None, reason=""):
         )))  # fmt: skip
     else:
         how = f"full rank, κ ≈ {kappa:.2g}"
-    if not refined.converged:
+    if refined.overflow:
+        warns.append((IllConditionedWarning, (
+            "the exact least-squares coefficients lie beyond float64's range (±1.8e308): some columns of X are "
+            "too small for the scale of y; θ is the last finite step of the refinement. Rescale those columns."
+        )))  # fmt: skip
+    elif not refined.converged:
         warns.append((IllConditionedWarning, (
             f"X is too ill-conditioned for float64 to pin the solution down: κ ≈ {kappa:.2g} ({what}), and the "
             f"refinement stopped at a relative correction of {refined.size:.1g}, so only about "
