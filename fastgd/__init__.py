@@ -14,6 +14,8 @@ from .exceptions import (
     ConvergenceWarning,
     DivergenceError,
     FeatureScaleWarning,
+    IllConditionedWarning,
+    RankDeficientWarning,
     SingularMatrixError,
     SparseConversionWarning,
 )
@@ -26,6 +28,8 @@ __all__ = [
     "FeatureScaleWarning",
     "FitResult",
     "FitState",
+    "IllConditionedWarning",
+    "RankDeficientWarning",
     "SingularMatrixError",
     "SparseConversionWarning",
     "Stream",

@@ -70,6 +70,7 @@ class Problem:
         self.model = (fit_intercept, int(spec.code), float(eps), float(l2), float(l1))
         parallel = n_threads > 1 and self.n > K.CHUNK  # one block: nothing to share out
         self._row_norm2 = K.max_row_norm2_parallel if parallel else K.max_row_norm2
+        self.parallel = parallel
         stats = K.column_stats_parallel if parallel else K.column_stats
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         if self.sparse:
@@ -137,11 +138,11 @@ class Problem:
         return self.pass_kernel(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
 
     def solve(self, method, ridge=None):
-        """The closed form ``method`` ("normal" or "svd") of the squared loss with the ridge term
-        ``ridge = (l2, D)`` or None: (θ [intercept, *coef] in original units, message)."""
-        if method == "normal":
-            return closed_form.normal_equation(self.X, self.y, self.mean, self.fit_intercept, self.weights, ridge)
-        return closed_form.svd(self.X, self.y, self.fit_intercept, self.weights, ridge)
+        """The closed form ``method`` ("normal", "svd" or "auto") of the squared loss with the
+        ridge term ``ridge = (l2, D)`` or None: a ``closed_form.Solution`` (θ [intercept, *coef]
+        in original units, message, the path that ran, warnings)."""
+        data = closed_form.Dense(self.X, self.y, self.mean, self.fit_intercept, self.weights, self.parallel)
+        return closed_form.solve(data, method, ridge)
 
     def epochs(self, theta, options):
         """The source of SGD / mini-batch epochs for ``engine.stochastic``: the epoch runner."""

@@ -29,7 +29,7 @@ def warmup(dtypes=(np.float64, np.float32), progress=True):
         (dtype, n, method)
         for dtype in dtypes
         for n in (64, 2 * CHUNK + 1)
-        for method in ("normal", "svd", "batch", "sgd", "minibatch")
+        for method in ("normal", "svd", "auto", "batch", "sgd", "minibatch")
     ]
     bar = _bar(len(steps) + 1) if progress else None
     with warnings.catch_warnings():
@@ -38,6 +38,8 @@ def warmup(dtypes=(np.float64, np.float32), progress=True):
             if bar is not None:
                 bar(k, f"{np.dtype(dtype).name} n={n} {method}")
             X, y = make_linear(n, 2, dtype=dtype)
+            if method in ("svd", "auto"):  # the compensated passes without an intercept
+                fit(X, y, method=method, fit_intercept=False)
             for standardize in (False, True):
                 fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0)
                 if method in ("batch", "sgd", "minibatch"):  # the general loop: any loss, penalty, optimizer

@@ -17,11 +17,16 @@ method                     how it runs
 first pass (every method)  per block: ``column_stats`` (finiteness, means, M2) of X and y, and
                            for the Gram path ``block_gram`` (XᵀX, Xᵀy centered on the block's
                            means); blocks merged pairwise (Chan et al.) in a fixed binary tree
-normal                     the merged d x d system, solved by ``closed_form.solve_normal`` (with
-                           the ridge term for ``penalty="l2"``)
-svd                        ``dask.array.linalg.tsqr`` of ``[1, X, y]``: R and Qᵀy, then gelsd
-                           on the (d + 1)² R (``closed_form.svd_solve``; ridge rows appended for
-                           ``penalty="l2"``): the minimum-norm solution; only R factors travel
+normal                     the merged d x d system, equilibrated and solved by Cholesky
+                           (``closed_form.solve_normal``, with the ridge term for ``penalty="l2"``)
+svd                        ``dask.array.linalg.tsqr`` of the centered, equilibrated ``[1, X, y]``:
+                           R and Qᵀy (ridge rows appended for ``penalty="l2"``), the SVD of R (the
+                           rank), then refinement passes (``kernels.residual_gradient`` per block,
+                           the double-double sums added in block order); only R factors and
+                           (2, d + 2) sums travel
+auto                       the merged system's Cholesky factor and condition estimate, then as in
+                           memory (``closed_form.auto``): refinement passes from that factor, or
+                           the tsqr path
 batch (Gram path)          squared loss: the merged system, then ``kernels.gram_descent`` in
                            memory, exactly as ``precompute=True`` in memory
 batch (passes)             any other loss, or ``precompute=False``: one pass per step, per-block
@@ -147,6 +152,9 @@ def warmup(dtypes=(np.float64, np.float32)):
         y = X.sum(axis=1)
         mean, _, _, y_mean, _, _ = _block_stats(X, y)
         _block_gram(X, y, mean, y_mean)
+        for center in (None, mean):  # the compensated passes: without an intercept, with it
+            for theta_lo in (None, np.zeros(3)):  # the normal equation's iterate, the accurate path's
+                _sums_task(X, y, center, np.zeros(3), theta_lo)
         for where in ((None, None), (np.zeros(2), np.ones(2))):
             _block_max_row_norm2(X, *where)
             for plain, loss in ((True, "squared"), (False, "log")):  # the fast loop and the general one
@@ -558,11 +566,11 @@ class DaskProblem(Problem):
         return self._hessian_scale(self._lipschitz)
 
     def solve(self, method, ridge=None):
-        """The normal equation from the merged Gram sums, or SVD by tsqr; ridge as in memory."""
-        if method == "normal":
-            theta, message = closed_form.solve_normal(self.gram_sums(), self.fit_intercept, ridge)
-            return theta, message + ", XᵀX and Xᵀy summed block by block"
-        return _tsqr_svd(self, ridge)
+        """The closed forms as in memory (``closed_form.solve``) on ``DaskData``: the Gram
+        sums merged over the blocks, R by tsqr, the compensated passes block by block."""
+        solution = closed_form.solve(DaskData(self), method, ridge)
+        note = ", XᵀX and Xᵀy summed block by block" if solution.method == "normal" else ", R by dask.array.linalg.tsqr"
+        return solution._replace(message=solution.message + note)
 
     def epochs(self, theta, options):
         """SGD / mini-batch epochs as rounds of local SGD over the blocks (``LocalEpochs``)."""
@@ -631,30 +639,74 @@ def fit(X, y, sample_weight, keywords):
     return dataclasses.replace(result, message="; ".join([result.message, where, *notes]))
 
 
-def _tsqr_svd(problem, ridge=None):
-    """Minimum-norm least squares from ``dask.array.linalg.tsqr`` of ``[1, X, y]``: its R factor
-    holds R of ``[1, X]`` and Qᵀy; gelsd on that small system gives the θ (and the rank) of
-    the whole one.  Only R factors ((d + 2)² each) travel.  ``ridge = (l2, D)``: the rows
-    ``√(l2 n / 2) diag(√D)`` appended to R (as ``closed_form.svd`` appends them to X)."""
-    import dask.array as da
+class DaskData:
+    """``closed_form.Dense``'s twin for a DaskProblem (no sample weights): the Gram sums merged
+    over the blocks, the R of a tall-skinny QR (``dask.array.linalg.tsqr``) of the centered,
+    equilibrated ``[1, X, y]``, and the compensated residual sums of each block (one task a
+    block, (2, d + 1) numbers back), added on the client in block order."""
 
-    X = problem.X.astype(np.float64)
-    cols = [X, problem.y.astype(np.float64)[:, None]]
-    first = 1 if problem.fit_intercept else 0
-    if problem.fit_intercept:
-        cols.insert(0, da.ones((problem.n, 1), chunks=(X.chunks[0], 1)))
-    stacked = da.concatenate(cols, axis=1).rechunk({1: -1})
-    _, r = da.linalg.tsqr(stacked)
-    (R,) = _compute(r)
-    p = R.shape[1] - 1
-    X_b, target, rows = np.array(R[:p, :p]), np.array(R[:p, p]), problem.n
-    if ridge is not None:
-        l2, D = ridge
-        extra = np.zeros((problem.d, p))
-        extra[:, first:] = np.diag(np.sqrt(0.5 * l2 * problem.n * D))
-        X_b, target, rows = np.vstack([X_b, extra]), np.concatenate([target, np.zeros(problem.d)]), rows + problem.d
-    theta, message = closed_form.svd_solve(X_b, target, problem.fit_intercept, rows)
-    return theta, message.replace("(LAPACK gelsd;", "(dask.array.linalg.tsqr, then LAPACK gelsd on R;")
+    def __init__(self, problem):
+        self.problem = problem
+        self.n, self.d = problem.n, problem.d
+        self.fit_intercept = problem.fit_intercept
+        self.weight = float(problem.n)
+
+    def gram(self):
+        return self.problem.gram_sums()
+
+    def weighted_mean(self):
+        return self.problem.mean.copy()
+
+    def qr(self, center, ridge_rows):
+        """(R, scales, rows) as ``Dense.qr``: the column norms come from the first pass's M2."""
+        import dask.array as da
+        import scipy.linalg
+
+        problem, first = self.problem, int(self.fit_intercept)
+        X = problem.X.astype(np.float64)
+        m2 = problem.std**2 * problem.n
+        if center is None:
+            m2 = m2 + problem.n * problem.mean**2  # the uncentered sums of squares
+        else:
+            m2 = m2 + problem.n * (problem.mean - center) ** 2
+        if ridge_rows is not None:
+            m2 = m2 + np.diag(ridge_rows) ** 2
+        scales = np.sqrt(m2)
+        scales[scales == 0] = 1.0
+        Z = (X if center is None else X - center) / scales
+        cols = [Z, problem.y.astype(np.float64)[:, None]]
+        if first:
+            cols.insert(0, da.full((problem.n, 1), 1.0 / math.sqrt(problem.n), chunks=(X.chunks[0], 1)))
+        _, r = da.linalg.tsqr(da.concatenate(cols, axis=1).rechunk({1: -1}))
+        (R,) = _compute(r)
+        if ridge_rows is None:
+            return np.array(R), scales, problem.n
+        extra = np.zeros((self.d, R.shape[1]))
+        extra[:, first : first + self.d] = ridge_rows / scales
+        R = scipy.linalg.qr(np.vstack([R, extra]), mode="r", check_finite=False)[0]
+        return R, scales, problem.n + self.d
+
+    def sums(self, theta, theta_lo, center, zero_y=False):
+        """The double-double sums [Σ r, Σ (x - center) r] over every block, in block order (y
+        read as 0 with ``zero_y``)."""
+        import dask
+
+        task = dask.delayed(_sums_task, pure=True)
+        graphs = [task(xb, yb, center, theta, theta_lo, zero_y) for xb, yb, _, _ in self.problem.blocks]
+        total = np.zeros((2, self.d + 2))
+        for part in _compute(*graphs):
+            K.add_sums(total, part)
+        return total
+
+
+def _sums_task(Xb, yb, center, theta, theta_lo, zero_y=False):
+    """``kernels.residual_gradient`` on one block: its (2, d + 2) double-double sums."""
+    Xb = _contiguous(Xb)
+    yb = np.zeros(Xb.shape[0], dtype=Xb.dtype) if zero_y else _contiguous(yb)
+    out = np.zeros((2, theta.shape[0] + 1))
+    work = np.zeros((K.n_chunks(Xb.shape[0]), 2, theta.shape[0] + 1))
+    K.residual_gradient(Xb, yb, None, center, theta, theta_lo, work, out)
+    return out
 
 
 def _block_seed(base, epoch, block):

@@ -20,7 +20,7 @@ import numpy as np
 from . import kernels as K
 from . import schedules
 from ._dispatch import EXCESS_BOUND, GRAM_MAX_FEATURES, STD_GRADIENT
-from .exceptions import DivergenceError, FeatureScaleWarning, SingularMatrixError, convergence_warning
+from .exceptions import DivergenceError, FeatureScaleWarning, convergence_warning
 from .result import FitResult
 
 __all__ = ["FitState", "auto_schedule", "diverged", "make_result", "run", "warn", "warn_scales"]
@@ -74,9 +74,7 @@ def run(problem, options, labels, validation=None):
     if options.standardize:
         problem.standardize()
     method = options.method
-    if method == "auto":
-        return auto_closed_form(problem, labels)
-    if method in ("normal", "svd"):
+    if method in ("auto", "normal", "svd"):
         return closed_form(problem, method, labels)
     if not options.standardize:
         warn_scales(problem)
@@ -178,26 +176,21 @@ def make_result(dtype, method, theta, labels, **fields):
 
 
 def closed_form(problem, method, labels):
-    """The normal equation or SVD (``problem.solve``), with the penalty's ridge term."""
+    """The normal equation, QR + SVD or "auto" (``problem.solve``: ``fastgd.closed_form``), with
+    the penalty's ridge term; the solution's warnings raised at the caller's line."""
     ridge = (problem.l2, problem.penalty_scales()) if problem.l2 > 0 else None
-    theta, message = problem.solve(method, ridge)
-    theta = theta[None, :]
+    solution = problem.solve(method, ridge)
+    for category, text in solution.warnings:
+        warn(text, category)
+    theta = solution.theta[None, :]
     model_theta = problem.to_model(theta)
-    loss = problem.loss(model_theta)
+    # the refined forms' loss comes from their compensated residuals: a plain pass would lose it
+    # to cancellation where θ is large (an ill-conditioned X); else it is measured with a pass
+    loss = problem.loss(model_theta) if solution.loss is None else solution.loss
     return make_result(
-        problem.X.dtype, method, theta, labels, loss=loss, objective=loss + problem.penalty(model_theta),
-        history=np.empty(0), n_epochs=0, n_updates=0, converged=True, message=message,
+        problem.X.dtype, solution.method, theta, labels, loss=loss, objective=loss + problem.penalty(model_theta),
+        history=np.empty(0), n_epochs=0, n_updates=0, converged=True, message=solution.message,
     )  # fmt: skip
-
-
-def auto_closed_form(problem, labels):
-    """method="auto": SVD when n <= d, else the normal equation, SVD when XᵀX is singular."""
-    if problem.n <= problem.d:
-        return closed_form(problem, "svd", labels)
-    try:
-        return closed_form(problem, "normal", labels)
-    except SingularMatrixError:
-        return closed_form(problem, "svd", labels)
 
 
 def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measured=None):

@@ -27,6 +27,15 @@ class SingularMatrixError(np.linalg.LinAlgError):
     """XᵀX is singular (or numerically so): the normal equation has no unique solution."""
 
 
+class IllConditionedWarning(UserWarning):
+    """The normal equation's estimated condition number makes its answer doubtful (fewer than
+    half the digits of float64 left): method="auto" or "svd" factor X itself and refine."""
+
+
+class RankDeficientWarning(UserWarning):
+    """X is rank-deficient: the least-squares solution is not unique; the minimum-norm one is returned."""
+
+
 class ConvergenceWarning(UserWarning):
     """The fit stopped at ``max_epochs`` before meeting its tolerance.
 

@@ -390,3 +390,37 @@ def test_the_estimators_fit_dask_collections_on_the_cluster(client):
     np.testing.assert_array_equal(lazy.compute(), reference.predict(X))
     with pytest.raises(ValueError, match="partial_fit takes in-memory chunks"):
         fastgd.GDRegressor().partial_fit(Xd, yd)
+
+
+def test_closed_forms_reach_the_exact_solution_as_in_memory(client):
+    """The certified designs of bench/accuracy.py (tests/test_accuracy.py): the Gram pass, the
+    tsqr path and the refinement passes over blocks give the digits of the in-memory fit."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "accuracy", Path(__file__).resolve().parents[1] / "bench" / "accuracy.py"
+    )
+    acc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(acc)
+    wanted = ("control: offset", "degree 10, x in [0, 2]", "degree 6, no intercept", "timestamps")
+    for design in [d for d in acc.designs() if d.name.startswith(wanted)]:
+        exact = acc.exact_solution(design.X, design.y, design.fit_intercept)
+        best = min(acc.CAP, acc.limit(exact)) - 1
+        Xd, yd = _dask(design.X, design.y, rows=16)
+        for method in ("auto", "svd"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # full rank, converged: no warning
+                res = fastgd.fit(Xd, yd, method=method, fit_intercept=design.fit_intercept)
+            mem = fastgd.fit(design.X, design.y, method=method, fit_intercept=design.fit_intercept)
+            assert res.method == mem.method and "row blocks" in res.message
+            assert acc.digits(res.theta, exact) >= best, (design.name, method, res.message)
+        if design.ill:  # the merged Gram matrix's condition estimate: a warning, or a refusal
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    fastgd.fit(Xd, yd, method="normal", fit_intercept=design.fit_intercept)
+                except fastgd.SingularMatrixError as exc:
+                    assert 'method="svd"' in str(exc)
+                else:
+                    assert [w.category for w in caught] == [fastgd.IllConditionedWarning], design.name

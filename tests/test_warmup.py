@@ -11,7 +11,7 @@ from fastgd import _warmup
 def test_warmup_shows_progress_and_leaves_fits_compiled(capsys):
     fastgd.warmup(dtypes=(np.float64,))
     err = capsys.readouterr().err
-    assert "fastgd.warmup" in err and "11/11" in err  # tqdm's bar on stderr, to the last step (one dtype)
+    assert "fastgd.warmup" in err and "13/13" in err  # tqdm's bar on stderr, to the last step (one dtype)
     X, y = fastgd.make_linear(64, 2)
     stats = fastgd.kernels.sgd_epoch.stats
     before = sum(stats.cache_misses.values())

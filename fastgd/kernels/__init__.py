@@ -1,7 +1,8 @@
 """The numba kernels of fastgd, callable from your own ``@njit`` code.
 
 Every kernel is ``@njit(cache=True, nogil=True)``, compiled lazily per dtype (float32 and
-float64 X from one source); parameters and partial sums are float64.  Shapes and conventions:
+float64 X from one source); parameters and partial sums are float64.  The compensated kernels
+(``kernels.compensated``) alone are compiled without fast-math flags, which would undo them.  Shapes and conventions:
 
 * ``X``: (n, d) float32 or float64, C-contiguous; ``y``: (n,) of X's dtype.
 * ``theta``: (d + 1,) float64, ``theta[0]`` the intercept, ``theta[1:]`` the coefficients.
@@ -45,6 +46,9 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``column_stats``             finiteness, column means and sums of squared deviations
 ``max_row_norm2``            largest squared row norm (optionally standardized); ``_parallel``: blocks
                              in parallel
+``residual_gradient``        double-double residuals ``y - Xθ`` and their gradient sums (compensated:
+                             ``two_sum``, ``two_prod``, ``dot2``; ``kernels.compensated``), serial and
+                             ``_parallel``, with ``add_sums`` and ``finish_gradient``
 ``CHUNK``                    rows per block of the parallel reductions (results depend on it, never
                              on the thread count)
 ``csr_*``                    CSR twins of ``loss_grad(_parallel)``, ``sgd_epoch``,
@@ -58,6 +62,15 @@ Kernels never raise, print or call back into Python; they return a status instea
 from . import codes
 from ._config import CHUNK
 from .codes import Loss, Optimizer, Schedule
+from .compensated import (
+    add_sums,
+    dot2,
+    finish_gradient,
+    residual_gradient,
+    residual_gradient_parallel,
+    two_prod,
+    two_sum,
+)
 from .gradient import loss_grad, loss_grad_parallel, n_chunks, work_shape
 from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
@@ -80,6 +93,7 @@ __all__ = [
     "Loss",
     "Optimizer",
     "Schedule",
+    "add_sums",
     "codes",
     "column_stats",
     "column_stats_parallel",
@@ -89,6 +103,8 @@ __all__ = [
     "csr_max_row_norm2",
     "csr_minibatch_epoch",
     "csr_sgd_epoch",
+    "dot2",
+    "finish_gradient",
     "gram_descent",
     "gram_loss_grad",
     "learning_rate",
@@ -101,11 +117,15 @@ __all__ = [
     "minibatch_epoch_local",
     "n_chunks",
     "penalty",
+    "residual_gradient",
+    "residual_gradient_parallel",
     "sgd_epoch",
     "sgd_epoch_local",
     "shuffle",
     "shuffle_blocks",
     "stationarity",
+    "two_prod",
+    "two_sum",
     "update",
     "work_shape",
 ]

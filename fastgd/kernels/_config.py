@@ -6,6 +6,10 @@ no-Inf assumptions: ``isfinite`` must keep working, divergence detection depends
 of a NaN sum to True (measured: a NaN in X went unreported), so "no signed zeros" is as
 dangerous here as "no NaNs".
 
+``EXACT`` is for the error-free transformations of ``kernels.compensated`` (TwoSum, TwoProduct): they
+recover the rounding error of a sum as ``(a - (s - b')) + (b - b')``, which reassociation folds
+to 0, so those kernels are compiled with no fast-math flag at all.
+
 ``CHUNK`` is the fixed row-block size of the deterministic parallel reductions: results
 depend on it, never on the number of threads.
 """
@@ -22,6 +26,11 @@ INLINE = dict(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
 HELPER = KERNEL
 #: options of the parallel twin of a reduction kernel
 PARALLEL = dict(KERNEL, parallel=True)
+#: options of the compensated (error-free) kernels: IEEE arithmetic exactly as written
+EXACT = dict(cache=True, nogil=True, fastmath=False)
+#: ... their inlined helpers, and their parallel twins
+EXACT_INLINE = dict(EXACT, inline="always")
+EXACT_PARALLEL = dict(EXACT, parallel=True)
 
 #: rows per block of a parallel reduction (fixed, so sums do not depend on the thread count)
 CHUNK = 2048
