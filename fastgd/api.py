@@ -59,15 +59,18 @@ def fit(
         Targets; class labels for a classification loss (any two values for the binary
         losses, the larger in sorted order being the positive class; K >= 2 for softmax).
     method : {"auto", "normal", "svd", "batch", "sgd", "minibatch"}
-        "normal": the normal equation (Cholesky); "svd": the pseudo-inverse (minimum-norm
-        when X̃ᵀX̃ is singular); "batch": full-batch gradient descent; "sgd": one sample per
-        update, a fresh random order each epoch; "minibatch": ``batch_size`` samples per update.
-        "auto" takes the fastest route that always reaches the least-squares optimum: "svd"
-        when n <= d (underdetermined: the minimum-norm solution), otherwise "normal" (one read
-        of X and a d x d Cholesky), falling back to "svd" when XᵀX is singular; "batch" when
-        the loss or the penalty has no closed form (any loss but "squared", an L1 term), or
-        with ``early_stopping``.  The closed forms solve the squared loss with no penalty or L2
-        (ridge) only.
+        "normal": the normal equation (Cholesky of the equilibrated X̃ᵀX̃, one solve; it warns
+        when its condition estimate leaves fewer than half the digits and refuses a singular
+        matrix); "svd": QR and SVD of the equilibrated [1, X], refined with compensated
+        residuals (the minimum-norm solution when X̃ᵀX̃ is singular, with a RankDeficientWarning);
+        "batch": full-batch gradient descent; "sgd": one sample per update, a fresh random order
+        each epoch; "minibatch": ``batch_size`` samples per update.  "auto" (a closed form where
+        one exists): the QR path when n <= d or the condition estimate says the normal equation
+        would lose digits, else the Cholesky solution refined with compensated residuals, to the
+        accuracy of the exact least-squares solution of the float64 data (``message`` names the
+        path and the κ estimated; see docs/accuracy.md); "batch" when the loss or the penalty has
+        no closed form (any loss but "squared", an L1 term), or with ``early_stopping``.  The
+        closed forms solve the squared loss with no penalty or L2 (ridge) only.
     loss : str
         "squared" (default), "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
         "log", "hinge", "squared_hinge", "modified_huber", "perceptron" or "softmax"; formulas
@@ -200,6 +203,10 @@ def fit(
         max_epochs reached before the measure met ``tol`` (once; the message gives the value).
     FeatureScaleWarning
         An iterative method on features whose scales differ by more than 100x.
+    IllConditionedWarning
+        method="normal" on a matrix whose condition leaves fewer than half the digits (use "auto").
+    RankDeficientWarning
+        A rank-deficient X in a closed form: the minimum-norm solution, one of many.
     """
     keywords = {name: value for name, value in locals().items() if name not in ("X", "y", "sample_weight")}
     if v.is_dask(X) or v.is_dask(y):  # dask.array / dask.dataframe: the same fit, block by block on Dask
