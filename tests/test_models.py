@@ -491,7 +491,7 @@ def test_integer_weights_repeat_rows(small, method):
     X, y = small
     w = np.random.default_rng(0).integers(0, 4, len(y)).astype(np.float64)
     X_rep, y_rep = np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int))
-    kwargs = dict(tol=1e-12, max_epochs=100_000) if method == "batch" else {}
+    kwargs = dict(tol=1e-24, max_epochs=100_000) if method == "batch" else {}
     weighted = fastgd.fit(X, y, method=method, penalty="l2", alpha=0.1, sample_weight=w, **kwargs)
     repeated = fastgd.fit(X_rep, y_rep, method=method, penalty="l2", alpha=0.1, **kwargs)
     np.testing.assert_allclose(weighted.theta, repeated.theta, rtol=1e-8, atol=1e-8)
