@@ -40,8 +40,8 @@ def epoch_time(X, y, loss, l2, l1):
         theta = np.zeros(d + 1)
         state = None if plain else np.zeros((2, 1, d + 1))
         start = time.perf_counter()
-        status = K.csr_sgd_epoch(X.data, X.indices, X.indptr, y, None, theta, order, None, model, opt, state, None,
-                                 K.codes.CONSTANT, np.array([1e-3]), 0, None)  # fmt: skip
+        data, schedule = ((X.data, X.indices, X.indptr), y, None), (K.codes.CONSTANT, np.array([1e-3]), 0)
+        status = K.csr_sgd_epoch(data, (None, None), model, (opt, state, None), schedule, theta, order, None)
         times.append(time.perf_counter() - start)
         assert status == K.codes.OK
     return float(np.median(times[1:]))

@@ -57,9 +57,8 @@ def test_sgd_epoch_fastgd(benchmark, data):
     opt = (int(K.Optimizer.SGD), np.zeros(1), -1)
     sched = fastgd.schedules.constant(1e-3)
     # the fast loop: no weights, no standardization, no optimizer state, no average, no path
-    benchmark(
-        K.sgd_epoch, X, y, None, theta, order, None, None, model, opt, None, None, sched.code, sched.params, 0, None
-    )
+    data, schedule = (X, y, None), (sched.code, sched.params, 0)
+    benchmark(K.sgd_epoch, data, (None, None), model, (opt, None, None), schedule, theta, order, None)
 
 
 @pytest.mark.parametrize("method", ["normal", "svd", "batch", "sgd", "minibatch"])

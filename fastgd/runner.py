@@ -15,7 +15,7 @@ import numpy as np
 
 from . import kernels as K
 from . import schedules
-from .kernels.codes import NEEDS_STATE, STATE_SLOTS
+from .kernels.codes import CENTERED_CSR, NEEDS_STATE, STATE_SLOTS
 from .kernels.sgd import is_plain
 
 __all__ = ["BLOCK_ROWS", "EpochRunner", "Epochs", "KernelMismatchError", "Shuffler", "plain_steps"]
@@ -81,11 +81,10 @@ class EpochRunner:
         shape = theta.shape
         self.plain = plain_steps(model, opt, shape[0])
         if shards:
-            self.thetas, self.grads = np.empty((shards, *shape)), np.empty((shards, *shape))
+            self.thetas = np.empty((shards, *shape))
             self.status = np.empty(shards, np.int64)
             self.state = None if self.plain else np.zeros((shards, STATE_SLOTS, *shape))
         else:
-            self.grad = np.empty(shape)
             self.state = None if self.plain else (np.zeros((STATE_SLOTS, *shape)) if state is None else state)
         self.avg = theta.copy() if opt[2] >= 0 else None
 
@@ -117,22 +116,27 @@ class EpochRunner:
                 f"internal error in fastgd: the epoch kernel refused the fast loop for model={self.model!r}, "
                 f"opt={self.opt[0]!r} (runner.plain_steps and kernels.sgd.is_plain disagree); please report it"
             )
+        if status == CENTERED_CSR:
+            raise KernelMismatchError(
+                "internal error in fastgd: a CSR epoch kernel was given a center; please report it"
+            )
         return status
 
     def _call(self, xs, y, w, where, order, code, params, t, path):
-        theta, model, opt, state, avg, b = self.theta, self.model, self.opt, self.state, self.avg, self.batch_size
+        data = (xs[0] if len(xs) == 1 else xs, y, w)
+        view = where if len(where) == 2 else (None, *where)
+        schedule, b = (code, params, t), self.batch_size
         if self.shards:
+            shards = (self.thetas, self.state, self.status)
             if not b:
-                return K.sgd_epoch_local(*xs, y, w, theta, order, *where, model, code, params, t, self.thetas,
-                                         state, self.status)  # fmt: skip
-            return K.minibatch_epoch_local(*xs, y, w, theta, order, b, *where, model, code, params, t, self.thetas,
-                                           state, self.grads, self.status)  # fmt: skip
+                return K.sgd_epoch_local(data, view, self.model, schedule, self.theta, order, shards)
+            return K.minibatch_epoch_local(data, view, self.model, schedule, self.theta, (order, b), shards)
+        optimizer = (self.opt, self.state, self.avg)
         if not b:
             sgd_epoch = K.csr_sgd_epoch if self.sparse else K.sgd_epoch
-            return sgd_epoch(*xs, y, w, theta, order, *where, model, opt, state, avg, code, params, t, path)
+            return sgd_epoch(data, view, self.model, optimizer, schedule, self.theta, order, path)
         minibatch_epoch = K.csr_minibatch_epoch if self.sparse else K.minibatch_epoch
-        return minibatch_epoch(*xs, y, w, theta, order, b, *where, model, opt, state, avg, code, params, t,
-                               self.grad, path)  # fmt: skip
+        return minibatch_epoch(data, view, self.model, optimizer, schedule, self.theta, (order, b), path)
 
 
 class Epochs:

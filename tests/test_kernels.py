@@ -84,6 +84,35 @@ def zero_state(theta):
     return np.zeros((2, *theta.shape))
 
 
+# The epoch kernels take grouped arguments (data, view, model, optimizer, schedule, theta, order or
+# batches, path or shards); these call them with the arguments in their loops' order.
+
+
+def sgd_epoch(X, y, weights, theta, order, center, scale_inv, model, opt, state, avg, code, params, t, path):
+    data, optimizer, schedule = (X, y, weights), (opt, state, avg), (code, params, t)
+    return K.sgd_epoch(data, (center, scale_inv), model, optimizer, schedule, theta, order, path)
+
+
+def minibatch_epoch(
+    X, y, weights, theta, order, b, center, scale_inv, model, opt, state, avg, code, params, t, _, path
+):
+    """(the grad scratch ``_`` is the kernel's own now)"""
+    data, optimizer, schedule = (X, y, weights), (opt, state, avg), (code, params, t)
+    return K.minibatch_epoch(data, (center, scale_inv), model, optimizer, schedule, theta, (order, b), path)
+
+
+def sgd_epoch_local(X, y, weights, theta, order, center, scale_inv, model, code, params, t, thetas, states, status):
+    data, schedule = (X, y, weights), (code, params, t)
+    return K.sgd_epoch_local(data, (center, scale_inv), model, schedule, theta, order, (thetas, states, status))
+
+
+def minibatch_epoch_local(
+    X, y, weights, theta, order, b, center, scale_inv, model, code, params, t, thetas, states, _, status
+):
+    data, schedule, shards = (X, y, weights), (code, params, t), (thetas, states, status)
+    return K.minibatch_epoch_local(data, (center, scale_inv), model, schedule, theta, (order, b), shards)
+
+
 def make_data(n, d, dtype=np.float64, seed=0, loc=0.0):
     """Features on mixed scales and offsets, y linear in them plus noise, both of ``dtype``."""
     rng = np.random.default_rng(seed)
@@ -416,7 +445,7 @@ def sched_args(code):
 def fast_sgd(X, y, theta, order, sched_code, sched_params, t_start, path, model=None, center=None, scale_inv=None):
     """sgd_epoch's fast loop (state None): plain SGD, the squared loss, no penalty, no average."""
     model = make_model() if model is None else model
-    return K.sgd_epoch(
+    return sgd_epoch(
         X, y, None, theta, order, center, scale_inv, model, make_opt(), None, None, sched_code, sched_params, t_start,
         path,
     )  # fmt: skip
@@ -500,7 +529,7 @@ def test_minibatch_epoch_path_matches_reference(dtype, standardize, fit_intercep
     t_start = 3 * n_batches
     sched = schedules.inverse_time(0.5, 20.0)
     theta, grad, path = theta0.reshape(1, d + 1).copy(), np.zeros((1, d + 1)), np.full((n_batches, 1, d + 1), np.nan)
-    status = K.minibatch_epoch(
+    status = minibatch_epoch(
         X, y, None, theta, order, batch_size, center, scale_inv, make_model(fit_intercept=fit_intercept), make_opt(),
         None, None, sched.code, sched.params, t_start, grad, path,
     )  # fmt: skip
@@ -560,7 +589,7 @@ def test_sgd_epoch_general_loop_matches_reference(loss, optimizer, penalty, dtyp
         order = rng.permutation(n).astype(np.int64)
         t_start = epoch * n
         path = np.full((n, *theta.shape), np.nan)
-        status = K.sgd_epoch(
+        status = sgd_epoch(
             X, y, weights, theta, order, None, None, model, opt, state, avg, sched.code, sched.params, t_start, path
         )
         assert status == codes.OK
@@ -589,7 +618,7 @@ def test_minibatch_epoch_general_loop_matches_reference(loss, optimizer, penalty
     order = np.random.default_rng(11).permutation(n).astype(np.int64)
     path = np.full((n_batches, *theta.shape), np.nan)
     theta0 = theta.copy()
-    status = K.minibatch_epoch(
+    status = minibatch_epoch(
         X, y, weights, theta, order, batch_size, None, None, model, opt, state, avg, sched.code, sched.params, 7,
         grad, path,
     )  # fmt: skip
@@ -609,12 +638,12 @@ def test_average_follows_theta_until_average_start():
     order = np.arange(30, dtype=np.int64)
     avg, path = np.full(theta.shape, np.nan), np.empty((30, *theta.shape))
     args = (None, None, model, opt, zero_state(theta), avg, sched.code, sched.params, 0, path)
-    assert K.sgd_epoch(X, y, weights, theta, order, *args) == codes.OK
+    assert sgd_epoch(X, y, weights, theta, order, *args) == codes.OK
     np.testing.assert_array_equal(avg, theta)
     untouched = np.full(theta.shape, 7.0)
     opt = make_opt("sgd", -1)
     args = (None, None, model, opt, zero_state(theta), untouched, sched.code, sched.params, 30, path)
-    assert K.sgd_epoch(X, y, weights, theta, order, *args) == codes.OK
+    assert sgd_epoch(X, y, weights, theta, order, *args) == codes.OK
     assert (untouched == 7.0).all()
 
 
@@ -628,7 +657,7 @@ def test_fast_and_general_loops_agree():
     fast, general = theta0.copy(), theta0.copy()
     fast_path, general_path = np.empty((n, 1, 4)), np.empty((n, 1, 4))
     assert (
-        K.sgd_epoch(
+        sgd_epoch(
             X, y, weights, fast, order, None, None, model, opt, None, None, sched.code, sched.params, 5, fast_path
         )
         == codes.OK
@@ -636,7 +665,7 @@ def test_fast_and_general_loops_agree():
     avg = np.zeros_like(theta0)
     state = zero_state(theta0)
     args = (None, None, model, opt, state, avg, sched.code, sched.params, 5, general_path)
-    assert K.sgd_epoch(X, y, weights, general, order, *args) == codes.OK
+    assert sgd_epoch(X, y, weights, general, order, *args) == codes.OK
     np.testing.assert_allclose(fast_path, general_path, rtol=RTOL, atol=RTOL)
     etas = ref.schedule("inverse_time", [0.5, 50.0], 5 + np.arange(n))
     ref_path = ref.general_sgd_epoch(model, ref.Optimizer(*opt[:2]), X, y, theta0, order, etas, 5, weights)[1]
@@ -645,9 +674,9 @@ def test_fast_and_general_loops_agree():
     fast, general, grad = theta0.copy(), theta0.copy(), np.empty_like(theta0)
     fast_path, general_path = np.empty((6, 1, 4)), np.empty((6, 1, 4))
     common = (order, 7, None, None, model, opt)
-    status = K.minibatch_epoch(X, y, weights, fast, *common, None, None, sched.code, sched.params, 5, grad, fast_path)
+    status = minibatch_epoch(X, y, weights, fast, *common, None, None, sched.code, sched.params, 5, grad, fast_path)
     assert status == codes.OK
-    status = K.minibatch_epoch(
+    status = minibatch_epoch(
         X, y, weights, general, *common, zero_state(theta0), avg, sched.code, sched.params, 5, grad, general_path
     )
     assert status == codes.OK
@@ -677,13 +706,11 @@ def test_fast_loop_refuses_other_models(case):
     order = np.arange(n, dtype=np.int64)
     path = np.full((n, *theta.shape), np.nan)
     sched = schedules.constant(0.01)
-    status = K.sgd_epoch(
-        X, y, None, theta, order, None, None, model, opt, None, None, sched.code, sched.params, 0, path
-    )
+    status = sgd_epoch(X, y, None, theta, order, None, None, model, opt, None, None, sched.code, sched.params, 0, path)
     assert status == codes.NEEDS_STATE
     grad = np.empty_like(theta)
     path_b = np.full((3, *theta.shape), np.nan)
-    status = K.minibatch_epoch(
+    status = minibatch_epoch(
         X, y, None, theta, order, 7, None, None, model, opt, None, None, sched.code, sched.params, 0, grad, path_b
     )
     assert status == codes.NEEDS_STATE
@@ -778,7 +805,7 @@ def diverging_sgd(eta=1e10, general=False):
     theta, path = np.zeros((1, 4)), np.full((n, 1, 4), np.nan)
     if general:
         args = (None, None, make_model(), make_opt(), zero_state(theta), np.zeros((1, 4)), codes.CONSTANT)
-        status = K.sgd_epoch(X, y, np.ones(n), theta, order, *args, np.array([eta]), 0, path)
+        status = sgd_epoch(X, y, np.ones(n), theta, order, *args, np.array([eta]), 0, path)
     else:
         status = fast_sgd(X, y, theta, order, codes.CONSTANT, np.array([eta]), 0, path)
     return X, y, order, theta, path, status
@@ -808,7 +835,7 @@ def test_minibatch_epoch_reports_diverging_batch():
     X, y = make_data(n, 3, seed=9)
     order = np.arange(n, dtype=np.int64)
     theta, grad, path = np.zeros((1, 4)), np.zeros((1, 4)), np.full((n, 1, 4), np.nan)
-    b = K.minibatch_epoch(
+    b = minibatch_epoch(
         X, y, None, theta, order, batch_size, None, None, make_model(), make_opt(), None, None, codes.CONSTANT,
         np.array([1e10]), 0, grad, path,
     )  # fmt: skip
@@ -1002,7 +1029,9 @@ def user_sgd(X, y, theta, order, state, n_epochs, params, center, scale_inv, mod
     t = 0
     for e in range(n_epochs):
         K.shuffle(order, state)
-        status = K.sgd_epoch(X, y, None, theta, order, center, scale_inv, model, opt, None, None, 1, params, t, None)
+        status = K.sgd_epoch(
+            (X, y, None), (center, scale_inv), model, (opt, None, None), (1, params, t), theta, order, None
+        )
         if status != -1:
             return status, losses
         t += n
@@ -1078,7 +1107,7 @@ def test_sgd_epoch_local_is_the_mean_of_serial_shards(loss, penalty):
     order = np.random.default_rng(18).permutation(n).astype(np.int64)
     thetas, status = np.full((n_shards, *theta.shape), np.nan), np.full(n_shards, 7, dtype=np.int64)
     theta0 = theta.copy()
-    first = K.sgd_epoch_local(
+    first = sgd_epoch_local(
         X, y, weights, theta, order, None, None, model, sched.code, sched.params, t_start, thetas,
         np.zeros((n_shards, 2, *theta.shape)), status,
     )  # fmt: skip
@@ -1104,7 +1133,7 @@ def test_minibatch_epoch_local_is_the_mean_of_serial_shards(loss, penalty):
     thetas, grads = np.full((n_shards, *theta.shape), np.nan), np.empty((n_shards, *theta.shape))
     status = np.full(n_shards, 7, dtype=np.int64)
     theta0 = theta.copy()
-    first = K.minibatch_epoch_local(
+    first = minibatch_epoch_local(
         X, y, weights, theta, order, batch_size, None, None, model, sched.code, sched.params, t_start, thetas,
         np.zeros((n_shards, 2, *theta.shape)), grads, status,
     )  # fmt: skip
@@ -1130,7 +1159,7 @@ def test_sgd_epoch_local_reports_the_earliest_failure():
     theta = np.zeros((1, 4))
     thetas, status = np.empty((n_shards, 1, 4)), np.empty(n_shards, dtype=np.int64)
     order = np.arange(n, dtype=np.int64)
-    first = K.sgd_epoch_local(
+    first = sgd_epoch_local(
         X, y, np.ones(n), theta, order, None, None, make_model(), codes.CONSTANT, np.array([1e10]), 0, thetas,
         np.zeros((n_shards, 2, *theta.shape)), status,
     )  # fmt: skip
@@ -1156,7 +1185,7 @@ def test_plain_sgd_l1_is_cumulative_and_keeps_exact_zeros():
     plain = ref.Optimizer(codes.Optimizer.SGD, OPTIMIZERS["sgd"].params)
     expected = theta.copy()
     for epoch in range(3):
-        status = K.sgd_epoch(
+        status = sgd_epoch(
             X, y, None, theta, order, None, None, model, opt, state, None, codes.CONSTANT, etas[:1], 400 * epoch, path
         )
         assert status == codes.OK

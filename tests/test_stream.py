@@ -84,9 +84,9 @@ def test_a_memory_mapped_array_reaches_the_kernels_uncopied(tmp_path, monkeypatc
     seen = []
     epoch = K.sgd_epoch
 
-    def spy(X_kernel, *args):
-        seen.append(X_kernel)
-        return epoch(X_kernel, *args)
+    def spy(data, *args):
+        seen.append(data[0])  # data = (X, y, weights)
+        return epoch(data, *args)
 
     monkeypatch.setattr(K, "sgd_epoch", spy)
     res = fastgd.fit(mapped, y, method="sgd", max_epochs=2, tol=0, learning_rate=SCHEDULE, random_state=0)

@@ -80,6 +80,8 @@ TABLE = int(Schedule.TABLE)
 OK = -1
 #: status of an epoch kernel given ``state=None`` (the fast loop) for a model that needs the general one
 NEEDS_STATE = -2
+#: status of a CSR epoch kernel given a view with a center (CSR rows are never centered)
+CENTERED_CSR = -3
 #: slots of optimizer state per coordinate: the kernels' ``state`` is (STATE_SLOTS, K, d + 1)
 #: (momentum and Nesterov use the first, AdaGrad and RMSProp the second, Adam both; plain SGD's
 #: cumulative L1 penalty both)

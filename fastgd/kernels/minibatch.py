@@ -100,7 +100,29 @@ def _run(
 
 
 @njit(**KERNEL)
-def minibatch_epoch(
+def minibatch_epoch(data, view, model, optimizer, schedule, theta, batches, path):
+    """One update per batch ``order[b*batch_size : (b+1)*batch_size]`` (the last may be shorter):
+
+        theta <- theta - eta(t) * mean over the batch of w_i loss'(x~ . theta, y_i) x~
+                 (+ penalty, optimizer)
+
+    with ``t = t_start + b``, theta read at the start of the batch.  Arguments as in
+    ``sgd.sgd_epoch`` (state None: the fast loop), with batches = (order, batch_size), batch_size
+    an int >= 1; path: (number of batches, *theta.shape) float64, or None.  Returns ``codes.OK``
+    or the index of the first batch whose gradient was not finite (theta then holds the result
+    of the batch before, which may itself have overflowed; the caller discards it).
+    """
+    (X, y, weights), (center, scale_inv), (opt, state, avg), (code, params, t_start) = data, view, optimizer, schedule
+    order, batch_size = batches
+    grad = np.empty_like(theta)
+    return minibatch_loop(
+        X, y, weights, theta, order, batch_size, center, scale_inv, model, opt, state, avg, code, params, t_start,
+        grad, path,
+    )  # fmt: skip
+
+
+@njit(**KERNEL)
+def minibatch_loop(
     X,
     y,
     weights,
@@ -119,17 +141,8 @@ def minibatch_epoch(
     grad,
     path,
 ):
-    """One update per batch ``order[b*batch_size : (b+1)*batch_size]`` (the last may be shorter):
-
-        theta <- theta - eta(t) * mean over the batch of w_i loss'(x~ . theta, y_i) x~
-                 (+ penalty, optimizer)
-
-    with ``t = t_start + b``, theta read at the start of the batch.  Arguments as in
-    ``sgd_epoch`` (state None: the fast loop), plus batch_size (int >= 1) and grad, a float64 scratch of theta's shape.
-    path: (number of batches, *theta.shape) float64, or None.  Returns ``codes.OK`` or the
-    index of the first batch whose gradient was not finite (theta then holds the result of
-    the batch before, which may itself have overflowed; the caller discards it).
-    """
+    """``minibatch_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``); grad: a
+    float64 scratch of theta's shape."""
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
     schedule = (sched_code, sched_params)
     rows, scratch = as_rows(theta), as_rows(grad)
@@ -141,8 +154,21 @@ def minibatch_epoch(
     )  # fmt: skip
 
 
+@njit(**KERNEL)
+def minibatch_epoch_local(data, view, model, schedule, theta, batches, shards):
+    """Local mini-batch SGD on threads (``minibatch_local_loop``), the arguments grouped as in
+    ``minibatch_epoch``, with shards = (thetas, states, status) as in ``sgd.sgd_epoch_local``."""
+    (X, y, weights), (center, scale_inv), (code, params, t_start) = data, view, schedule
+    (order, batch_size), (thetas, states, status) = batches, shards
+    grads = np.empty_like(thetas)
+    return minibatch_local_loop(
+        X, y, weights, theta, order, batch_size, center, scale_inv, model, code, params, t_start, thetas, states,
+        grads, status,
+    )  # fmt: skip
+
+
 @njit(**PARALLEL)
-def minibatch_epoch_local(
+def minibatch_local_loop(
     X,
     y,
     weights,

@@ -118,25 +118,35 @@ def _run(X, y, weights, theta, order, start, stop, center, scale_inv, model, opt
 
 
 @njit(**KERNEL)
-def sgd_epoch(
-    X, y, weights, theta, order, center, scale_inv, model, opt, state, avg, sched_code, sched_params, t_start, path
-):
+def sgd_epoch(data, view, model, optimizer, schedule, theta, order, path):
     """Visit the rows ``order[0], order[1], ...`` once, updating ``theta`` in place after each:
 
         theta <- theta - eta(t) * w_i * loss'(x~ . theta, y_i) * x~   (+ penalty, optimizer),
         t = t_start + k
 
     (for the squared loss, ``loss' = 2 (x~ . theta - y_i)``: the textbook's per-sample gradient).
-    X, y, weights, theta, center, scale_inv, model as in ``loss_grad``; order: int row indices;
-    opt: the optimizer (``optimizers``); state: its (2, K, d + 1) state, or None for the fast
-    loop, which runs plain SGD on the squared loss of one output without a penalty (``is_plain``;
-    ``codes.NEEDS_STATE`` is returned for any other model); avg: theta's shape, receives the
-    running average of the iterates from update ``opt[2]`` on, or None; sched_code, sched_params: the schedule
-    (``schedules.learning_rate``); path: (len(order), *theta.shape) float64 to receive theta
-    after every update, or None.  Returns ``codes.OK``, or the position k of the first update
-    whose derivative was not finite; theta then holds the result of update k - 1, which may
-    itself have overflowed (only the scalar derivatives are checked, to keep the loop lean: the
-    caller discards theta).
+    The arguments are grouped as in every epoch kernel (``fastgd.kernels``): data = (X, y,
+    weights), view = (center, scale_inv), model, optimizer = (opt, state, avg), schedule =
+    (sched_code, sched_params, t_start); theta; order: int row indices; path: (len(order),
+    *theta.shape) float64 to receive theta after every update, or None.  ``state`` None runs the
+    fast loop, plain SGD on the squared loss of one output without a penalty (``is_plain``;
+    ``codes.NEEDS_STATE`` is returned for any other model); ``avg`` (theta's shape) receives the
+    running average of the iterates from update ``opt[2]`` on, or is None.  Returns
+    ``codes.OK``, or the position k of the first update whose derivative was not finite; theta
+    then holds the result of update k - 1, which may itself have overflowed (only the scalar
+    derivatives are checked, to keep the loop lean: the caller discards theta).
+    """
+    (X, y, weights), (center, scale_inv), (opt, state, avg), (code, params, t_start) = data, view, optimizer, schedule
+    return sgd_loop(X, y, weights, theta, order, center, scale_inv, model, opt, state, avg, code, params, t_start, path)
+
+
+@njit(**KERNEL)
+def sgd_loop(
+    X, y, weights, theta, order, center, scale_inv, model, opt, state, avg, sched_code, sched_params, t_start, path
+):
+    """``sgd_epoch``'s loop, its argument groups unpacked: compiled as a function of its own, whose
+    arguments numba's dead-branch pruning can see (``is None`` resolves on arguments only, never on
+    a member of a tuple; see ``kernels._rows``).
     """
     schedule = (sched_code, sched_params)
     rows, n = as_rows(theta), order.shape[0]
@@ -198,8 +208,19 @@ def shards_done(theta, thetas, status, count):
     return first
 
 
+@njit(**KERNEL)
+def sgd_epoch_local(data, view, model, schedule, theta, order, shards):
+    """Local SGD on threads (``sgd_local_loop``), the arguments grouped as in ``sgd_epoch``, with
+    shards = (thetas, states, status)."""
+    (X, y, weights), (center, scale_inv), (code, params, t_start) = data, view, schedule
+    thetas, states, status = shards
+    return sgd_local_loop(
+        X, y, weights, theta, order, center, scale_inv, model, code, params, t_start, thetas, states, status
+    )
+
+
 @njit(**PARALLEL)
-def sgd_epoch_local(
+def sgd_local_loop(
     X, y, weights, theta, order, center, scale_inv, model, sched_code, sched_params, t_start, thetas, states, status
 ):
     """Local SGD with averaging (parameter mixing, Zinkevich et al. 2010; Mann et al. 2009):

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
-from .codes import NEEDS_STATE, OK, SGD, SOFTMAX
+from .codes import CENTERED_CSR, NEEDS_STATE, OK, SGD, SOFTMAX
 from .gradient import combine_chunks
 from .losses import loss_dp, loss_value, softmax_of_scores, squared_dp
 from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
@@ -257,13 +257,27 @@ def _general_step(data, indices, indptr, y, weights, theta, i, eta, t, scale_inv
 
 
 @njit(**KERNEL)
-def csr_sgd_epoch(
+def csr_sgd_epoch(data, view, model, optimizer, schedule, theta, order, path):
+    """``sgd.sgd_epoch`` for a CSR X: the same arguments with ``(data, indices, indptr)`` for X
+    in ``data`` and a view ``(None, scale_inv)`` (CSR rows are never centered: a center returns
+    ``codes.CENTERED_CSR``); the same status codes.  O(nnz_i) a step for plain steps without L1
+    or averaging (any loss, L2 included), O(d) a step otherwise (see the module's docstring)."""
+    ((values, indices, indptr), y, weights), (center, scale_inv) = data, view
+    (opt, state, avg), (code, params, t_start) = optimizer, schedule
+    if center is not None:
+        return CENTERED_CSR
+    return csr_sgd_loop(
+        values, indices, indptr, y, weights, theta, order, scale_inv, model, opt, state, avg, code, params, t_start,
+        path,
+    )  # fmt: skip
+
+
+@njit(**KERNEL)
+def csr_sgd_loop(
     data, indices, indptr, y, weights, theta, order, scale_inv, model, opt, state, avg, sched_code, sched_params,
     t_start, path,
 ):  # fmt: skip
-    """``sgd.sgd_epoch`` for a CSR X: the same arguments with ``(data, indices, indptr)`` for X
-    and no ``center``; the same status codes.  O(nnz_i) a step for plain steps without L1 or
-    averaging (any loss, L2 included), O(d) a step otherwise (see the module's docstring)."""
+    """``csr_sgd_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``)."""
     rows = as_rows(theta)
     if state is None and not is_plain(rows, model, opt):
         return NEEDS_STATE
@@ -363,13 +377,29 @@ def _dense_batch_step(data, indices, indptr, y, weights, theta, order, start, st
 
 
 @njit(**KERNEL)
-def csr_minibatch_epoch(
+def csr_minibatch_epoch(data, view, model, optimizer, schedule, theta, batches, path):
+    """``minibatch.minibatch_epoch`` for a CSR X: the same arguments with ``(data, indices,
+    indptr)`` for X and the view ``(None, scale_inv)``, as ``csr_sgd_epoch``; the same status
+    codes.  O(nnz of the batch) a batch for plain steps without L1 or averaging, else O(d) a
+    batch."""
+    ((values, indices, indptr), y, weights), (center, scale_inv) = data, view
+    (opt, state, avg), (code, params, t_start), (order, batch_size) = optimizer, schedule, batches
+    if center is not None:
+        return CENTERED_CSR
+    grad = np.empty_like(theta)
+    return csr_minibatch_loop(
+        values, indices, indptr, y, weights, theta, order, batch_size, scale_inv, model, opt, state, avg, code,
+        params, t_start, grad, path,
+    )  # fmt: skip
+
+
+@njit(**KERNEL)
+def csr_minibatch_loop(
     data, indices, indptr, y, weights, theta, order, batch_size, scale_inv, model, opt, state, avg, sched_code,
     sched_params, t_start, grad, path,
 ):  # fmt: skip
-    """``minibatch.minibatch_epoch`` for a CSR X: the same arguments with ``(data, indices,
-    indptr)`` for X and no ``center``; the same status codes.  O(nnz of the batch) a batch for
-    plain steps without L1 or averaging, else O(d) a batch."""
+    """``csr_minibatch_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``); grad
+    a float64 scratch of theta's shape."""
     rows, scratch = as_rows(theta), as_rows(grad)
     if state is None and not is_plain(rows, model, opt):
         return NEEDS_STATE
