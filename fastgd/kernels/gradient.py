@@ -12,7 +12,7 @@ from numba import njit, prange
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
 from ._rows import add_row, predict_row
 from .codes import SQUARED
-from .losses import loss_dp, loss_value, sample_terms
+from .losses import loss_dp, loss_value, sample_loss, sample_terms
 from .optimizers import as_rows
 
 
@@ -33,7 +33,7 @@ def _block(X, y, weights, theta, center, scale_inv, model, grad, c, acc):
     if theta.shape[0] == 1 and model[1] == SQUARED:  # the loss a constant: no selector in this loop
         _block_scalar(X, y, weights, theta[0], center, scale_inv, SQUARED, model[2], grad, c, acc)
     else:  # every other loss, in a function of its own (compiled once, apart from the hot loop)
-        _block_general(X, y, weights, theta, center, scale_inv, model, grad, c, acc)
+        _block_general(X, y, weights, theta, center, scale_inv, model, grad is not None, c, acc)
 
 
 @njit(**INLINE)
@@ -60,24 +60,32 @@ def _block_scalar(X, y, weights, row, center, scale_inv, loss_code, eps, grad, c
 
 
 @njit(**HELPER)
-def _block_general(X, y, weights, theta, center, scale_inv, model, grad, c, acc):
-    """``_block`` for any loss and K outputs (softmax)."""
+def _block_general(X, y, weights, theta, center, scale_inv, model, with_grad, c, acc):
+    """``_block`` for any loss and K outputs (softmax); the gradient summed if ``with_grad``.  A
+    run-time flag, not a None, tested once a block: one compiled function serves the loss pass
+    and the gradient pass (compiled for each, it cost about 1.4 s more of a cold first fit)."""
     loss_code, eps = model[1], model[2]
     n_out, d1 = theta.shape
     size = n_out * d1
     local = np.zeros(size + 2)
     g = np.empty(n_out)
     stop = min((c + 1) * CHUNK, X.shape[0])
-    for i in range(c * CHUNK, stop):
-        x = X[i]
-        w = 1.0 if weights is None else np.float64(weights[i])
-        local[size] += w * sample_terms(loss_code, eps, x, y[i], theta, center, scale_inv, g)
-        local[size + 1] += w
-        if grad is not None:
+    if with_grad:
+        for i in range(c * CHUNK, stop):
+            x = X[i]
+            w = 1.0 if weights is None else np.float64(weights[i])
+            local[size] += w * sample_terms(loss_code, eps, x, y[i], theta, center, scale_inv, g)
+            local[size + 1] += w
             for k in range(n_out):
                 a = w * g[k]
                 local[k * d1] += a
                 add_row(a, x, local[k * d1 : (k + 1) * d1], center, scale_inv)
+    else:  # the loss alone: no derivative computed (it costs as much as the loss for these losses)
+        for i in range(c * CHUNK, stop):
+            x = X[i]
+            w = 1.0 if weights is None else np.float64(weights[i])
+            local[size] += w * sample_loss(loss_code, eps, x, y[i], theta, center, scale_inv, g)
+            local[size + 1] += w
     for k in range(size + 2):
         acc[k] = local[k]
 

@@ -245,6 +245,14 @@ def sample_terms(code, eps, x, y, theta, center, scale_inv, g):
 
 
 @njit(**INLINE)
+def sample_loss(code, eps, x, y, theta, center, scale_inv, g):
+    """``sample_terms``'s loss alone (g: (K,) scratch, meaningful for softmax only)."""
+    if code == SOFTMAX:
+        return softmax_terms(x, y, theta, center, scale_inv, g)
+    return loss_value(code, eps, predict_row(x, theta[0], center, scale_inv), y)
+
+
+@njit(**INLINE)
 def sample_dp(code, eps, x, y, theta, center, scale_inv, g):
     """``sample_terms`` without the loss value (what an update needs)."""
     if code == SOFTMAX:
