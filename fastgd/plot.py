@@ -226,6 +226,7 @@ def _draw_panel(ax, xs, ys, names, styles, box, plane, levels, zoomed=False):
         contours = ax.contour(a, b, mse, levels=levels, colors="0.45", linewidths=0.9, zorder=0)
         for text in ax.clabel(contours, fontsize=_CLABEL_SIZE, fmt="%.3g", colors="0.15"):
             text.set_zorder(7)  # readable over the paths that cross it
+            text.set_bbox({"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.6})
         ax.scatter(
             [theta_star[i]],
             [theta_star[j]],
@@ -249,18 +250,26 @@ def _draw_panel(ax, xs, ys, names, styles, box, plane, levels, zoomed=False):
     ax.tick_params(labelsize=10)
 
 
-def _inset_corner(xs, ys, box, size):
-    """The corner of the axes (a legend location name) whose size × size square holds the fewest path points."""
+#: where an inset zoom may go, in axes coordinates (x, y, width, height), leaving room for its tick labels
+_INSETS = {
+    "lower right": (0.56, 0.09, 0.42, 0.42),
+    "upper right": (0.56, 0.56, 0.42, 0.42),
+    "lower left": (0.1, 0.09, 0.42, 0.42),
+    "upper left": (0.1, 0.56, 0.42, 0.42),
+}
+
+
+def _inset_corners(xs, ys, box):
+    """The corners of _INSETS, the one whose rectangle holds the fewest path points first."""
     (x_lo, x_hi), (y_lo, y_hi) = box
     u = np.concatenate([(np.ravel(px) - x_lo) / (x_hi - x_lo) for px in xs])
     w = np.concatenate([(np.ravel(py) - y_lo) / (y_hi - y_lo) for py in ys])
-    corners = {
-        "lower right": (u > 1 - size) & (w < size),
-        "upper right": (u > 1 - size) & (w > 1 - size),
-        "lower left": (u < size) & (w < size),
-        "upper left": (u < size) & (w > 1 - size),
-    }
-    return sorted(corners, key=lambda k: int(corners[k].sum()))
+
+    def covered(corner):
+        x0, y0, width, height = _INSETS[corner]
+        return int(np.count_nonzero((u > x0) & (u < x0 + width) & (w > y0) & (w < y0 + height)))
+
+    return sorted(_INSETS, key=covered)
 
 
 def paths(results, X=None, y=None, *, params=(0, 1), labels=None, levels=10, ax=None, zoom=None, title=PATHS_TITLE):
@@ -353,10 +362,8 @@ def paths(results, X=None, y=None, *, params=(0, 1), labels=None, levels=10, ax=
     if zoom is not None:
         box = _zoom_box(xs, ys, full, optimum)
         if zoom is True:
-            corner, legend_loc = _inset_corner(xs, ys, full, 0.45)[:2]
-            u = 0.53 if "right" in corner else 0.02
-            w = 0.02 if "lower" in corner else 0.53
-            zoom = ax.inset_axes([u, w, 0.45, 0.45])
+            corner, legend_loc = _inset_corners(xs, ys, full)[:2]
+            zoom = ax.inset_axes(_INSETS[corner])
             _draw_panel(zoom, xs, ys, names, styles, box, plane, levels, zoomed=True)
             ax.indicate_inset_zoom(zoom, edgecolor="0.2")
             zoom.tick_params(labelsize=8)
@@ -406,10 +413,11 @@ def loss(results, labels=None, ax=None, *, xscale="log", title=LOSS_TITLE):
     ax.set_yscale("log")
     ax.set_xscale(xscale)
     plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")  # 1 2 5 10 20 ..., not 10⁰ 10¹
-    for axis in [ax.yaxis] + ([ax.xaxis] if xscale == "log" else []):
+    for axis, limits in [(ax.yaxis, ax.get_ylim())] + ([(ax.xaxis, ax.get_xlim())] if xscale == "log" else []):
         axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(plain)
-        axis.set_minor_formatter(ticker.NullFormatter())
+        few = limits[1] < 5 * limits[0]  # at most one of 1, 2, 5, 10, ... in view: label the minor ticks too
+        axis.set_minor_formatter(plain if few else ticker.NullFormatter())
     ax.set_xlabel("epoch" + (" (log scale)" if xscale == "log" else ""), fontsize=_LABEL_SIZE)
     ax.set_ylabel("training MSE (log scale)", fontsize=_LABEL_SIZE)
     ax.tick_params(labelsize=10)
