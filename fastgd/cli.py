@@ -161,16 +161,28 @@ def _loss_path(path):
 
 def _writable(path):
     """The --plot path as it will be written (".png" added when it has no extension), checked
-    before any work: its folder exists and can be written."""
+    before any work: its folder exists and can be written, and both it and the loss figure's
+    path beside it (FILE_loss.png) can be opened for writing (and are not folders)."""
+    if os.path.isdir(path):
+        raise CommandError(f"--plot {path}: is a directory; give a file name, e.g. {os.path.join(path, 'paths.png')}")
     if not os.path.splitext(path)[1]:
         path += ".png"
     folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise CommandError(f"--plot {path}: is a directory; give a file name, e.g. {os.path.join(path, 'paths.png')}")
     if not os.path.isdir(folder):
         raise CommandError(f"--plot {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise CommandError(f"--plot {path}: the folder {folder} is not writable")
+    for target in (path, _loss_path(path)):
+        if os.path.isdir(target):
+            raise CommandError(f"--plot {path}: {target} is a directory")
+        existed = os.path.exists(target)
+        try:  # a real try (os.access says yes to root, also on /proc or /sys): append nothing, remove it if new
+            with open(target, "ab"):
+                pass
+        except OSError as exc:
+            raise CommandError(f"--plot {path}: cannot write {target} ({exc.strerror or exc})") from None
+        if not existed:
+            os.remove(target)
     return path
 
 

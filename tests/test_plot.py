@@ -384,3 +384,17 @@ def test_the_loss_axis_shows_the_epochs_where_sgd_and_minibatch_change(textbook)
     assert "epoch" in ax.get_xlabel() and "MSE" in ax.get_ylabel()
     linear = fastgd.plot.loss(fits, xscale="linear", title=None)
     assert linear.get_xscale() == "linear" and linear.get_title() == ""
+
+
+def test_demo_plot_to_a_path_it_cannot_write_is_one_line_before_the_demo(tmp_path, capsys):
+    (tmp_path / "x_loss.png").mkdir()  # where the loss figure would go
+    bad = [(tmp_path / "x.png", "x_loss.png is a directory"), (tmp_path / "no" / "p.png", "does not exist")]
+    if sys.platform.startswith("linux"):  # os.access says yes to root here; opening it says no
+        bad.append(("/proc/fastgd-paths.png", "cannot write /proc/fastgd-paths.png"))
+    for path, words in bad:
+        with pytest.raises(SystemExit) as info:
+            main(["demo", "--plot", str(path)])
+        assert info.value.code == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and err.startswith("fastgd: error: --plot ") and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x_loss.png"]  # nothing left behind
