@@ -365,11 +365,16 @@ def paths(results, X=None, y=None, *, params=(0, 1), labels=None, levels=10, ax=
             corner, legend_loc = _inset_corners(xs, ys, full)[:2]
             zoom = ax.inset_axes(_INSETS[corner])
             _draw_panel(zoom, xs, ys, names, styles, box, plane, levels, zoomed=True)
-            ax.indicate_inset_zoom(zoom, edgecolor="0.2")
+            ax.indicate_inset_zoom(zoom, edgecolor="k", linewidth=1.3, zorder=8)
             zoom.tick_params(labelsize=8)
         else:
             _draw_panel(zoom, xs, ys, names, styles, box, plane, levels, zoomed=True)
-            ax.indicate_inset([box[0][0], box[1][0], box[0][1] - box[0][0], box[1][1] - box[1][0]], edgecolor="0.2")
+            ax.indicate_inset(
+                [box[0][0], box[1][0], box[0][1] - box[0][0], box[1][1] - box[1][0]],
+                edgecolor="k",
+                linewidth=1.3,
+                zorder=8,
+            )
             zoom.set_xlabel(_theta_label(i), fontsize=_LABEL_SIZE)
             zoom.set_ylabel(_theta_label(j), fontsize=_LABEL_SIZE)
             zoom.set_title("near the optimum (zoomed: the rectangle at the left)", fontsize=_TITLE_SIZE)
