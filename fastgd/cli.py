@@ -133,27 +133,56 @@ def _plot_paths(X, y, seed, path):
         fit(X, y, method=m, tol=0, random_state=seed, record_path="epoch" if m == "batch" else record, **kw)
         for m, kw in settings.items()
     ]
-    ax = Figure(figsize=(7, 5), layout="constrained").subplots()
-    plot.paths(results, X, y, ax=ax, labels=["Batch", "Stochastic", "Mini-batch"])
+    labels = ["Batch", "Stochastic", "Mini-batch"]
+    fig = Figure(figsize=(13, 5.6), layout="constrained")
+    ax, zoom = fig.subplots(1, 2)
+    plot.paths(results, X, y, ax=ax, zoom=zoom, labels=labels)
+    _save(fig, path)
+    print(f"\npaths of batch, SGD and mini-batch GD in parameter space written to {path}")
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    normal = fit(X, y, method="normal")
+    plot.loss([*results, normal], labels=[*labels, "Normal equation"], ax=fig.subplots())
+    _save(fig, _loss_path(path))
+    print(f"their training MSE per epoch written to {_loss_path(path)}")
+
+
+def _save(fig, path):
     try:
-        ax.figure.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120)
     except OSError as exc:
         raise CommandError(f"--plot {path}: cannot write it ({exc.strerror or exc})") from None
-    print(f"\npaths of batch, SGD and mini-batch GD in parameter space written to {path}")
+
+
+def _loss_path(path):
+    """Where the demo writes its loss figure: FILE.png -> FILE_loss.png."""
+    stem, ext = os.path.splitext(path)
+    return f"{stem}_loss{ext}"
 
 
 def _writable(path):
     """The --plot path as it will be written (".png" added when it has no extension), checked
-    before any work: its folder exists and can be written."""
+    before any work: its folder exists and can be written, and both it and the loss figure's
+    path beside it (FILE_loss.png) can be opened for writing (and are not folders)."""
+    if os.path.isdir(path):
+        raise CommandError(f"--plot {path}: is a directory; give a file name, e.g. {os.path.join(path, 'paths.png')}")
     if not os.path.splitext(path)[1]:
         path += ".png"
     folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise CommandError(f"--plot {path}: is a directory; give a file name, e.g. {os.path.join(path, 'paths.png')}")
     if not os.path.isdir(folder):
         raise CommandError(f"--plot {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise CommandError(f"--plot {path}: the folder {folder} is not writable")
+    for target in (path, _loss_path(path)):
+        if os.path.isdir(target):
+            raise CommandError(f"--plot {path}: {target} is a directory")
+        existed = os.path.exists(target)
+        try:  # a real try (os.access says yes to root, also on /proc or /sys): append nothing, remove it if new
+            with open(target, "ab"):
+                pass
+        except OSError as exc:
+            raise CommandError(f"--plot {path}: cannot write {target} ({exc.strerror or exc})") from None
+        if not existed:
+            os.remove(target)
     return path
 
 

@@ -25,6 +25,7 @@ try:
     import matplotlib  # noqa: F401  (fail here, at import, when the extra is missing)
 except ImportError as exc:
     raise ImportError("fastgd.plot needs matplotlib: pip install fastgd[plot]") from exc
+from matplotlib import ticker
 
 from . import _validation as v
 from .api import fit
@@ -33,11 +34,21 @@ from .result import FitResult
 
 __all__ = ["learning_rates", "loss", "paths"]
 
-#: the textbook's look (fig. 4-11): batch blue circles, SGD red squares, mini-batch green crosses
+#: the textbook's look (fig. 4-11): batch blue circles, SGD red squares, mini-batch green pluses;
+#: drawn SGD lowest (its jitter would hide the others), then batch as a wide band, then mini-batch
+#: as a thin line on top of it (the two share the straight run from the start)
 _STYLES = {
-    "batch": {"color": "tab:blue", "marker": "o", "linewidth": 3, "markersize": 4},
-    "sgd": {"color": "tab:red", "marker": "s", "linewidth": 1, "markersize": 3},
-    "minibatch": {"color": "tab:green", "marker": "+", "linewidth": 2, "markersize": 6},
+    "batch": {"color": "tab:blue", "marker": "o", "linewidth": 4, "markersize": 5, "zorder": 3},
+    "sgd": {"color": "tab:red", "marker": "s", "linewidth": 0.6, "markersize": 2, "alpha": 0.6, "zorder": 2},
+    "minibatch": {
+        "color": "tab:green",
+        "marker": "+",
+        "linewidth": 1,
+        "markersize": 6,
+        "markeredgewidth": 1.2,
+        "alpha": 0.85,
+        "zorder": 4,
+    },
 }
 #: for the closed forms and a second fit of the same method
 _MORE_STYLES = [
@@ -177,7 +188,91 @@ def _extent(values):
     return lo - pad, hi + pad
 
 
-def paths(results, X=None, y=None, *, params=(0, 1), labels=None, levels=10, ax=None):
+#: the default titles: the textbook's caption of figure 4-11, and of the learning curves
+PATHS_TITLE = "Gradient Descent paths in parameter space"
+LOSS_TITLE = "Training MSE per epoch"
+#: font sizes of the axis labels, the titles and the contour labels
+_LABEL_SIZE, _TITLE_SIZE, _CLABEL_SIZE = 13, 13, 9
+
+
+def _zoom_box(xs, ys, full, optimum):
+    """((x_lo, x_hi), (y_lo, y_hi)): where the paths differ, near their ends.
+
+    The last half of every path (its points by index: the straight run from the start is in
+    the first few) and the optimum, with a 15% margin, and at least 2% of the full view a side.
+    """
+    tails_x = [px[len(px) // 2 :] for px in xs] + ([[optimum[0]]] if optimum is not None else [])
+    tails_y = [py[len(py) // 2 :] for py in ys] + ([[optimum[1]]] if optimum is not None else [])
+    box = []
+    for tails, (f_lo, f_hi) in zip((tails_x, tails_y), full, strict=True):
+        values = np.concatenate([np.ravel(a) for a in tails])
+        lo, hi = float(values.min()), float(values.max())
+        half = max(0.5 * (hi - lo) * 1.15, 0.01 * (f_hi - f_lo))
+        mid = 0.5 * (lo + hi)
+        box.append((mid - half, mid + half))
+    return tuple(box)
+
+
+def _draw_panel(ax, xs, ys, names, styles, box, plane, levels, zoomed=False):
+    """The contour lines over box (plane: X̃, y, θ*, the fixed θ, i, j; or None), the optimum, the paths."""
+    (x_lo, x_hi), (y_lo, y_hi) = box
+    if plane is not None:
+        X_b, y_, theta_star, fixed, i, j = plane
+        a, b = np.meshgrid(np.linspace(x_lo, x_hi, _GRID), np.linspace(y_lo, y_hi, _GRID))
+        mse = _mse_plane(X_b, y_, theta_star, fixed, i, j, a, b)
+        if isinstance(levels, int):
+            lo, hi = float(mse.min()), float(mse.max())
+            levels = lo + (hi - lo) * (np.arange(1, levels + 1) / (levels + 1)) ** 2
+        contours = ax.contour(a, b, mse, levels=levels, colors="0.45", linewidths=0.9, zorder=0)
+        for text in ax.clabel(contours, fontsize=_CLABEL_SIZE, fmt="%.3g", colors="0.15"):
+            text.set_zorder(7)  # readable over the paths that cross it
+            text.set_bbox({"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.6})
+        ax.scatter(
+            [theta_star[i]],
+            [theta_star[j]],
+            marker="*",
+            s=260,
+            color="gold",
+            edgecolor="k",
+            linewidth=1.2,
+            zorder=6,
+            label="optimum (lstsq)",
+        )
+    if zoomed:  # the path whose last half spreads widest lowest, so that the tighter ones show on it
+        spread = [float(np.ptp(px[len(px) // 2 :]) + np.ptp(py[len(py) // 2 :])) for px, py in zip(xs, ys, strict=True)]
+        rank = np.argsort(np.argsort(spread)[::-1])
+        styles = [{**s, "zorder": 2 + 0.1 * int(k)} for s, k in zip(styles, rank, strict=True)]
+        styles = [{**s, "linewidth": min(s["linewidth"], 2.5)} for s in styles]
+    for px, py, name, style in zip(xs, ys, names, styles, strict=True):
+        ax.plot(px, py, label=name, **style)
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.tick_params(labelsize=10)
+
+
+#: where an inset zoom may go, in axes coordinates (x, y, width, height), leaving room for its tick labels
+_INSETS = {
+    "lower right": (0.56, 0.09, 0.42, 0.42),
+    "upper right": (0.56, 0.56, 0.42, 0.42),
+    "lower left": (0.1, 0.09, 0.42, 0.42),
+    "upper left": (0.1, 0.56, 0.42, 0.42),
+}
+
+
+def _inset_corners(xs, ys, box):
+    """The corners of _INSETS, the one whose rectangle holds the fewest path points first."""
+    (x_lo, x_hi), (y_lo, y_hi) = box
+    u = np.concatenate([(np.ravel(px) - x_lo) / (x_hi - x_lo) for px in xs])
+    w = np.concatenate([(np.ravel(py) - y_lo) / (y_hi - y_lo) for py in ys])
+
+    def covered(corner):
+        x0, y0, width, height = _INSETS[corner]
+        return int(np.count_nonzero((u > x0) & (u < x0 + width) & (w > y0) & (w < y0 + height)))
+
+    return sorted(_INSETS, key=covered)
+
+
+def paths(results, X=None, y=None, *, params=(0, 1), labels=None, levels=10, ax=None, zoom=None, title=PATHS_TITLE):
     """The paths of θ in the plane of two of its components (Géron's figure 4-11).
 
     Parameters
@@ -202,12 +297,22 @@ def paths(results, X=None, y=None, *, params=(0, 1), labels=None, levels=10, ax=
         ellipses are evenly spaced; a sequence gives the MSE values themselves.
     ax : matplotlib Axes, optional
         Where to draw; default a new figure (pyplot).
+    zoom : None, True or a matplotlib Axes
+        Also draw the region where the paths differ, near their ends (the last half of every
+        path's points and the optimum), framed on it, with its own contour lines; the full
+        view marks it with a rectangle.  ``True``: in a second panel beside the first (a new
+        figure of two) when ``ax`` is None, else in an inset in the corner of ``ax`` that the
+        paths cross least; an Axes: there.  None (default): no zoom.
+    title : str or None
+        The title of ``ax`` (the zoomed view is titled "near the optimum (zoomed)").
 
     Returns
     -------
     matplotlib Axes
-        One Line2D per result, in order (``ax.get_lines()``), the contour set among
-        ``ax.collections``.
+        The full view: one Line2D per result, in order (``ax.get_lines()``), the contour set
+        among ``ax.collections``, the legend.  The zoomed view, when drawn, has the same
+        lines; it is ``ax.figure.axes[1]`` (a new figure of two panels), ``ax.child_axes[0]``
+        (an inset), or the Axes given as ``zoom``.
 
     Raises
     ------
@@ -231,35 +336,49 @@ def paths(results, X=None, y=None, *, params=(0, 1), labels=None, levels=10, ax=
             )
     i, j = _check_params(params, n_theta)
     levels = _check_levels(levels)
+    if not (zoom is None or zoom is True or hasattr(zoom, "plot")):
+        raise TypeError(f"zoom must be None, True or a matplotlib Axes, got {zoom!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {title!r}")
+    if zoom is True and ax is None:
+        ax, zoom = _pyplot().figure(figsize=(12, 5.4), layout="constrained").subplots(1, 2)
     ax = _new_axes(ax)
     xs = [r.path[:, i] for r in items]
     ys = [r.path[:, j] for r in items]
+    plane = optimum = None
     if X is not None or y is not None:
         X_b, y_ = _data(X, y, n_theta - 1)
         theta_star = np.linalg.lstsq(X_b, y_, rcond=None)[0]
-        (x_lo, x_hi), (y_lo, y_hi) = _extent([*xs, [theta_star[i]]]), _extent([*ys, [theta_star[j]]])
-        a, b = np.meshgrid(np.linspace(x_lo, x_hi, _GRID), np.linspace(y_lo, y_hi, _GRID))
-        mse = _mse_plane(X_b, y_, theta_star, items[-1].path[-1], i, j, a, b)
-        if isinstance(levels, int):
-            lo, hi = float(mse.min()), float(mse.max())
-            levels = lo + (hi - lo) * (np.arange(1, levels + 1) / (levels + 1)) ** 2
-        contours = ax.contour(a, b, mse, levels=levels, colors="0.6", linewidths=0.8, zorder=0)
-        ax.clabel(contours, fontsize=7, fmt="%.3g")
-        ax.scatter(
-            [theta_star[i]],
-            [theta_star[j]],
-            marker="*",
-            s=200,
-            color="gold",
-            edgecolor="k",
-            zorder=3,
-            label="optimum (lstsq)",
-        )
-    for px, py, name, style in zip(xs, ys, names, _styles(items), strict=True):
-        ax.plot(px, py, label=name, **style)
-    ax.set_xlabel(_theta_label(i))
-    ax.set_ylabel(_theta_label(j))
-    ax.legend(loc="best")
+        plane = (X_b, y_, theta_star, items[-1].path[-1], i, j)
+        optimum = (theta_star[i], theta_star[j])
+    full = _extent([*xs] + ([[optimum[0]]] if optimum else [])), _extent([*ys] + ([[optimum[1]]] if optimum else []))
+    styles = _styles(items)
+    _draw_panel(ax, xs, ys, names, styles, full, plane, levels)
+    ax.set_xlabel(_theta_label(i), fontsize=_LABEL_SIZE)
+    ax.set_ylabel(_theta_label(j), fontsize=_LABEL_SIZE)
+    if title is not None:
+        ax.set_title(title, fontsize=_TITLE_SIZE)
+    legend_loc = "best"
+    if zoom is not None:
+        box = _zoom_box(xs, ys, full, optimum)
+        if zoom is True:
+            corner, legend_loc = _inset_corners(xs, ys, full)[:2]
+            zoom = ax.inset_axes(_INSETS[corner])
+            _draw_panel(zoom, xs, ys, names, styles, box, plane, levels, zoomed=True)
+            ax.indicate_inset_zoom(zoom, edgecolor="k", linewidth=1.3, zorder=8)
+            zoom.tick_params(labelsize=8)
+        else:
+            _draw_panel(zoom, xs, ys, names, styles, box, plane, levels, zoomed=True)
+            ax.indicate_inset(
+                [box[0][0], box[1][0], box[0][1] - box[0][0], box[1][1] - box[1][0]],
+                edgecolor="k",
+                linewidth=1.3,
+                zorder=8,
+            )
+            zoom.set_xlabel(_theta_label(i), fontsize=_LABEL_SIZE)
+            zoom.set_ylabel(_theta_label(j), fontsize=_LABEL_SIZE)
+            zoom.set_title("near the optimum (zoomed: the rectangle at the left)", fontsize=_TITLE_SIZE)
+    ax.legend(loc=legend_loc, fontsize=10, framealpha=0.9)
     return ax
 
 
@@ -267,26 +386,59 @@ def _theta_label(k):
     return rf"$\theta_{{{k}}}$" + (" (intercept)" if k == 0 else "")
 
 
-def loss(results, labels=None, ax=None):
+def loss(results, labels=None, ax=None, *, xscale="log", title=LOSS_TITLE):
     """The training MSE after every epoch (``result.history``), log scale, one line per fit.
 
-    A closed form (normal equation, SVD) has no epochs (empty history): it is drawn as a
-    dashed horizontal line at its loss, labelled "(closed form)", so every result gives one
-    Line2D.  Returns the Axes (``ax`` or a new figure's).
+    ``xscale="log"`` (default) spreads the first epochs, where a 50-epoch SGD lies beside a
+    1000-epoch batch GD; ``"linear"`` draws the epochs evenly.  A closed form (normal
+    equation, SVD) has no epochs (empty history): it is drawn as a dashed horizontal line at
+    its loss, labelled "(closed form)", so every result gives one Line2D.  Returns the Axes
+    (``ax`` or a new figure's), titled ``title`` (None: no title).
     """
     items, names = _results(results, labels)
+    if xscale not in ("log", "linear"):
+        raise ValueError(f"xscale must be 'log' or 'linear', got {xscale!r}")
     ax = _new_axes(ax)
     for r, name, style in zip(items, names, _styles(items), strict=True):
         if r.history.size:
             epochs = np.arange(1, r.history.size + 1)
-            ax.plot(epochs, r.history, label=name, color=style["color"], linewidth=1.5)
+            ax.plot(
+                epochs,
+                r.history,
+                label=name,
+                color=style["color"],
+                marker=style["marker"],
+                markersize=4,
+                markevery=_markevery(r.history.size, xscale),
+                linewidth=1.8,
+                zorder=style.get("zorder", 3),
+            )
         else:
-            ax.axhline(r.loss, label=f"{name} (closed form)", color=style["color"], linestyle="--", linewidth=1)
+            ax.axhline(r.loss, label=f"{name} (closed form)", color=style["color"], linestyle="--", linewidth=1.2)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training MSE")
-    ax.legend(loc="best")
+    ax.set_xscale(xscale)
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")  # 1 2 5 10 20 ..., not 10⁰ 10¹
+    for axis, limits in [(ax.yaxis, ax.get_ylim())] + ([(ax.xaxis, ax.get_xlim())] if xscale == "log" else []):
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(plain)
+        few = limits[1] < 5 * limits[0]  # at most one of 1, 2, 5, 10, ... in view: label the minor ticks too
+        axis.set_minor_formatter(plain if few else ticker.NullFormatter())
+    ax.set_xlabel("epoch" + (" (log scale)" if xscale == "log" else ""), fontsize=_LABEL_SIZE)
+    ax.set_ylabel("training MSE (log scale)", fontsize=_LABEL_SIZE)
+    ax.tick_params(labelsize=10)
+    ax.grid(True, which="major", color="0.85", linewidth=0.8)
+    if title is not None:
+        ax.set_title(title, fontsize=_TITLE_SIZE)
+    ax.legend(loc="best", fontsize=10, framealpha=0.9)
     return ax
+
+
+def _markevery(n, xscale):
+    """Markers evenly spaced along the x-axis: about 25 of them."""
+    if xscale == "linear":
+        return max(1, n // 25)
+    at = np.unique(np.round(np.geomspace(1, n, 25)).astype(int) - 1)
+    return at.tolist()
 
 
 def learning_rates(X, y, etas=(0.02, 0.1, 0.5), n_steps=10, *, init="random", random_state=42, fig=None):

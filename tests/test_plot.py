@@ -263,3 +263,138 @@ def test_demo_plot_writes_a_png(tmp_path, capsys):
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE
     assert len(data) > 20_000  # a drawn figure, not an empty canvas
+    loss = (tmp_path / "paths_loss.png").read_bytes()  # and the training MSE per epoch beside it
+    assert loss[:8] == PNG_SIGNATURE and len(loss) > 20_000
+
+
+def test_demo_plot_without_an_extension_writes_what_it_says(tmp_path, capsys):
+    assert main(["demo", "--plot", str(tmp_path / "noext")]) == 0
+    out = capsys.readouterr().out
+    written = [line.rsplit(" written to ", 1)[1] for line in out.splitlines() if " written to " in line]
+    assert written == [str(tmp_path / "noext.png"), str(tmp_path / "noext_loss.png")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noext.png", "noext_loss.png"]
+    for name in written:
+        with open(name, "rb") as f:
+            assert f.read(8) == PNG_SIGNATURE
+
+
+def _limits(ax):
+    return np.array([ax.get_xlim(), ax.get_ylim()])
+
+
+def _contains(limits, point):
+    return all(lo <= p <= hi for (lo, hi), p in zip(limits, point, strict=True))
+
+
+def test_the_zoomed_panel_frames_the_ends_of_the_paths_and_the_optimum(textbook):
+    X, y, fits = textbook
+    ax = fastgd.plot.paths(fits, X, y, zoom=True, labels=["Batch", "Stochastic", "Mini-batch"])
+    full, zoomed = ax.figure.axes
+    assert full is ax and ax.get_title() == fastgd.plot.PATHS_TITLE
+    assert "zoom" in zoomed.get_title()
+    theta, _ = lstsq(X, y)
+    inner, outer = _limits(zoomed), _limits(full)
+    for point in [theta, *(res.path[-1] for res in fits)]:
+        assert _contains(inner, point), (point, inner)
+        assert _contains(outer, point)
+    for res in fits:  # the full view holds every path, start included; the zoom does not hold the start
+        assert _contains(outer, res.path.min(axis=0)) and _contains(outer, res.path.max(axis=0))
+        assert not _contains(inner, res.path[0])
+    assert np.all(np.diff(inner).ravel() < 0.15 * np.diff(outer).ravel())  # much smaller, both axes
+    for line, zline in zip(full.get_lines(), zoomed.get_lines(), strict=True):  # the same paths, zoomed
+        np.testing.assert_array_equal(line.get_xydata(), zline.get_xydata())
+    assert len(_contours(zoomed)) == 1 and [c.get_label() for c in zoomed.collections][-1] == "optimum (lstsq)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert all(name in legend for name in ["Batch", "Stochastic", "Mini-batch", "optimum (lstsq)"])
+
+
+def test_no_path_hides_another(textbook):
+    """Batch and mini-batch share the straight run from the start: batch is a wider band under
+    mini-batch's thin line.  Near the optimum the widest-spread path is lowest, batch on top."""
+    X, y, fits = textbook
+    ax = fastgd.plot.paths(fits, X, y, zoom=True)
+    batch, sgd, mini = ax.get_lines()
+    assert batch.get_linewidth() >= 2 * mini.get_linewidth() and mini.get_zorder() > batch.get_zorder()
+    assert sgd.get_zorder() < batch.get_zorder() and sgd.get_alpha() < 1
+    assert len({line.get_color() for line in ax.get_lines()}) == 3
+    assert len({line.get_marker() for line in ax.get_lines()}) == 3
+    zbatch, zsgd, zmini = ax.figure.axes[1].get_lines()
+    assert zmini.get_zorder() < zsgd.get_zorder() < zbatch.get_zorder()  # mini-batch spreads widest here
+    star = next(c for c in ax.collections if c.get_label() == "optimum (lstsq)")
+    assert star.get_zorder() > max(line.get_zorder() for line in ax.get_lines())
+
+
+def test_labels_are_readable_and_the_theta_glyphs_render(textbook, recwarn):
+    X, y, fits = textbook
+    ax = fastgd.plot.paths(fits, X, y, zoom=True)
+    assert ax.get_xlabel().startswith(r"$\theta_{0}$") and ax.get_ylabel() == r"$\theta_{1}$"
+    assert ax.xaxis.label.get_fontsize() >= 12 and ax.title.get_fontsize() >= 12
+    (contours,) = _contours(ax)
+    texts = contours.labelTexts
+    assert texts and all(t.get_fontsize() >= 9 for t in texts)
+    assert all(max(matplotlib.colors.to_rgb(t.get_color())) <= 0.3 for t in texts)  # dark, not light grey
+    ax.figure.canvas.draw()  # Agg: a glyph missing from the fonts is a warning here
+    assert not [w for w in recwarn if "missing from" in str(w.message)]
+
+
+def test_an_inset_zoom_in_the_emptiest_corner(textbook):
+    X, y, fits = textbook
+    ax = plt.subplots()[1]
+    assert fastgd.plot.paths(fits, X, y, ax=ax, zoom=True, title=None) is ax
+    assert ax.get_title() == "" and len(ax.get_lines()) == 3
+    (inset,) = ax.child_axes
+    theta, _ = lstsq(X, y)
+    for point in [theta, *(res.path[-1] for res in fits)]:
+        assert _contains(_limits(inset), point)
+    (x0, y0), (x1, y1) = inset.get_position().get_points()
+    (ax0, ay0), (ax1, ay1) = ax.get_position().get_points()
+    points = np.concatenate([res.path for res in fits])
+    u = (points[:, 0] - ax.get_xlim()[0]) / np.diff(ax.get_xlim())
+    w = (points[:, 1] - ax.get_ylim()[0]) / np.diff(ax.get_ylim())
+    u0, u1 = (x0 - ax0) / (ax1 - ax0), (x1 - ax0) / (ax1 - ax0)
+    w0, w1 = (y0 - ay0) / (ay1 - ay0), (y1 - ay0) / (ay1 - ay0)
+    covered = (u > u0) & (u < u1) & (w > w0) & (w < w1)
+    assert covered.mean() < 0.01  # the inset hides (almost) none of the paths
+
+
+def test_paths_zoom_and_title_errors(textbook):
+    X, y, fits = textbook
+    with pytest.raises(TypeError, match="zoom must be None, True or a matplotlib Axes"):
+        fastgd.plot.paths(fits, X, y, zoom="yes")
+    with pytest.raises(TypeError, match="title must be a str or None"):
+        fastgd.plot.paths(fits, X, y, title=1)
+    with pytest.raises(ValueError, match="xscale must be 'log' or 'linear'"):
+        fastgd.plot.loss(fits, xscale="symlog")
+
+
+def test_the_loss_axis_shows_the_epochs_where_sgd_and_minibatch_change(textbook):
+    """Batch runs 1000 epochs, SGD and mini-batch 50: their 50 epochs take at least half the
+    x-axis (on a linear axis they would be its first 5%)."""
+    _, _, fits = textbook
+    ax = fastgd.plot.loss(fits, labels=["Batch", "Stochastic", "Mini-batch"])
+    assert ax.get_xscale() == "log" and ax.get_title() == fastgd.plot.LOSS_TITLE
+    lo, hi = ax.get_xlim()
+    assert lo <= 1 and hi >= 1000
+
+    def at(epoch):
+        return ax.transLimits.transform(ax.transScale.transform((epoch, 1.0)))[0]
+
+    assert at(fits[1].n_epochs) - at(1) > 0.5
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Batch", "Stochastic", "Mini-batch"]
+    assert "epoch" in ax.get_xlabel() and "MSE" in ax.get_ylabel()
+    linear = fastgd.plot.loss(fits, xscale="linear", title=None)
+    assert linear.get_xscale() == "linear" and linear.get_title() == ""
+
+
+def test_demo_plot_to_a_path_it_cannot_write_is_one_line_before_the_demo(tmp_path, capsys):
+    (tmp_path / "x_loss.png").mkdir()  # where the loss figure would go
+    bad = [(tmp_path / "x.png", "x_loss.png is a directory"), (tmp_path / "no" / "p.png", "does not exist")]
+    if sys.platform.startswith("linux"):  # os.access says yes to root here; opening it says no
+        bad.append(("/proc/fastgd-paths.png", "cannot write /proc/fastgd-paths.png"))
+    for path, words in bad:
+        with pytest.raises(SystemExit) as info:
+            main(["demo", "--plot", str(path)])
+        assert info.value.code == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and err.startswith("fastgd: error: --plot ") and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x_loss.png"]  # nothing left behind
