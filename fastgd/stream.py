@@ -225,7 +225,9 @@ class Stream:
         self._runner = EpochRunner(self.theta, problem.model, o.opt, b)
         engine.warn_scales(problem)
         if self.schedule == "auto":
-            self.schedule = engine.auto_schedule(problem, self.method, o.optimizer, o.batch_size)
+            self.schedule = engine.auto_schedule(
+                problem, self.method, o.optimizer, o.batch_size, self.theta, stream=True
+            )
 
 
 def _check_classes(classes, spec):
