@@ -104,7 +104,7 @@ def rmsprop(rho=0.9, eps=1e-8):
     return Optimizer(
         "rmsprop",
         _Code.RMSPROP,
-        auto_rate=AutoRate(decay_epochs=40.0),  # its short memory of g² keeps it noisier
+        auto_rate=AutoRate(batch_power=0.75, decay_epochs=40.0),  # its short memory of g²: noisier
         rho=check_number("rho", rho, low=0, high=1, high_open=True),
         eps=check_number("eps", eps, low=0, low_open=True),
     )
