@@ -94,10 +94,13 @@ def fit(
         The L1 share of "elasticnet" (default 0.15); an error with any other penalty.
     optimizer : str or ``fastgd.optimizers`` object
         "sgd" (plain steps, default), "momentum", "nesterov", "adagrad", "rmsprop", "adam";
-        iterative methods only.  With learning_rate="auto", "adagrad", "rmsprop" and "adam"
-        use a constant 0.01, 0.001 and 0.001 (their usual defaults); "momentum" and "nesterov"
-        the plain rate in batch GD (1/L) and the plain rate times (1 - beta) in SGD and
-        mini-batch (their steps accumulate about 1/(1 - beta) gradients).
+        iterative methods only.  With learning_rate="auto", "momentum" and "nesterov" use the
+        plain rate in batch GD (1/L) and the plain rate times (1 - beta) in SGD and mini-batch
+        (their steps accumulate about 1/(1 - beta) gradients); "adagrad", "rmsprop" and "adam",
+        whose steps are about eta per coordinate, start at ``eta0 = ‖∇F(θ0)‖ / L`` (a distance
+        to travel), constant for adagrad and ``eta0 / (t + 1) ** p`` for the others (p = 0.75,
+        0.5) in batch GD, ``eta0 exp(-t / (k epochs))`` in SGD and mini-batch (k = 20, rmsprop
+        40; ``optimizers.AutoRate``).
     average : bool or int >= 1
         SGD and mini-batch: return the average of the iterates (Polyak–Ruppert) from the first
         update (True) or from update ``average`` on; the epoch losses are those of the average.

@@ -23,7 +23,7 @@ from ._dispatch import EXCESS_BOUND, GRAM_MAX_FEATURES, STD_GRADIENT
 from .exceptions import DivergenceError, FeatureScaleWarning, convergence_warning
 from .result import FitResult
 
-__all__ = ["FitState", "auto_schedule", "diverged", "make_result", "run", "warn", "warn_scales"]
+__all__ = ["FitState", "auto_schedule", "distance_schedule", "diverged", "make_result", "run", "warn", "warn_scales"]
 
 #: a loss this many times the larger of the initial loss and var(y) counts as diverging
 BLOWUP = 1e8
@@ -255,11 +255,12 @@ def certified(name, value, tol):
 # ----------------------------------------------------------------------------------------------
 
 
-def auto_schedule(problem, method, optimizer, batch_size):
-    """The documented "auto" learning rate (see ``fit``): the optimizer's own constant rate where
-    it has one (``Optimizer.auto_rate``), else from the curvature."""
+def auto_schedule(problem, method, optimizer, batch_size, theta, stream=False):
+    """The documented "auto" learning rate (see ``fit``) at the start θ (model units): from the
+    distance to travel for an optimizer with an ``Optimizer.auto_rate`` (the adaptive ones),
+    else from the curvature.  ``stream``: the rows come once, as chunks (``Stream``)."""
     if optimizer.auto_rate is not None:
-        return schedules.constant(optimizer.auto_rate)
+        return distance_schedule(problem, method, optimizer.auto_rate, batch_size, theta, stream)
     if method == "batch":  # momentum and nesterov with 1/L too: the step of Nesterov's method
         eta0 = 1.0 / max(problem.lipschitz(), 1e-300)
         if problem.spec.smooth:
@@ -271,6 +272,28 @@ def auto_schedule(problem, method, optimizer, batch_size):
     per_epoch = -(-problem.rows // b)
     t1 = min(l_b / mu, 10 * per_epoch) if mu > 0 else per_epoch
     return schedules.inverse_time(t0=optimizer.damping * t1 / l_b, t1=t1)
+
+
+def distance_schedule(problem, method, rule, batch_size, theta, stream=False):
+    """An adaptive optimizer's "auto" schedule (``optimizers.AutoRate`` ``rule``): its steps are
+    about eta per coordinate, so eta0 is a length, D = ‖∇F(θ0)‖ / L <= ‖θ0 - θ*‖ (one gradient at
+    θ0), decayed as ``rule`` says for the method."""
+    grad = np.zeros(problem.shape)
+    problem.loss_grad(theta, grad)
+    grad[:, 1:] += problem.l2 * theta[:, 1:]
+    grad[:, 0] *= problem.fit_intercept
+    distance = float(np.linalg.norm(grad)) / max(problem.lipschitz(), 1e-300)
+    if not math.isfinite(distance):  # an overflowing gradient: the fit's first pass reports it
+        distance = 1.0
+    eta0 = max(distance, np.finfo(np.float64).tiny)  # 0: θ0 is optimal, nothing to travel
+    if method == "batch":
+        if rule.batch_power == 0:
+            return schedules.constant(eta0)
+        return schedules.inverse_scaling(eta0=eta0, power_t=rule.batch_power)
+    if stream:
+        return schedules.inverse_scaling(eta0=eta0, power_t=0.5)
+    per_epoch = -(-problem.rows // (1 if method == "sgd" else batch_size))
+    return schedules.exponential(eta0=eta0, decay=1.0 / (rule.decay_epochs * per_epoch))
 
 
 def lipschitz_b(problem, b):
@@ -461,7 +484,7 @@ def batch(fit, theta):
     tol, max_epochs = options.tol, options.max_epochs
     schedule = options.schedule
     if schedule == "auto":
-        schedule = auto_schedule(problem, "batch", options.optimizer, options.batch_size)
+        schedule = auto_schedule(problem, "batch", options.optimizer, options.batch_size, theta)
     grad = np.zeros(problem.shape)
     state = np.zeros((K.codes.STATE_SLOTS, *problem.shape))
     objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
@@ -542,7 +565,7 @@ def stochastic(fit, theta):
     problem, options, method = fit.problem, fit.options, fit.method
     schedule = options.schedule
     if schedule == "auto":
-        schedule = auto_schedule(problem, method, options.optimizer, options.batch_size)
+        schedule = auto_schedule(problem, method, options.optimizer, options.batch_size, theta)
     epochs = problem.epochs(theta, options)
     watch = Watch(fit)
     b, record_path = options.batch_size, options.record_path

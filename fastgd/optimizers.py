@@ -16,21 +16,44 @@ default parameters (``fit(..., optimizer="adam")``).
 
 An L1 penalty is applied after the step by soft thresholding with each coordinate's own step
 size (``eta`` for the first three, ``eta / (sqrt(s) + eps)`` for the adaptive ones).
+
+``learning_rate="auto"`` reads each optimizer's ``auto_rate`` and ``damping``: the first three
+take the rate from the curvature (``1/L`` in batch GD, Bottou's decaying rate in SGD and
+mini-batch, times ``damping``); the adaptive ones move each coordinate by about ``eta`` a step
+whatever the gradient's size, so their ``eta`` is a length: the distance estimate
+``D = ‖∇F(θ0)‖ / L`` (a lower bound on ``‖θ0 - θ*‖``), decayed as their ``AutoRate`` says.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from ._validation import check_number
 from .kernels.codes import Optimizer as _Code
 
-__all__ = ["Optimizer", "adagrad", "adam", "momentum", "nesterov", "rmsprop", "sgd"]
+__all__ = ["AutoRate", "Optimizer", "adagrad", "adam", "momentum", "nesterov", "rmsprop", "sgd"]
+
+
+class AutoRate(NamedTuple):
+    """``learning_rate="auto"`` for an adaptive optimizer, whose steps are about ``eta`` per
+    coordinate: ``eta0 = D = ‖∇F(θ0)‖ / L`` (model units), then
+
+    - batch GD: ``inverse_scaling(D, batch_power)`` (0: ``constant(D)``);
+    - SGD and mini-batch: ``exponential(D, 1 / (decay_epochs * updates per epoch))``: the rate
+      falls by e every ``decay_epochs`` epochs, below the gradient noise, where a constant or a
+      1/t rate leaves the iterates jumping about the optimum (a stream, with no epochs to count:
+      ``inverse_scaling(D, 0.5)``, a rate that never vanishes)."""
+
+    batch_power: float = 0.5
+    decay_epochs: float = 20.0
 
 
 class Optimizer:
     """An optimizer: its code, its parameters (float64, in the kernels' order) and a name, and
-    what ``learning_rate="auto"`` makes of it: ``auto_rate``, a constant rate of its own (None:
-    the rate from the curvature), and ``damping``, the factor on that rate for SGD and
-    mini-batch (momentum's steps add up about 1/(1 - beta) gradients)."""
+    what ``learning_rate="auto"`` makes of it: ``auto_rate``, an ``AutoRate`` (a rate from the
+    distance to travel: the adaptive optimizers) or None (the rate from the curvature), and
+    ``damping``, the factor on that rate for SGD and mini-batch (momentum's steps add up about
+    1/(1 - beta) gradients)."""
 
     def __init__(self, name, code, *, auto_rate=None, damping=1.0, **params):
         self.name = name
@@ -68,7 +91,12 @@ def nesterov(beta=0.9):
 
 def adagrad(eps=1e-8):
     """AdaGrad: per-coordinate rates shrinking with the sum of squared gradients, eps > 0."""
-    return Optimizer("adagrad", _Code.ADAGRAD, auto_rate=0.01, eps=check_number("eps", eps, low=0, low_open=True))
+    return Optimizer(
+        "adagrad",
+        _Code.ADAGRAD,
+        auto_rate=AutoRate(batch_power=0.0),  # its steps shrink by themselves in batch GD
+        eps=check_number("eps", eps, low=0, low_open=True),
+    )
 
 
 def rmsprop(rho=0.9, eps=1e-8):
@@ -76,7 +104,7 @@ def rmsprop(rho=0.9, eps=1e-8):
     return Optimizer(
         "rmsprop",
         _Code.RMSPROP,
-        auto_rate=0.001,
+        auto_rate=AutoRate(batch_power=0.75, decay_epochs=40.0),  # its short memory of g²: noisier
         rho=check_number("rho", rho, low=0, high=1, high_open=True),
         eps=check_number("eps", eps, low=0, low_open=True),
     )
@@ -87,7 +115,7 @@ def adam(beta_1=0.9, beta_2=0.999, eps=1e-8):
     return Optimizer(
         "adam",
         _Code.ADAM,
-        auto_rate=0.001,
+        auto_rate=AutoRate(),
         beta_1=check_number("beta_1", beta_1, low=0, high=1, high_open=True),
         beta_2=check_number("beta_2", beta_2, low=0, high=1, high_open=True),
         eps=check_number("eps", eps, low=0, low_open=True),

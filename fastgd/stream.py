@@ -78,11 +78,13 @@ class Stream:
 
     Parameters are those of ``fastgd.fit`` (``method`` "sgd" or "minibatch"), with these
     differences: ``learning_rate="auto"`` is derived from the first chunk (its curvature) and
-    then kept; ``classes`` lists the labels of a classification loss up front (if omitted, the
-    first chunk must contain every class); sample weights scale each sample's step as given
-    (not normalized: the total weight of a stream is unknown); the features are used as they
-    come (no ``standardize``: a stream has no global means; scale them upstream).  The default
-    ``init`` is "zeros", as scikit-learn's ``partial_fit``.
+    then kept (adagrad, rmsprop, adam: ``eta0 / sqrt(t + 1)``, eta0 = ‖∇F(θ0)‖ / L, a rate that
+    never vanishes, where ``fit`` decays it over epochs); ``classes`` lists the labels of a
+    classification loss up front (if omitted, the first chunk must contain every class); sample
+    weights scale each sample's step as given (not normalized: the total weight of a stream is
+    unknown); the features are used as they come (no ``standardize``: a stream has no global
+    means; scale them upstream).  The default ``init`` is "zeros", as scikit-learn's
+    ``partial_fit``.
     """
 
     def __init__(self, **parameters):
@@ -225,7 +227,9 @@ class Stream:
         self._runner = EpochRunner(self.theta, problem.model, o.opt, b)
         engine.warn_scales(problem)
         if self.schedule == "auto":
-            self.schedule = engine.auto_schedule(problem, self.method, o.optimizer, o.batch_size)
+            self.schedule = engine.auto_schedule(
+                problem, self.method, o.optimizer, o.batch_size, self.theta, stream=True
+            )
 
 
 def _check_classes(classes, spec):
