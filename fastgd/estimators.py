@@ -45,7 +45,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
     ) from exc
 
 from ._transaction import unchanged_on_error
-from ._validation import as_array, check_label_types, is_dask
+from ._validation import as_array, check_label_types, is_dask, keyword_hint, suggest_keywords
 from .api import fit as _fit
 from .losses import LOSSES
 from .losses import names as loss_names
@@ -144,6 +144,18 @@ class _GDModel:
         if not isinstance(self.loss, str) or self.loss not in self._losses:
             raise ValueError(f"{type(self).__name__} takes loss in {self._losses}, got loss={self.loss!r}")
         return self.loss
+
+    def set_params(self, **params):
+        """scikit-learn's ``set_params``; an unknown parameter's ValueError names the closest one."""
+        valid = self._get_param_names()
+        for key in params:
+            name = key.partition("__")[0]
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}(){keyword_hint(name, valid)} "
+                    f"(valid parameters are: {valid!r})"
+                )
+        return super().set_params(**params)
 
     def _model_args(self, loss):
         """The model's arguments, common to ``fastgd.fit`` and ``fastgd.Stream``."""
@@ -265,6 +277,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
 
     _losses = REGRESSION_LOSSES
 
+    @suggest_keywords  # a typo: a TypeError naming the closest parameter (the signature stays explicit)
     def __init__(
         self,
         *,
@@ -373,6 +386,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
 
     _losses = CLASSIFICATION_LOSSES
 
+    @suggest_keywords  # a typo: a TypeError naming the closest parameter (the signature stays explicit)
     def __init__(
         self,
         *,

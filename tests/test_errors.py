@@ -1,11 +1,15 @@
 """Errors in fastgd's words: each case a user met, with the message it now gets (and no numba,
 numpy or pandas internals in it)."""
 
+import inspect
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import fastgd
+import fastgd.cli
 
 
 @pytest.fixture
@@ -114,3 +118,70 @@ def test_scikit_learns_convergence_filters_catch_fastgds_warning(data):
     code = "import sys, fastgd; fastgd.fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.1]); print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # import fastgd (and a fit) never imports scikit-learn
+
+
+@pytest.mark.parametrize(
+    ("make", "where"),
+    [
+        (lambda data, **kw: fastgd.fit(*data, **kw), "fit()"),
+        (lambda data, **kw: fastgd.Stream(**kw), "Stream()"),
+        (lambda data, **kw: fastgd.GDRegressor(**kw), "GDRegressor()"),
+        (lambda data, **kw: fastgd.GDClassifier(**kw), "GDClassifier()"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("keyword", "match"),
+    [
+        ("learnig_rate", r"'learnig_rate'; did you mean 'learning_rate'\?"),
+        ("max_iter", r"'max_iter': fastgd calls it 'max_epochs' \(scikit-learn's max_iter\); pass max_epochs="),
+        ("eta0", r"'eta0': fastgd calls it 'learning_rate' .*pass learning_rate="),
+        ("random_stat", r"'random_stat'; did you mean 'random_state'\?"),
+    ],
+)
+def test_a_typo_in_a_keyword_names_the_closest_one(data, make, where, keyword, match):
+    if where == "Stream()" and keyword == "max_iter":  # a stream has no max_epochs
+        match = r"'max_iter': fastgd calls it 'max_epochs' .*and not here: a stream takes one pass a chunk"
+    with pytest.raises(TypeError, match=rf"^{re.escape(where)} got an unexpected keyword argument {match}"):
+        make(data, **{keyword: 0.1})
+
+
+def test_a_stream_says_why_it_takes_no_fit_only_keyword():
+    with pytest.raises(TypeError, match=r"'max_epochs': a stream takes one pass a chunk"):
+        fastgd.Stream(max_epochs=3)
+    with pytest.raises(TypeError, match=r"'sample_weight': pass it to partial_fit"):
+        fastgd.Stream(sample_weight=[1.0])
+    with pytest.raises(TypeError, match=r"'zzz'; the keywords are .*learning_rate"):
+        fastgd.Stream(zzz=1)
+
+
+def test_the_estimators_keep_their_explicit_signature_and_set_params_suggests():
+    """The typo check wraps __init__ without hiding its signature: get_params, clone and
+    scikit-learn's checks read the parameters from it."""
+    from sklearn.base import clone
+
+    sig = inspect.signature(fastgd.GDRegressor.__init__)
+    assert "learning_rate" in sig.parameters
+    assert all(p.kind != p.VAR_KEYWORD for p in sig.parameters.values())
+    est = fastgd.GDRegressor(alpha=0.5, max_epochs=7)
+    assert clone(est).get_params() == est.get_params()
+    with pytest.raises(ValueError, match=r"Invalid parameter 'learnig_rate' .*did you mean 'learning_rate'\?"):
+        est.set_params(learnig_rate=0.1)
+    with pytest.raises(ValueError, match=r"Invalid parameter 'max_iter' .*fastgd calls it 'max_epochs'"):
+        fastgd.GDClassifier().set_params(max_iter=3)
+    assert est.set_params(learning_rate=0.1).learning_rate == 0.1
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ("--learnig-rate", r"--learnig-rate: did you mean --learning-rate\?"),
+        ("--max_epochs", r"--max_epochs: did you mean --max-epochs\?"),
+    ],
+)
+def test_the_cli_suggests_the_closest_option(tmp_path, capsys, option, match):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2\n2,3\n3,5\n")
+    with pytest.raises(SystemExit) as exc:
+        fastgd.cli.main(["fit", str(path), "--target", "b", option, "3"])
+    assert exc.value.code == 2
+    assert re.search(rf"unrecognized arguments: {option} 3 \({match}", capsys.readouterr().err)
