@@ -185,3 +185,83 @@ def test_the_cli_suggests_the_closest_option(tmp_path, capsys, option, match):
         fastgd.cli.main(["fit", str(path), "--target", "b", option, "3"])
     assert exc.value.code == 2
     assert re.search(rf"unrecognized arguments: {option} 3 \({match}", capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("method", ["normal", "svd", "auto", "batch", "sgd", "minibatch"])
+def test_a_constant_target_of_1e200(data, method):
+    """The closed forms solve it (intercept 1e200, coef 0, a finite loss); gradient descent, whose
+    squared loss at a prediction near 0 is 1e400, says y overflows and to scale it: never
+    converged=True with an infinite loss."""
+    X, _ = data
+    y = np.full(X.shape[0], 1e200)
+    if method in ("batch", "sgd", "minibatch"):
+        with pytest.raises(ValueError, match=r"y is too large .*overflows float64\. Scale y"):
+            fastgd.fit(X, y, method=method, random_state=0)
+        return
+    res = fastgd.fit(X, y, method=method)
+    assert res.converged and np.isfinite(res.loss) and np.isfinite(res.objective)
+    assert res.intercept == pytest.approx(1e200, rel=1e-12)
+    assert np.abs(res.coef).max() <= 1e-12 * 1e200
+
+
+@pytest.mark.parametrize("method", ["normal", "svd", "auto", "batch", "sgd", "minibatch"])
+def test_a_target_beyond_float32_is_named(data, method):
+    X, _ = data
+    with pytest.raises(ValueError, match=r"^y contains inf once cast to X's dtype float32 \(too large for it\)"):
+        fastgd.fit(X.astype(np.float32), np.full(X.shape[0], 1e200), method=method)
+
+
+def test_a_huge_squared_epsilon_target_is_refused_too(data):
+    X, _ = data
+    with pytest.raises(ValueError, match=r"y is too large for stochastic gradient descent on the squared_eps"):
+        fastgd.fit(X, np.full(X.shape[0], -1e160), method="sgd", loss="squared_epsilon_insensitive")
+
+
+def test_an_infinite_loss_counts_as_divergence(data):
+    """The blow-up threshold stays within float64: an objective of inf diverges even when the
+    start's loss was already huge."""
+    X, y = data
+    with pytest.raises(fastgd.DivergenceError):
+        fastgd.fit(X, y * 1e150, method="sgd", learning_rate=10.0, max_epochs=5, random_state=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("alpha", [1e10, 1e100, 1e300])
+@pytest.mark.parametrize(
+    "model", [dict(), dict(learning_rate=0.1), dict(optimizer="momentum"), dict(optimizer="adam"), dict(method="sgd")]
+)
+def test_softmax_with_a_huge_l2_penalty(dtype, alpha, model):
+    """A DivergenceError with advice, or a finite fit (the "auto" rate's Lipschitz constant includes
+    2·alpha); never converged=True with a non-finite objective, no numpy RuntimeWarning (pytest
+    turns them into errors here)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 2)).astype(dtype)
+    y = rng.integers(0, 3, 30)
+    kwargs = dict(dict(method="batch", max_epochs=50, random_state=0), **model)
+    try:
+        res = fastgd.fit(X, y, loss="softmax", penalty="l2", alpha=alpha, **kwargs)
+    except fastgd.DivergenceError as exc:
+        assert "Lower learning_rate" in str(exc) and np.isfinite(exc.safe_learning_rate)
+        return
+    assert np.isfinite(res.objective) and np.isfinite(res.coef).all() and np.isfinite(res.intercept).all()
+    if res.converged:
+        assert np.abs(res.coef).max() <= 1.0 / alpha**0.5  # the penalty keeps them near 0
+
+
+@pytest.mark.parametrize("method", ["normal", "svd", "auto"])
+@pytest.mark.parametrize("alpha", [1e10, 1e30, 1e300])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ridge_with_a_huge_alpha_keeps_the_intercept(method, alpha, weighted):
+    """The intercept is not penalized (the penalty is alpha ½‖coef‖²): as alpha grows, coef -> 0, the intercept -> the
+    weighted mean of y (exactly: ridge's coef for this alpha, and the intercept that centers it)."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((25, 3)) + 4.0
+    y = X @ [1.0, -2.0, 0.5] + 7.0 + rng.standard_normal(25)
+    w = rng.random(25) + 0.5 if weighted else np.ones(25)
+    res = fastgd.fit(X, y, method=method, penalty="l2", alpha=alpha, sample_weight=w if weighted else None)
+    mx, my = np.average(X, axis=0, weights=w), np.average(y, weights=w)
+    Xc, yc = X - mx, y - my
+    ww = w / w.mean()
+    coef = np.linalg.solve(Xc.T @ (ww[:, None] * Xc) / len(y) + alpha / 2 * np.eye(3), Xc.T @ (ww * yc) / len(y))
+    np.testing.assert_allclose(res.coef, coef, rtol=1e-8, atol=0)
+    assert res.intercept == pytest.approx(my - mx @ coef, rel=1e-13)
