@@ -45,7 +45,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
     ) from exc
 
 from ._transaction import unchanged_on_error
-from ._validation import as_array, check_label_types, is_dask, keyword_hint, suggest_keywords
+from ._validation import as_array, check_label_types, is_dask, keyword_hint, numeric_dtype, suggest_keywords
 from .api import fit as _fit
 from .losses import LOSSES
 from .losses import names as loss_names
@@ -95,7 +95,11 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
     """scikit-learn's validate_data; Dask collections pass through untouched (never computed
     here: ``fastgd.fit`` runs them on the cluster), only their number of features recorded."""
     if not (is_dask(X) or is_dask(y)):
-        as_array(X, "X")  # a ragged nested list, named as such (before scikit-learn's numpy message)
+        for name, a in (("X", X), ("y", y)):  # before scikit-learn's numpy messages: a ragged nested list,
+            if a is not _NO_Y and a is not None:  # complex numbers in a list, named as such
+                arr = as_array(a, name)
+                if arr.dtype.kind == "c":
+                    numeric_dtype(arr.dtype, name)  # raises, naming the argument
         if y is _NO_Y:
             return validate_data(estimator, X, reset=reset, **kwargs)
         return validate_data(estimator, X, y, reset=reset, **kwargs)
@@ -124,7 +128,8 @@ def _classes_of(y):
 
         y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
         return np.asarray(da.unique(y).compute())
-    check_classification_targets(y)
+    with np.errstate(invalid="ignore", over="ignore"):  # scikit-learn casts float labels to int to test them
+        check_classification_targets(y)
     return np.unique(y)
 
 
@@ -482,7 +487,8 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         first = getattr(self, "_stream", None) is None
         check_label_types(y)
         X, y = _validate(self, X, y, dtype=_DTYPES, reset=first and not self._fitted())
-        check_classification_targets(y)
+        with np.errstate(invalid="ignore", over="ignore"):  # as in _classes_of
+            check_classification_targets(y)
         if classes is not None:
             classes = np.unique(classes)
             if self._fitted() and not np.array_equal(classes, self.classes_):

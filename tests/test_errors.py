@@ -265,3 +265,19 @@ def test_ridge_with_a_huge_alpha_keeps_the_intercept(method, alpha, weighted):
     coef = np.linalg.solve(Xc.T @ (ww[:, None] * Xc) / len(y) + alpha / 2 * np.eye(3), Xc.T @ (ww * yc) / len(y))
     np.testing.assert_allclose(res.coef, coef, rtol=1e-8, atol=0)
     assert res.intercept == pytest.approx(my - mx @ coef, rel=1e-13)
+
+
+@pytest.mark.parametrize("make", [fastgd.GDRegressor, fastgd.GDClassifier])
+def test_complex_numbers_in_a_list_are_named_by_the_estimators(make):
+    """Found by tests/test_fuzz.py: scikit-learn's validation answered "float() argument must be a
+    string or a real number, not 'complex'", naming nothing."""
+    with pytest.raises(TypeError, match=r"^X must hold real numbers, got dtype complex128"):
+        make(max_epochs=3).fit([[0.1 + 0j], [-0.2 + 0j]], [0.0, 1.0])
+
+
+def test_a_huge_float_label_leaks_no_runtime_warning():
+    """Found by tests/test_fuzz.py: scikit-learn's type_of_target casts y = [0, 1e200] to int (a
+    numpy RuntimeWarning); the classifier now says the labels are continuous, as for any float."""
+    X = np.array([[0.1], [0.3]])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        fastgd.GDClassifier(max_epochs=3).fit(X, np.array([0.0, 1e200]))
