@@ -125,8 +125,17 @@ SQUARING = ("squared", "squared_epsilon_insensitive")
 
 
 def check_target_scale(problem, method):
-    """An iterative method on a squaring loss starts from predictions near 0, where the loss is
-    about mean(y²): an error when that overflows float64 (the fit could only report inf)."""
+    """Gradient descent on raw features reads their uncentered second moments: an error for an X column whose mean
+    square overflows float64 (its curvature would), and, on a squaring loss, for a y whose mean
+    square does (the loss near θ = 0 is about mean(y²): the fit could only report inf)."""
+    with np.errstate(over="ignore"):
+        squares = problem.mean * problem.mean + problem.std * problem.std
+    if not problem.standardized and not np.all(squares <= np.finfo(np.float64).max):  # standardized: read centered
+        col = int(np.flatnonzero(~(squares <= np.finfo(np.float64).max))[0])
+        raise ValueError(
+            f"X column {col} holds values too large to square in float64 (its mean is {problem.mean[col]:.3g}): "
+            f"{NAMES[method]} cannot take it; rescale the column"
+        )
     if problem.spec.name not in SQUARING:
         return
     mean_square = problem.y_mean * problem.y_mean + problem.y_var  # Python floats: inf, never an exception

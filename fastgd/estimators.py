@@ -100,9 +100,11 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
                 arr = as_array(a, name)
                 if arr.dtype.kind == "c":
                     numeric_dtype(arr.dtype, name)  # raises, naming the argument
-        if y is _NO_Y:
-            return validate_data(estimator, X, reset=reset, **kwargs)
-        return validate_data(estimator, X, y, reset=reset, **kwargs)
+        # scikit-learn's finiteness test sums the data in its own dtype: float16 [inf, -inf] warns
+        with np.errstate(invalid="ignore", over="ignore"):
+            if y is _NO_Y:
+                return validate_data(estimator, X, reset=reset, **kwargs)
+            return validate_data(estimator, X, y, reset=reset, **kwargs)
     n_features = X.shape[1] if len(X.shape) == 2 else 1
     if reset:
         estimator.n_features_in_ = n_features
@@ -439,7 +441,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        spec = LOSSES.get(self.loss)
+        spec = LOSSES.get(self.loss) if isinstance(self.loss, str) else None  # a bad loss: named by fit
         tags.classifier_tags.multi_class = spec is None or spec.multiclass is not None
         return tags
 

@@ -157,6 +157,8 @@ class Stream:
         )
         if problem.bad_row >= 0:
             raise v.report_nonfinite(X, problem.bad_row)
+        engine.check_statistics(problem)
+        engine.check_target_scale(problem, self.method)
         if self.theta is None:
             self._start(problem)
         order = Shuffler(problem.n, weights, o.shuffle, self._shuffle_state).next()

@@ -281,3 +281,30 @@ def test_a_huge_float_label_leaks_no_runtime_warning():
     X = np.array([[0.1], [0.3]])
     with pytest.raises(ValueError, match="Unknown label type"):
         fastgd.GDClassifier(max_epochs=3).fit(X, np.array([0.0, 1e200]))
+
+
+def test_float16_infinities_leak_no_runtime_warning_from_the_estimators():
+    """Found by tests/test_fuzz.py: scikit-learn's finiteness check summed float16 [inf, -inf]."""
+    X = np.array([[np.inf], [-np.inf]], dtype=np.float16)
+    with pytest.raises(ValueError, match=r"Input X contains infinity"):
+        fastgd.GDRegressor(max_epochs=3).fit(X, [0.1, 0.2])
+
+
+def test_features_too_large_to_square_are_named_on_every_path():
+    """Found by tests/test_fuzz.py: a Stream (and so partial_fit) skipped the statistics checks, and
+    one row of 1.3e299 (variance 0, mean square beyond float64) reached numpy's overflow warnings
+    in the curvature."""
+    X = np.array([[1.25730221e299], [-1.3e299]])
+    with pytest.raises(ValueError, match=r"^X column 0 holds values too large to square"):
+        fastgd.Stream().partial_fit(X, [0.1, -0.1])
+    with pytest.raises(ValueError, match=r"^X column 0 holds values too large to square"):
+        fastgd.GDRegressor(max_epochs=3).partial_fit(X, [0.1, -0.1])
+    with pytest.raises(ValueError, match=r"^X column 0 holds values too large to square .*mean is 1.26e\+299"):
+        fastgd.fit(X[:1], [0.1], method="sgd", max_epochs=3)
+
+
+def test_an_unhashable_loss_is_named_by_the_classifier():
+    """Found by tests/test_fuzz.py: GDClassifier(loss=[1]) failed in __sklearn_tags__ with
+    "unhashable type: 'list'"."""
+    with pytest.raises(ValueError, match=r"GDClassifier takes loss in .*got loss=\[1\]"):
+        fastgd.GDClassifier(loss=[1], max_epochs=3).fit([[0.1], [0.2]], [0, 1])

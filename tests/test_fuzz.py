@@ -232,7 +232,7 @@ def check_fit_result(res, X, y, kw):
 # ----------------------------------------------------------------------------------------------
 
 
-@settings(FUZZ, max_examples=3000)
+@settings(FUZZ, max_examples=3500)
 @given(data=st.data())
 def test_fit(data):
     X = data.draw(matrices())
