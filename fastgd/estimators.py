@@ -45,7 +45,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
     ) from exc
 
 from ._transaction import unchanged_on_error
-from ._validation import as_array, check_label_types, is_dask, keyword_hint, numeric_dtype, suggest_keywords
+from ._validation import as_array, check_label_types, is_dask, keyword_hint, suggest_keywords
 from .api import fit as _fit
 from .losses import LOSSES
 from .losses import names as loss_names
@@ -98,8 +98,8 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
         for name, a in (("X", X), ("y", y)):  # before scikit-learn's numpy messages: a ragged nested list,
             if a is not _NO_Y and a is not None:  # complex numbers in a list, named as such
                 arr = as_array(a, name)
-                if arr.dtype.kind == "c":
-                    numeric_dtype(arr.dtype, name)  # raises, naming the argument
+                if arr.dtype.kind == "c":  # scikit-learn's words (its checks match them), and the argument
+                    raise ValueError(f"Complex data not supported: {name} holds complex numbers (dtype {arr.dtype})")
         # scikit-learn's finiteness test sums the data in its own dtype: float16 [inf, -inf] warns
         with np.errstate(invalid="ignore", over="ignore"):
             if y is _NO_Y:

@@ -157,8 +157,7 @@ class Stream:
         )
         if problem.bad_row >= 0:
             raise v.report_nonfinite(X, problem.bad_row)
-        engine.check_statistics(problem)
-        engine.check_target_scale(problem, self.method)
+        engine.check_target_scale(problem, self.method, target=False)
         if self.theta is None:
             self._start(problem)
         order = Shuffler(problem.n, weights, o.shuffle, self._shuffle_state).next()
