@@ -317,7 +317,12 @@ class Problem:
         - ``"std_gradient"``: ‖∇F(θ)‖ in standardized, centered coordinates (the gradient mapping's
           with L1), divided by std(y) for a regression loss: scale-free in X (and y).
 
-        Returns (value, name)."""
+        Returns (value, name); inf where the gradient's norm overflows float64 (a huge penalty far
+        from its optimum: the fit has not converged)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._optimality(theta, grad, loss)
+
+    def _optimality(self, theta, grad, loss):
         objective = loss + self.penalty(theta)
         g = self._smooth_grad(theta, grad)
         mu = self.certificate_mu()

@@ -4,6 +4,9 @@ Errors name the argument, the offending value and, where there is one, the fix. 
 modifies the caller's arrays: a conversion makes a new array, a valid array passes as a view.
 """
 
+import difflib
+import functools
+import inspect
 import math
 import numbers
 import operator
@@ -14,6 +17,73 @@ METHODS = ("auto", "normal", "svd", "batch", "sgd", "minibatch")
 ITERATIVE = ("batch", "sgd", "minibatch")
 RECORD_PATH = (False, True, "epoch", "update")
 SHUFFLE = (True, False, "rows", "blocks")
+
+
+#: other libraries' names (scikit-learn's first) for fastgd's keywords: an unknown keyword
+#: found here is answered with fastgd's name, where the callee takes it
+OTHER_NAMES = {
+    "max_iter": "max_epochs",
+    "n_iter": "max_epochs",
+    "epochs": "max_epochs",
+    "n_epochs": "max_epochs",
+    "eta0": "learning_rate",
+    "eta": "learning_rate",
+    "lr": "learning_rate",
+    "step_size": "learning_rate",
+    "n_jobs": "n_threads",
+    "verbose": "progress",
+    "seed": "random_state",
+    "normalize": "standardize",
+    "solver": "method",
+    "sample_weights": "sample_weight",
+    "weights": "sample_weight",
+}
+
+
+def keyword_hint(name, valid, elsewhere=None):
+    """What to say of a keyword not in ``valid``: ``elsewhere``'s word on it if it has one,
+    fastgd's name for another library's, else the closest valid name (difflib), else the list."""
+    if elsewhere and name in elsewhere:
+        return f": {elsewhere[name]}"
+    ours = OTHER_NAMES.get(name)
+    if ours in valid:
+        return f": fastgd calls it {ours!r} (scikit-learn's {name}); pass {ours}= instead"
+    if elsewhere and ours in elsewhere:
+        return f": fastgd calls it {ours!r} (scikit-learn's {name}), and not here: {elsewhere[ours]}"
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6) if isinstance(name, str) else []
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; the keywords are {', '.join(sorted(valid))}"
+
+
+def unknown_keyword(name, valid, where, elsewhere=None):
+    """The TypeError's message for a keyword ``where`` does not take (Python's words, and a hint)."""
+    return f"{where} got an unexpected keyword argument {name!r}{keyword_hint(name, valid, elsewhere)}"
+
+
+def check_keywords(given, valid, where, elsewhere=None):
+    """A TypeError (as Python's own) for the first keyword of ``given`` not in ``valid``, with a suggestion."""
+    for name in given:
+        if name not in valid:
+            raise TypeError(unknown_keyword(name, valid, where, elsewhere))
+
+
+def suggest_keywords(func):
+    """``func`` (whose signature names every keyword it takes, no ``**kwargs``), answering an
+    unknown keyword with the closest valid one; ``inspect.signature`` still sees ``func``'s own
+    signature (scikit-learn reads an estimator's parameters from it)."""
+    parameters = inspect.signature(func).parameters
+    valid = frozenset(name for name, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    method = next(iter(parameters), None) == "self"
+
+    @functools.wraps(func)
+    def call(*args, **kwargs):
+        if not valid.issuperset(kwargs):
+            where = f"{type(args[0]).__name__}()" if method and args else f"{func.__name__}()"
+            check_keywords(kwargs, valid - {"self"}, where)
+        return func(*args, **kwargs)
+
+    return call
 
 
 def is_sparse(a):

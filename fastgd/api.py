@@ -13,6 +13,7 @@ from .options import make_options
 __all__ = ["FitState", "fit"]
 
 
+@v.suggest_keywords  # an unknown keyword: a TypeError naming the closest valid one
 def fit(
     X,
     y,

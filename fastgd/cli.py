@@ -7,6 +7,7 @@ line each, ``fastgd: warning: ...``.
 
 import argparse
 import csv
+import difflib
 import os
 import sys
 import time
@@ -360,7 +361,25 @@ def _parser():
     p = sub.add_parser("bench", help="the performance benchmark (fastgd beside numpy, scikit-learn, torch)")
     bench_args.add_arguments(p)
     p.set_defaults(run=_bench)
+    parser.commands = sub.choices  # the subcommands' parsers, for the suggestions of _unknown
     return parser
+
+
+def _unknown(parser, command, extra):
+    """argparse's "unrecognized arguments" error, with the closest option of the command for each
+    unknown option (argparse itself suggests none before Python 3.14)."""
+    options = [
+        s for a in parser.commands[command]._actions for s in a.option_strings if s.startswith("--") and s != "--help"
+    ]
+    hints = []
+    for arg in extra:
+        name = arg.partition("=")[0]
+        if name.startswith("-"):
+            close = difflib.get_close_matches(name.replace("_", "-"), options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{name}: did you mean {close[0]}?")
+    text = f"unrecognized arguments: {' '.join(extra)}"
+    parser.commands[command].error(f"{text} ({'; '.join(hints)})" if hints else text)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -369,7 +388,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """The ``fastgd`` command; returns its exit status (2 for any error, after one line on stderr)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _unknown(parser, args.command, extra)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning  # one line, no source path
         try:

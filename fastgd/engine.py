@@ -76,6 +76,7 @@ def run(problem, options, labels, validation=None):
     method = options.method
     if method in ("auto", "normal", "svd"):
         return closed_form(problem, method, labels)
+    check_target_scale(problem, method)
     if not options.standardize:
         warn_scales(problem)
     if method == "batch" and problem.spec.name == "squared" and not options.early_stopping:
@@ -117,6 +118,34 @@ def check_statistics(problem):
         )
     if not np.isfinite(problem.y_var):
         raise ValueError("y holds values too large to square in float64 (its variance overflows); rescale it")
+
+
+#: the losses that square the residual: their value at θ = 0 is y², which overflows beyond ~1.3e154
+SQUARING = ("squared", "squared_epsilon_insensitive")
+
+
+def check_target_scale(problem, method, target=True):
+    """Gradient descent on raw features reads their uncentered second moments: an error for an X column whose mean
+    square overflows float64 (its curvature would), and, on a squaring loss, for a y whose mean
+    square does (the loss near θ = 0 is about mean(y²): the fit could only report inf)."""
+    with np.errstate(over="ignore"):
+        squares = problem.mean * problem.mean + problem.std * problem.std
+    if not problem.standardized and not np.all(squares <= np.finfo(np.float64).max):  # standardized: read centered
+        col = int(np.flatnonzero(~(squares <= np.finfo(np.float64).max))[0])
+        raise ValueError(
+            f"X column {col} holds values too large to square in float64 (its mean is {problem.mean[col]:.3g}): "
+            f"{NAMES[method]} cannot take it; rescale the column"
+        )
+    if not target or problem.spec.name not in SQUARING:  # a stream reports such a chunk as its divergence
+        return
+    mean_square = problem.y_mean * problem.y_mean + problem.y_var  # Python floats: inf, never an exception
+    if not mean_square <= np.finfo(np.float64).max:
+        raise ValueError(
+            f"y is too large for {NAMES[method]} on the {problem.spec.name} loss: its mean is {problem.y_mean:.3g}, "
+            "and the loss of a prediction that far off (its square) overflows float64. Scale y (e.g. divide it by "
+            f"{abs(problem.y_mean):.0e} and multiply the fitted intercept and coef back), or use method='auto' "
+            "(a closed form: the squared loss without L1 or early stopping)"
+        )
 
 
 def initial_theta(problem, options):
@@ -168,6 +197,11 @@ def make_result(dtype, method, theta, labels, **fields):
     closed = method in ("normal", "svd")  # the closed forms solve exactly: their measure is 0
     fields.setdefault("optimality", 0.0 if closed else math.nan)
     fields.setdefault("optimality_measure", "closed_form" if closed else "none")
+    if dtype != np.float64 and np.isfinite(theta).all() and np.abs(theta).max(initial=0.0) > np.finfo(dtype).max:
+        raise ValueError(
+            f"the fitted coefficients reach {np.abs(theta).max():.3g}, beyond X's dtype {dtype} (at most "
+            f"{np.finfo(dtype).max:.3g}): pass X as float64, or rescale X or y"
+        )
     if theta.shape[0] == 1:
         intercept, coef = dtype.type(theta[0, 0]), theta[0, 1:].astype(dtype)
     else:
@@ -187,6 +221,11 @@ def closed_form(problem, method, labels):
     # the refined forms' loss comes from their compensated residuals: a plain pass would lose it
     # to cancellation where θ is large (an ill-conditioned X); else it is measured with a pass
     loss = problem.loss(model_theta) if solution.loss is None else solution.loss
+    if not math.isfinite(loss):
+        raise ValueError(
+            f"the {solution.method} solution's mean squared residual overflows float64 (y's values are too large to "
+            "square): scale y (divide it by a power of ten, and multiply the fitted intercept and coef back)"
+        )
     return make_result(
         problem.X.dtype, solution.method, theta, labels, loss=loss, objective=loss + problem.penalty(model_theta),
         history=np.empty(0), n_epochs=0, n_updates=0, converged=True, message=solution.message,
@@ -329,7 +368,10 @@ def diverged(problem, method, epoch, schedule, history, batch_size, loss=None):
 
 
 def blowup_threshold(problem, initial_loss):
-    return BLOWUP * max(initial_loss, problem.y_var, np.finfo(np.float64).tiny)
+    """The loss that counts as diverging: never beyond float64's range (an infinite loss diverges
+    even when the start's was infinite too)."""
+    big = np.finfo(np.float64).max
+    return min(BLOWUP * max(initial_loss, problem.y_var, np.finfo(np.float64).tiny), big)
 
 
 # ----------------------------------------------------------------------------------------------

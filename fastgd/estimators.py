@@ -45,7 +45,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
     ) from exc
 
 from ._transaction import unchanged_on_error
-from ._validation import as_array, check_label_types, is_dask
+from ._validation import as_array, check_label_types, is_dask, keyword_hint, suggest_keywords
 from .api import fit as _fit
 from .losses import LOSSES
 from .losses import names as loss_names
@@ -95,10 +95,16 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
     """scikit-learn's validate_data; Dask collections pass through untouched (never computed
     here: ``fastgd.fit`` runs them on the cluster), only their number of features recorded."""
     if not (is_dask(X) or is_dask(y)):
-        as_array(X, "X")  # a ragged nested list, named as such (before scikit-learn's numpy message)
-        if y is _NO_Y:
-            return validate_data(estimator, X, reset=reset, **kwargs)
-        return validate_data(estimator, X, y, reset=reset, **kwargs)
+        for name, a in (("X", X), ("y", y)):  # before scikit-learn's numpy messages: a ragged nested list,
+            if a is not _NO_Y and a is not None:  # complex numbers in a list, named as such
+                arr = as_array(a, name)
+                if arr.dtype.kind == "c":  # scikit-learn's words (its checks match them), and the argument
+                    raise ValueError(f"Complex data not supported: {name} holds complex numbers (dtype {arr.dtype})")
+        # scikit-learn's finiteness test sums the data in its own dtype: float16 [inf, -inf] warns
+        with np.errstate(invalid="ignore", over="ignore"):
+            if y is _NO_Y:
+                return validate_data(estimator, X, reset=reset, **kwargs)
+            return validate_data(estimator, X, y, reset=reset, **kwargs)
     n_features = X.shape[1] if len(X.shape) == 2 else 1
     if reset:
         estimator.n_features_in_ = n_features
@@ -124,7 +130,8 @@ def _classes_of(y):
 
         y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
         return np.asarray(da.unique(y).compute())
-    check_classification_targets(y)
+    with np.errstate(invalid="ignore", over="ignore"):  # scikit-learn casts float labels to int to test them
+        check_classification_targets(y)
     return np.unique(y)
 
 
@@ -144,6 +151,18 @@ class _GDModel:
         if not isinstance(self.loss, str) or self.loss not in self._losses:
             raise ValueError(f"{type(self).__name__} takes loss in {self._losses}, got loss={self.loss!r}")
         return self.loss
+
+    def set_params(self, **params):
+        """scikit-learn's ``set_params``; an unknown parameter's ValueError names the closest one."""
+        valid = self._get_param_names()
+        for key in params:
+            name = key.partition("__")[0]
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}(){keyword_hint(name, valid)} "
+                    f"(valid parameters are: {valid!r})"
+                )
+        return super().set_params(**params)
 
     def _model_args(self, loss):
         """The model's arguments, common to ``fastgd.fit`` and ``fastgd.Stream``."""
@@ -265,6 +284,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
 
     _losses = REGRESSION_LOSSES
 
+    @suggest_keywords  # a typo: a TypeError naming the closest parameter (the signature stays explicit)
     def __init__(
         self,
         *,
@@ -373,6 +393,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
 
     _losses = CLASSIFICATION_LOSSES
 
+    @suggest_keywords  # a typo: a TypeError naming the closest parameter (the signature stays explicit)
     def __init__(
         self,
         *,
@@ -420,7 +441,7 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        spec = LOSSES.get(self.loss)
+        spec = LOSSES.get(self.loss) if isinstance(self.loss, str) else None  # a bad loss: named by fit
         tags.classifier_tags.multi_class = spec is None or spec.multiclass is not None
         return tags
 
@@ -468,7 +489,8 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         first = getattr(self, "_stream", None) is None
         check_label_types(y)
         X, y = _validate(self, X, y, dtype=_DTYPES, reset=first and not self._fitted())
-        check_classification_targets(y)
+        with np.errstate(invalid="ignore", over="ignore"):  # as in _classes_of
+            check_classification_targets(y)
         if classes is not None:
             classes = np.unique(classes)
             if self._fitted() and not np.array_equal(classes, self.classes_):

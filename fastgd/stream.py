@@ -72,6 +72,16 @@ _NOT_ON_A_STREAM = dict(
     progress=False,
 )
 
+#: the keywords of a Stream, and what to do with those of fit that it does not take
+_KEYWORDS = frozenset((*_PARAMETERS, "classes"))
+_NOT_KEYWORDS = {
+    **{
+        name: "a stream takes one pass a chunk, with no stopping rule and the features as they come (fit takes it)"
+        for name in _NOT_ON_A_STREAM
+    },
+    "sample_weight": "pass it to partial_fit with each chunk",
+}
+
 
 class Stream:
     """SGD or mini-batch over a stream of chunks; ``partial_fit`` takes one chunk at a time.
@@ -88,7 +98,8 @@ class Stream:
     """
 
     def __init__(self, **parameters):
-        bound = _SIGNATURE.bind(self, **parameters)  # a TypeError names an unknown keyword
+        v.check_keywords(parameters, _KEYWORDS, "Stream()", _NOT_KEYWORDS)
+        bound = _SIGNATURE.bind(self, **parameters)
         bound.apply_defaults()
         keywords = dict(bound.arguments)
         del keywords["self"]
@@ -148,6 +159,7 @@ class Stream:
         )
         if problem.bad_row >= 0:
             raise v.report_nonfinite(X, problem.bad_row)
+        engine.check_target_scale(problem, self.method, target=False)
         if self.theta is None:
             self._start(problem)
         order = Shuffler(problem.n, weights, o.shuffle, self._shuffle_state).next()

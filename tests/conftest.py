@@ -31,3 +31,12 @@ def multi():
     X = rng.standard_normal((400, 5))
     y = 1.5 + X @ np.array([2.0, -1.0, 0.5, 0.0, 3.0]) + 0.3 * rng.standard_normal(400)
     return X, y
+
+
+def pytest_terminal_summary(terminalreporter):
+    """tests/test_fuzz.py's count of generated inputs, when it ran."""
+    import sys
+
+    fuzz = sys.modules.get("test_fuzz")
+    if fuzz is not None and fuzz.INPUTS["n"]:
+        terminalreporter.write_line(f"fuzz inputs: {fuzz.INPUTS['n']}")
