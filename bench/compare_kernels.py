@@ -1,8 +1,9 @@
-"""Old against new epoch kernels, interleaved in one process (so the machine's drift hits both
-alike): the gradient pass (serial, parallel), SGD and mini-batch epochs at n=1M d=32 float32 (the
-fast loop, standardized, the general loop), SGD and mini-batch epochs on a CSR matrix (the fast
-loop, L2 by scaled weights), and the Gram loop (20 000 steps, d=50).  The old kernels come from
-a checkout of commit 3709867 (before the grouped arguments), copied under another package name.
+"""Old against new epoch kernels, interleaved in one process (so the machine's drift hits both alike):
+the gradient pass (serial, parallel; the log loss with and without the gradient), SGD and mini-batch
+epochs at n=1M d=32 float32 (the fast loop, standardized, the general loop), SGD and mini-batch
+epochs on a CSR matrix (the fast loop, L2 by scaled weights), and the Gram loop (20 000 steps,
+d=50). The old kernels come from a checkout of commit 3709867 (before the grouped arguments), copied
+under another package name.
 
     git worktree add --detach /tmp/oldmain 3709867
     PYTHONPATH=. python bench/compare_kernels.py /tmp/oldmain   # "new": this checkout's fastgd
@@ -52,6 +53,7 @@ def dense_cases(old_k, rng):
     center, scale_inv = np.full(d, 0.1), np.full(d, 0.9)
     plain, opt = (True, 0, 0.0, 0.0, 0.0), (0, np.zeros(1), -1)
     log_l2 = (True, int(N.Loss.LOG), 0.0, 1e-4, 0.0)
+    log = (True, int(N.Loss.LOG), 0.0, 0.0, 0.0)
     theta, grad, work = np.zeros((1, d + 1)), np.zeros((1, d + 1)), np.zeros(N.work_shape(n, d + 1))
     state = np.zeros((2, 1, d + 1))
     rate, batch_rate = (0, np.array([1e-5]), 0), (0, np.array([1e-3]), 0)
@@ -75,6 +77,14 @@ def dense_cases(old_k, rng):
         "gradient pass, parallel": (
             lambda: N.loss_grad_parallel(X, y, None, theta, None, None, plain, grad, work),
             lambda: old_k.loss_grad_parallel(X, y, None, theta, None, None, plain, grad, work),
+        ),
+        "loss pass, log loss": (
+            lambda: N.loss_grad(X, yb, None, theta, None, None, log, None, work),
+            lambda: old_k.loss_grad(X, yb, None, theta, None, None, log, None, work),
+        ),
+        "gradient pass, log loss": (
+            lambda: N.loss_grad(X, yb, None, theta, None, None, log, grad, work),
+            lambda: old_k.loss_grad(X, yb, None, theta, None, None, log, grad, work),
         ),
         "SGD epoch": sgd((None, None), plain, None),
         "SGD epoch, standardized": sgd((center, scale_inv), plain, None),
