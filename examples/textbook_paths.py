@@ -35,7 +35,7 @@ except ImportError:
 matplotlib.use("Agg")
 import fastgd.plot  # noqa: E402
 
-ax = fastgd.plot.paths(fits, X, y)
+ax = fastgd.plot.paths(fits, X, y, zoom=True)  # the whole run, and beside it the region near the optimum
 out = sys.argv[1] if len(sys.argv) > 1 else "textbook_paths.png"
 ax.figure.savefig(out, dpi=100)
 print(f"wrote {out}")
