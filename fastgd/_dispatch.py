@@ -397,8 +397,10 @@ class GramLoss:
     def __init__(self, problem, gram=None):
         """``gram``: the ``closed_form.Gram`` sums, when already formed (the Dask backend sums
         them block by block); None reads X for them."""
-        G = gram if gram is not None else closed_form.gram(problem.X, problem.y, problem.mean,
-                                                           problem.fit_intercept, problem.weights)  # fmt: skip
+        if gram is None:  # y's sums may overflow (|y| ~ 1e200): s_yy is then inf, a loss the fit reports
+            with np.errstate(over="ignore", invalid="ignore"):
+                gram = closed_form.gram(problem.X, problem.y, problem.mean, problem.fit_intercept, problem.weights)
+        G = gram
         s = np.ones(problem.d) if problem.scale_inv is None else problem.scale_inv
         self.M = (G.A * s[:, None] * s[None, :]) / G.weight
         self.h = G.b * s / G.weight

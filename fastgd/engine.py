@@ -321,7 +321,9 @@ def distance_schedule(problem, method, rule, batch_size, theta, stream=False):
     problem.loss_grad(theta, grad)
     grad[:, 1:] += problem.l2 * theta[:, 1:]
     grad[:, 0] *= problem.fit_intercept
-    distance = float(np.linalg.norm(grad)) / max(problem.lipschitz(), 1e-300)
+    largest = float(np.max(np.abs(grad)))  # the norm scaled by it: no overflow on the way (a huge penalty)
+    norm = largest * float(np.linalg.norm(grad / largest)) if 0 < largest < math.inf else largest
+    distance = norm / max(problem.lipschitz(), 1e-300)
     if not math.isfinite(distance):  # an overflowing gradient: the fit's first pass reports it
         distance = 1.0
     eta0 = max(distance, np.finfo(np.float64).tiny)  # 0: θ0 is optimal, nothing to travel
