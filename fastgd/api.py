@@ -7,6 +7,7 @@ import numpy as np
 from . import _validation as v
 from . import engine
 from ._dispatch import Problem, thread_count
+from ._transaction import plain_interrupt
 from .engine import FitState
 from .options import make_options
 
@@ -231,7 +232,7 @@ def fit(
     validation = None
     if options.early_stopping:
         weights, validation = _split(weights, X.shape[0], options.validation_fraction, options.rng)
-    with thread_count(options.n_threads):
+    with thread_count(options.n_threads), plain_interrupt():  # Ctrl-C: a KeyboardInterrupt, never a SystemError
         problem = Problem(
             X, y, fit_intercept=options.fit_intercept, n_threads=options.n_threads, spec=spec, eps=options.eps,
             weights=_normalized(weights), l2=options.l2, l1=options.l1, n_outputs=n_outputs,

@@ -22,6 +22,7 @@ from . import schedules
 from ._dispatch import EXCESS_BOUND, GRAM_MAX_FEATURES, STD_GRADIENT
 from .exceptions import DivergenceError, FeatureScaleWarning, convergence_warning
 from .result import FitResult
+from .runner import SLICE_WORK
 
 __all__ = ["FitState", "auto_schedule", "distance_schedule", "diverged", "make_result", "run", "warn", "warn_scales"]
 
@@ -542,6 +543,8 @@ def batch(fit, theta):
     grad_tol = problem.gradient_threshold(tol, objective) if tol > 0 and by_gradient else -1.0
     history, path, reason, done = [], [theta.copy()] if options.record_path else None, None, 0
     per_call = 1 if observer is not None and observer.callback is not None else STEPS
+    if problem.gram is not None:  # O(d²) a step: at most runner.SLICE_WORK of them a call, for Ctrl-C
+        per_call = max(1, min(per_call, SLICE_WORK // (problem.d + 1) ** 2))
     opt = options.opt
     while done < max_epochs and reason is None and (observer is None or observer.stopped is None):
         etas = schedule.table(done, min(per_call, max_epochs - done))

@@ -15,13 +15,21 @@ import numpy as np
 
 from . import kernels as K
 from . import schedules
-from .kernels.codes import CENTERED_CSR, NEEDS_STATE, STATE_SLOTS
+from .kernels.codes import CENTERED_CSR, NEEDS_STATE, OK, SGD, STATE_SLOTS, TABLE
 from .kernels.sgd import is_plain
 
-__all__ = ["BLOCK_ROWS", "EpochRunner", "Epochs", "KernelMismatchError", "Shuffler", "plain_steps"]
+__all__ = ["BLOCK_ROWS", "SLICE_WORK", "EpochRunner", "Epochs", "KernelMismatchError", "Shuffler", "plain_steps"]
 
 #: rows per run of shuffle="blocks"
 BLOCK_ROWS = 64
+
+#: the work (multiply-adds: rows x K (d + 1), or stored entries for CSR) of one serial epoch
+#: kernel call: an epoch is cut into slices of about this much (tens of ms), so that Python,
+#: which sees a signal only between kernel calls, honours Ctrl-C within a fraction of a second
+SLICE_WORK = 2**24
+#: the work a row read counts for besides its multiply-adds (a read from a random place: ~90 ns
+#: an SGD step on 20M x 8 float32 rows, ~60 multiply-adds)
+ROW_WORK = 64
 
 
 class KernelMismatchError(RuntimeError):
@@ -110,7 +118,14 @@ class EpochRunner:
         """``run`` with the schedule as the kernels take it: its code and float64 parameters (a
         custom schedule's table of rates from ``t_start`` on)."""
         xs, y, w, where = data
-        status = self._call(xs, y, w, where, order, code, params, t_start, path)
+        status = OK
+        for a, b, u in self._slices(xs, order, path):  # u: the updates before position a
+            p = params[u:] if code == TABLE else params
+            part = None if path is None else path[u : u + self.updates(b - a)]
+            status = self._call(xs, y, w, where, order[a:b], code, p, t_start + u, part)
+            if status != OK:
+                status = status if status < 0 else u + status  # a code, or the failed update's position
+                break
         if status == NEEDS_STATE:
             raise KernelMismatchError(
                 f"internal error in fastgd: the epoch kernel refused the fast loop for model={self.model!r}, "
@@ -121,6 +136,40 @@ class EpochRunner:
                 "internal error in fastgd: a CSR epoch kernel was given a center; please report it"
             )
         return status
+
+    def _slices(self, xs, order, path):
+        """The positions [a, b) of the slices of ``order`` the kernel is called on, with the updates
+        made before a: bounded work for serial epochs (``SLICE_WORK``; mini-batch slices end at
+        batch boundaries), the whole order for local SGD (shards over the whole order: cutting it
+        would change the fit).  A CSR fit whose plain L2 steps keep the scaled weights (``a * v``,
+        folded into θ at the end of every call: ``kernels.sparse``) runs whole too, unless an
+        average or a path folds them after every update anyway: a fold between slices would round
+        differently.  Elsewhere a slice runs the same arithmetic as the whole epoch, bit for bit."""
+        n = order.shape[0]
+        if self.shards or (self.sparse and path is None and self.avg is None and self._scaled_l2()):
+            yield 0, n, 0
+            return
+        width = self.theta.size  # K (d + 1): the work of an update on a dense row
+        if self.sparse:  # the stored entries of a row on average (O(d) more with state or a penalty)
+            indptr = xs[2]
+            per_row = (int(indptr[-1]) / max(1, indptr.shape[0] - 1)) * self.theta.shape[0] + 1
+            per_row += 0 if self.plain and self.avg is None else width
+        else:
+            per_row = width
+        step = max(1, int(SLICE_WORK // (per_row + ROW_WORK)))
+        b = self.batch_size
+        if b:
+            step = max(b, step - step % b)
+        for a in range(0, n, step):
+            yield a, min(a + step, n), a if not b else a // b
+        if n == 0:
+            yield 0, 0, 0
+
+    def _scaled_l2(self):
+        """Whether CSR steps hold the coefficients as scaled weights: plain SGD steps with an L2
+        penalty and no L1 (``sparse._general_step`` and ``_sparse_batch_step``)."""
+        _, _, _, l2, l1 = self.model
+        return self.opt[0] == SGD and l2 > 0.0 and l1 == 0.0
 
     def _call(self, xs, y, w, where, order, code, params, t, path):
         data = (xs[0] if len(xs) == 1 else xs, y, w)
