@@ -11,7 +11,7 @@ from . import closed_form
 from . import kernels as K
 from ._validation import is_sparse
 from .losses import LOSSES
-from .runner import Epochs
+from .runner import SLICE_WORK, Epochs
 
 #: the Gram matrix is formed (precompute="auto", the curvature for the "auto" rates) up to this many features
 GRAM_MAX_FEATURES = 2048
@@ -113,11 +113,28 @@ class Problem:
         """The shape of θ in the kernels: (n_outputs, d + 1)."""
         return (self.n_outputs, self.d + 1)
 
+    def run_pass(self, y, weights, theta, model, grad, work):
+        """One pass of the loss (and gradient, ``grad`` not None) kernel over X: in calls of at
+        most ``runner.SLICE_WORK`` multiply-adds, each over whole row blocks of ``work``, so that
+        Ctrl-C is honoured between them; the blocks' sums are then combined once, in block order,
+        as one call would: the same bits."""
+        blocks = work.shape[0]
+        per_call = max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
+        if blocks <= per_call:
+            return self.pass_kernel(*self.xs, y, weights, theta, *self.where, model, grad, work)
+        for c0 in range(0, blocks, per_call):
+            c1 = min(c0 + per_call, blocks)
+            a, b = c0 * K.CHUNK, min(c1 * K.CHUNK, self.n)
+            xs = (*self.xs[:2], self.xs[2][a : b + 1]) if self.sparse else (self.xs[0][a:b],)
+            w = None if weights is None else weights[a:b]
+            self.pass_kernel(*xs, y[a:b], w, theta, *self.where, model, grad, work[c0:c1])
+        return K.combine_blocks(work, model[0], grad)
+
     def loss(self, theta, weights=False):
         """Mean loss of theta (model units; no penalty), weighted by the fit's weights, or by
         ``weights`` when given (e.g. those of a validation split)."""
         w = self.weights if weights is False else weights
-        return self.pass_kernel(*self.xs, self.y, w, theta, *self.where, self.model, None, self._work)
+        return self.run_pass(self.y, w, theta, self.model, None, self._work)
 
     def objective(self, theta):
         """The objective: mean loss + penalty."""
@@ -131,11 +148,11 @@ class Problem:
         after ``use_gram``: O(d²) instead of a pass over X)."""
         if self.gram is not None:
             return self.gram.loss_grad(theta, grad)
-        return self.pass_kernel(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
+        return self.run_pass(self.y, self.weights, theta, self.model, grad, self._work)
 
     def pass_loss_grad(self, theta, grad):
         """``loss_grad`` with a pass over X even on the Gram path (the final measure of a fit)."""
-        return self.pass_kernel(*self.xs, self.y, self.weights, theta, *self.where, self.model, grad, self._work)
+        return self.run_pass(self.y, self.weights, theta, self.model, grad, self._work)
 
     def solve(self, method, ridge=None):
         """The closed form ``method`` ("normal", "svd" or "auto") of the squared loss with the
@@ -177,7 +194,7 @@ class Problem:
             work = np.zeros(K.work_shape(self.n, self.d + 1))
 
             def hessian_times(v):
-                self.pass_kernel(*self.xs, zeros, self.weights, v, *self.where, self._square, self._grad, work)
+                self.run_pass(zeros, self.weights, v, self._square, self._grad, work)
                 return self._grad
 
             self._lipschitz = power_iteration(hessian_times, v, max_iter, rtol)

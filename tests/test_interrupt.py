@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 import fastgd
 from fastgd import engine, runner
+from fastgd import kernels as K
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGINT from a thread needs POSIX")
 
@@ -120,6 +121,10 @@ def _data():
 
 X_, Y_, XS_, YS_ = _data()
 W_ = np.random.default_rng(3).integers(0, 3, 240).astype(float)
+XB_ = np.random.default_rng(4).standard_normal((3 * K.CHUNK + 100, 4))
+YB_ = XB_ @ np.arange(1.0, 5.0) + np.random.default_rng(5).standard_normal(XB_.shape[0])
+WB_ = np.random.default_rng(6).uniform(0.0, 2.0, XB_.shape[0])
+XSB_ = sp.random(XB_.shape[0], 30, density=0.1, format="csr", random_state=7)
 
 SLICED = {
     "sgd": dict(X=X_, y=Y_, method="sgd"),
@@ -137,6 +142,11 @@ SLICED = {
     "csr_minibatch_path": dict(X=XS_, y=YS_, method="minibatch", batch_size=9, record_path="update"),
     "batch_gram": dict(X=X_, y=Y_, method="batch", precompute=True, penalty="l2", optimizer="adam"),
     "stream": None,
+    # passes over more than one block of kernels.CHUNK rows: one block a call when sliced
+    "batch_passes": dict(X=XB_, y=YB_, method="batch", precompute=False, sample_weight=WB_),
+    "batch_log_standardized": dict(X=XB_, y=YB_ > 0, method="batch", loss="log", standardize=True),
+    "csr_batch_softmax": dict(X=XSB_, y=np.digitize(XSB_ @ np.ones(30), [-0.5, 0.5]), method="batch", loss="softmax"),
+    "sgd_final_measure": dict(X=XB_, y=YB_, method="sgd", loss="huber"),
 }
 
 
@@ -161,6 +171,7 @@ def test_slices_are_bit_identical(name, monkeypatch):
         whole = _fit(name)
         monkeypatch.setattr(runner, "SLICE_WORK", 1)  # one row (or batch) a kernel call
         monkeypatch.setattr(engine, "SLICE_WORK", 1)  # one Gram step a call
+        monkeypatch.setattr("fastgd._dispatch.SLICE_WORK", 1)  # one block of a pass a call
         sliced = _fit(name)
     np.testing.assert_array_equal(sliced.coef, whole.coef)
     np.testing.assert_array_equal(sliced.intercept, whole.intercept)

@@ -52,6 +52,7 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``loss_grad``                mean loss and mean gradient over all rows (serial)
 ``loss_grad_parallel``       the same, blocks in parallel, bit-identical for any thread count
 ``work_shape``               shape of the ``work`` scratch array those two need (Python helper)
+``combine_blocks``           their last step alone: a pass made in calls over ranges of whole blocks
 ``update``                   one optimizer step with a given gradient (penalties included)
 ``penalty``                  the penalty term of theta
 ``stationarity``             norm of the (proximal) gradient mapping: 0 at the minimum
@@ -96,7 +97,7 @@ from .compensated import (
     two_prod,
     two_sum,
 )
-from .gradient import loss_grad, loss_grad_parallel, n_chunks, work_shape
+from .gradient import combine_blocks, loss_grad, loss_grad_parallel, n_chunks, work_shape
 from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
 from .optimizers import penalty, stationarity, update
@@ -122,6 +123,7 @@ __all__ = [
     "codes",
     "column_stats",
     "column_stats_parallel",
+    "combine_blocks",
     "csr_column_stats",
     "csr_loss_grad",
     "csr_loss_grad_parallel",

@@ -114,6 +114,17 @@ def combine_chunks(work, fit_intercept, grad):
 
 
 @njit(**KERNEL)
+def combine_blocks(work, fit_intercept, grad):
+    """``loss_grad``'s last step alone, over a ``work`` its block rows were written into by
+    calls on row ranges of whole blocks (``work[c0:c1]`` with the rows ``c0*CHUNK ...``): the
+    weighted mean loss returned, the mean gradient into ``grad`` (theta's shape) unless None —
+    the very bits one ``loss_grad`` call over all rows gives."""
+    if grad is None:  # resolved at compile time
+        return combine_chunks(work, fit_intercept, None)
+    return combine_chunks(work, fit_intercept, as_rows(grad))
+
+
+@njit(**KERNEL)
 def loss_grad(X, y, weights, theta, center, scale_inv, model, grad, work):
     """Mean loss of the model ``theta`` over all rows of ``X``, and its gradient.
 
@@ -145,4 +156,4 @@ def loss_grad_parallel(X, y, weights, theta, center, scale_inv, model, grad, wor
     return combine_chunks(work, model[0], as_rows(grad))
 
 
-__all__ = ["loss_grad", "loss_grad_parallel", "n_chunks", "work_shape"]
+__all__ = ["combine_blocks", "loss_grad", "loss_grad_parallel", "n_chunks", "work_shape"]
