@@ -65,8 +65,12 @@ class Shuffler:
 
     def next(self):
         """The order of the next epoch (the same array, refilled)."""
-        if self.shuffle == "rows":
-            K.shuffle(self.order, self.state)
+        if self.shuffle == "rows":  # in calls of SLICE_WORK / ROW_WORK swaps: Ctrl-C between them
+            step, high = max(1, SLICE_WORK // ROW_WORK), self.order.shape[0] - 1
+            while high > 0:
+                low = max(0, high - step)
+                K.shuffle_steps(self.order, self.state, high, low)
+                high = low
         elif self.shuffle == "blocks":
             K.shuffle_blocks(self._positions, self._runs, BLOCK_ROWS, self.state)
             if self._base is not None:

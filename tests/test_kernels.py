@@ -1192,3 +1192,19 @@ def test_plain_sgd_l1_is_cumulative_and_keeps_exact_zeros():
         expected, expected_path = ref.general_sgd_epoch(model, plain, X, y, expected, order, etas, 400 * epoch)
         np.testing.assert_allclose(path, expected_path, rtol=1e-10, atol=1e-12)
     assert np.count_nonzero(theta[0, 3:] == 0.0) == 4 and np.all(theta[0, 1:3] != 0.0)
+
+
+@pytest.mark.parametrize("step", [1, 7, 1000])
+def test_shuffle_steps_in_pieces_are_one_shuffle(step):
+    """shuffle_steps over consecutive ranges of steps = one shuffle: the same order, the same state."""
+    whole, state = np.arange(500, dtype=np.int64), np.array([11], dtype=np.uint64)
+    K.shuffle(whole, state)
+    pieces, state2 = np.arange(500, dtype=np.int64), np.array([11], dtype=np.uint64)
+    high = pieces.shape[0] - 1
+    while high > 0:
+        low = max(0, high - step)
+        assert K.shuffle_steps(pieces, state2, high, low) is None
+        high = low
+    np.testing.assert_array_equal(pieces, whole)
+    assert state2[0] == state[0]
+    assert not np.array_equal(whole, np.arange(500))

@@ -66,6 +66,7 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``learning_rates``           fill an array with ``eta(t_start + k)``
 ``shuffle``                  shuffle an int order in place (splitmix64 state, uint64[1])
 ``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
+``shuffle_steps``            a range of ``shuffle``'s steps: one shuffle in several short calls
 ``column_stats``             finiteness, column means and sums of squared deviations
 ``max_row_norm2``            largest squared row norm (optionally standardized); ``_parallel``: blocks
                              in parallel
@@ -101,7 +102,7 @@ from .gradient import combine_blocks, loss_grad, loss_grad_parallel, n_chunks, w
 from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
 from .optimizers import penalty, stationarity, update
-from .random import shuffle, shuffle_blocks
+from .random import shuffle, shuffle_blocks, shuffle_steps
 from .schedules import learning_rate, learning_rates
 from .sgd import sgd_epoch, sgd_epoch_local
 from .sparse import (
@@ -150,6 +151,7 @@ __all__ = [
     "sgd_epoch_local",
     "shuffle",
     "shuffle_blocks",
+    "shuffle_steps",
     "stationarity",
     "two_prod",
     "two_sum",

@@ -37,15 +37,30 @@ def next_below(state, k):
     return int((next_uint64(state) >> _S11) * _TO_UNIT * k)
 
 
-@njit(**KERNEL)
-def shuffle(order, state):
-    """Shuffle ``order`` (int32 or int64, 1-D) in place, uniformly, with generator ``state``."""
-    for i in range(order.shape[0] - 1, 0, -1):
+@njit(**INLINE)
+def _swaps(order, state, high, low):
+    """Fisher–Yates steps i = high, high - 1, ..., low + 1: swap order[i] with a random order[j],
+    j <= i."""
+    for i in range(high, low, -1):
         j = next_below(state, i + 1)
         tmp = order[i]
         order[i] = order[j]
         order[j] = tmp
+
+
+@njit(**KERNEL)
+def shuffle(order, state):
+    """Shuffle ``order`` (int32 or int64, 1-D) in place, uniformly, with generator ``state``."""
+    _swaps(order, state, order.shape[0] - 1, 0)
     return order
+
+
+@njit(**KERNEL)
+def shuffle_steps(order, state, high, low):
+    """The steps i = high ... low + 1 of ``shuffle``: calls with (n - 1, a), (a, b), ..., (z, 0)
+    shuffle ``order`` exactly as one ``shuffle`` call, with the same state (so a long shuffle
+    can be cut into short calls).  Returns nothing: no array to hand back to Python."""
+    _swaps(order, state, high, low)
 
 
 @njit(**KERNEL)
