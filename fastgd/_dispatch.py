@@ -9,6 +9,7 @@ import numpy as np
 
 from . import closed_form
 from . import kernels as K
+from ._transaction import interruptible
 from ._validation import is_sparse
 from .losses import LOSSES
 from .runner import SLICE_WORK, Epochs
@@ -159,7 +160,9 @@ class Problem:
         ridge term ``ridge = (l2, D)`` or None: a ``closed_form.Solution`` (θ [intercept, *coef]
         in original units, message, the path that ran, warnings)."""
         data = closed_form.Dense(self.X, self.y, self.mean, self.fit_intercept, self.weights, self.parallel)
-        return closed_form.solve(data, method, ridge)
+        if self.n * (self.d + 1) ** 2 <= SLICE_WORK:  # a few ms at most: no thread
+            return closed_form.solve(data, method, ridge)
+        return interruptible(closed_form.solve, data, method, ridge)  # LAPACK: Ctrl-C at once
 
     def epochs(self, theta, options):
         """The source of SGD / mini-batch epochs for ``engine.stochastic``: the epoch runner."""

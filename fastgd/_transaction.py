@@ -1,5 +1,7 @@
-"""A call that raises leaves its object as it was; a Ctrl-C is a KeyboardInterrupt."""
+"""A call that raises leaves its object as it was; a Ctrl-C is a KeyboardInterrupt, soon."""
 
+import contextvars
+import threading
 from contextlib import contextmanager
 
 
@@ -39,3 +41,31 @@ def unchanged_on_error(obj, arrays=()):
         for a, copy in copies:
             a[...] = copy
         raise
+
+
+def interruptible(fn, *args):
+    """``fn(*args)`` run in a worker thread while the main thread waits in short joins, so that a
+    Ctrl-C raises its KeyboardInterrupt at once even while ``fn`` sits in one long call that
+    Python cannot interrupt (LAPACK: numpy and scipy release the GIL there).  The worker is then
+    left to finish on its own and its result is dropped: ``fn`` must write only to objects of its
+    own.  It runs in a copy of the caller's context (numpy's errstate, warnings filters are
+    global); whatever it raises is raised here.  Outside the main thread, which alone receives
+    signals, ``fn`` simply runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+    outcome = {}
+
+    def work():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as error:  # handed to the caller, whatever it is
+            outcome["error"] = error
+
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(work,), name="fastgd-closed-form", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -70,6 +70,19 @@ def test_fit_interrupted_quickly(big, name):
     assert interrupted(lambda: fastgd.fit(X, y, **kw)) < LIMIT
 
 
+def test_closed_form_interrupted_quickly():
+    """svd's QR of 200k x 300 rows is one LAPACK call of seconds: the fit waits for it in a worker
+    thread (``_transaction.interruptible``), so Ctrl-C raises at once; the worker's result is
+    dropped when it finishes.  Afterwards a fit runs as usual."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200_000, 300))
+    y = X[:, 0] + rng.standard_normal(200_000)
+    fastgd.fit(X[:3000], y[:3000], method="svd")  # compiled before the clock runs
+    assert interrupted(lambda: fastgd.fit(X, y, method="svd")) < LIMIT
+    small = fastgd.fit(X[:3000, :5], y[:3000], method="svd")
+    np.testing.assert_allclose(small.theta, np.linalg.lstsq(np.c_[np.ones(3000), X[:3000, :5]], y[:3000])[0])
+
+
 def test_sparse_sgd_interrupted_quickly(big):
     X, y = big
     Xs = sp.csr_matrix(X[:400_000])
