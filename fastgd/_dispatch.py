@@ -82,8 +82,9 @@ class Problem:
             self.pass_kernel = K.loss_grad_parallel if parallel else K.loss_grad
             self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
         self.std = np.sqrt(m2 / self.n)
-        y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments by the same kernel: no n-sized temporaries
-        stats(y.reshape(-1, 1), y_mean, y_m2, np.zeros((K.n_chunks(self.n), 4)))
+        y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments, column_stats's bits: no n-sized temporaries
+        vector_stats = K.vector_stats_parallel if parallel else K.vector_stats
+        vector_stats(y, y_mean, y_m2, np.zeros((K.n_chunks(self.n), 4)))
         self.y_mean, self.y_var = float(y_mean[0]), float(y_m2[0]) / self.n
         self.center = self.scale_inv = None  # read X as is
         self._work = np.zeros(K.work_shape(self.n, n_outputs * (self.d + 1)))

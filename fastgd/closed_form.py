@@ -97,26 +97,31 @@ def gram(X, y, mean, fit_intercept, weights=None):
     """
     if hasattr(X, "indptr"):  # scipy.sparse CSR
         return _sparse_gram(X, y, fit_intercept, weights)
-    d = X.shape[1]
+    n, d = X.shape
     A, b, s = np.zeros((d, d)), np.zeros(d), np.zeros(d)
     shift = float(y[0]) if fit_intercept else 0.0
     sy = syy = weight = 0.0
-    for start in range(0, X.shape[0], _BLOCK):
-        Z = X[start : start + _BLOCK].astype(np.float64)
-        r = y[start : start + _BLOCK].astype(np.float64)
+    # one float64 block, reused: the shifted rows are written into it (no astype copy and no
+    # temporary per block), and Z.T @ Z of one array is BLAS's syrk; the column sums are a gemv
+    # (numpy's sum over axis 0 of a narrow block cost as much as the product)
+    buffer, ones = np.empty((min(_BLOCK, n), d)), np.ones(min(_BLOCK, n))
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        Z = buffer[: stop - start]
+        _shifted(X[start:stop], mean if fit_intercept else None, Z)
+        r = y[start:stop].astype(np.float64)
         if fit_intercept:
-            Z -= mean
             r -= shift
         if weights is None:
-            wZ, wr = Z, r
-            weight += Z.shape[0]
+            w, wZ, wr = ones[: stop - start], Z, r
+            weight += stop - start
         else:
-            w = weights[start : start + _BLOCK]
+            w = weights[start:stop]
             wZ, wr = Z * w[:, None], w * r
             weight += float(w.sum())
         A += Z.T @ wZ
         b += wZ.T @ r
-        s += wZ.sum(axis=0)
+        s += w @ Z
         sy += float(wr.sum())
         syy += float(wr @ r)
     if not fit_intercept:
@@ -125,6 +130,16 @@ def gram(X, y, mean, fit_intercept, weights=None):
     A -= np.outer(s, dx)
     b -= s * dy
     return Gram(A, b, mean + dx, shift + dy, max(syy - sy * dy, 0.0), weight)
+
+
+def _shifted(rows, mean, out):
+    """out = rows - mean (rows as is without ``mean``) in float64, into the preallocated ``out``."""
+    if rows.dtype == np.float64 and mean is not None:
+        np.subtract(rows, mean, out=out)
+        return
+    np.copyto(out, rows)  # float32: the exact up-cast, then the float64 subtraction (as astype did)
+    if mean is not None:
+        out -= mean
 
 
 def _sparse_gram(X, y, fit_intercept, weights):

@@ -236,14 +236,16 @@ def closed_form(problem, method, labels):
 def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measured=None):
     """The FitResult of an iterative fit: the optimality measure at the final θ (with the final
     loss, one pass), the verdict (and its ConvergenceWarning), the path in original units.
-    ``measured``: (θ, loss, value) of a measure already taken at θ, else None."""
+    ``measured``: (θ, loss, value) of a pass already made at θ (value None: a loss-only pass), else None:
+    the final loss (and measure) are then taken from it, not from another pass over X."""
     problem, options = fit.problem, fit.options
     tol, max_epochs = options.tol, options.max_epochs
     theta = watch.final(theta)
+    known = measured is not None and np.array_equal(measured[0], theta)
     if watch.certifies and tol == 0:  # no stopping rule: nothing to measure (no gradient pass)
-        loss, value, name, converged = problem.loss(theta), math.nan, "none", False
+        loss, value, name, converged = measured[1] if known else problem.loss(theta), math.nan, "none", False
     elif watch.certifies:
-        if measured is not None and np.array_equal(measured[0], theta):
+        if known and measured[2] is not None:
             loss, value = measured[1], measured[2]
         else:
             loss, value = measure(problem, theta)
@@ -252,7 +254,7 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
         if converged and reason is None:
             reason = certified(name, value, tol)
     else:
-        loss = problem.loss(theta)  # measured with a pass, not expanded from the Gram matrix
+        loss = measured[1] if known else problem.loss(theta)  # a pass, not expanded from the Gram matrix
         value, name = watch.plateau(), watch.measure_name()
         converged = reason is not None
     stopped = fit.observer.stopped if fit.observer is not None else None
@@ -626,7 +628,14 @@ def stochastic(fit, theta):
         if status != K.codes.OK:
             raise diverged(problem, method, epoch, schedule, history, b)
         if objective is None:
-            objective = problem.objective(current)
+            # one pass gives the epoch's objective and what ``finish`` needs at the end: the loss, and
+            # on the last epoch of a certified fit its gradient too (the optimality measure)
+            if epoch == options.max_epochs and watch.certifies and options.tol > 0:
+                loss, value = measure(problem, current)
+            else:
+                loss, value = problem.loss(current), None
+            measured = (current.copy(), loss, value)
+            objective = loss + problem.penalty(current)
         if not objective <= limit:
             raise diverged(problem, method, epoch, schedule, history, b, objective)
         history.append(objective)
@@ -639,8 +648,10 @@ def stochastic(fit, theta):
                 reason = watch.reason()
                 break
             if epoch >= next_check:  # the plateau: measure (again only after another n_iter_no_change epochs)
-                loss, value = measure(problem, current)
-                measured = (current.copy(), loss, value)
+                if measured is None or measured[2] is None or not np.array_equal(measured[0], current):
+                    loss, value = measure(problem, current)
+                    measured = (current.copy(), loss, value)
+                value = measured[2]
                 if value <= options.tol:
                     reason = certified(problem.measure_name(), value, options.tol)
                     break

@@ -68,6 +68,7 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
 ``shuffle_steps``            a range of ``shuffle``'s steps: one shuffle in several short calls
 ``column_stats``             finiteness, column means and sums of squared deviations
+``vector_stats``             the same of one vector (y), its sums in a register: ``column_stats``'s bits
 ``max_row_norm2``            largest squared row norm (optionally standardized); ``_parallel``: blocks
                              in parallel
 ``residual_gradient``        double-double residuals ``y - Xθ`` and their gradient sums (compensated:
@@ -113,7 +114,14 @@ from .sparse import (
     csr_minibatch_epoch,
     csr_sgd_epoch,
 )
-from .stats import column_stats, column_stats_parallel, max_row_norm2, max_row_norm2_parallel
+from .stats import (
+    column_stats,
+    column_stats_parallel,
+    max_row_norm2,
+    max_row_norm2_parallel,
+    vector_stats,
+    vector_stats_parallel,
+)
 
 __all__ = [
     "CHUNK",
@@ -156,5 +164,7 @@ __all__ = [
     "two_prod",
     "two_sum",
     "update",
+    "vector_stats",
+    "vector_stats_parallel",
     "work_shape",
 ]

@@ -16,6 +16,11 @@ depend on it, never on the number of threads.
 
 FASTMATH = {"arcp", "contract", "afn", "reassoc"}
 
+#: FASTMATH without reassociation: a scalar reduction stays in its written order (its sum in a
+#: register, never split into vector lanes), so a sum over rows is the same row-order sum as one
+#: accumulated through memory, without the store and reload per row
+ORDERED = FASTMATH - {"reassoc"}
+
 #: options of every serial kernel
 KERNEL = dict(cache=True, nogil=True, fastmath=FASTMATH)
 #: options of every small helper inlined into a kernel
@@ -26,6 +31,10 @@ INLINE = dict(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
 HELPER = KERNEL
 #: options of the parallel twin of a reduction kernel
 PARALLEL = dict(KERNEL, parallel=True)
+#: ... of the kernels of one ordered sum (``ORDERED``), their helpers and their parallel twins
+ORDERED_KERNEL = dict(KERNEL, fastmath=ORDERED)
+ORDERED_INLINE = dict(INLINE, fastmath=ORDERED)
+ORDERED_PARALLEL = dict(PARALLEL, fastmath=ORDERED)
 #: options of the compensated (error-free) kernels: IEEE arithmetic exactly as written
 EXACT = dict(cache=True, nogil=True, fastmath=False)
 #: ... their inlined helpers, and their parallel twins

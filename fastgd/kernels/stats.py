@@ -8,7 +8,7 @@ Chan's pairwise formula, so the result is the same for any number of threads.
 import numpy as np
 from numba import njit, prange
 
-from ._config import CHUNK, INLINE, KERNEL, PARALLEL
+from ._config import CHUNK, INLINE, KERNEL, ORDERED_INLINE, ORDERED_KERNEL, ORDERED_PARALLEL, PARALLEL
 
 
 @njit(**INLINE)
@@ -85,6 +85,53 @@ def column_stats_parallel(X, mean, m2, work):
     for c in prange(work.shape[0]):
         _block(X, c, work[c])
     return _combine(X, work, mean, m2)
+
+
+@njit(**ORDERED_INLINE)
+def _vector_block(y, c, acc):
+    """``_block`` of the one column y (n,): acc = [mean, M2, first non-finite row or -1, rows].
+    The sums run in a register, in row order (``ORDERED``: no reassociation), the sums of ``_block``
+    on ``y.reshape(-1, 1)`` (to an ulp: LLVM may contract or fold ``_block``'s differently), whose
+    one-column loop through memory ran about 10x slower (half the time of the X pass at d = 20)."""
+    start = c * CHUNK
+    stop = min(start + CHUNK, y.shape[0])
+    rows = stop - start
+    shift = np.float64(y[0])
+    acc[2] = -1.0
+    acc[3] = rows
+    total = 0.0
+    for i in range(start, stop):
+        total += np.float64(y[i]) - shift
+    if not np.isfinite(total):  # a NaN or inf, or (none found) an overflow: reported as _block does
+        for i in range(start, stop):
+            if not np.isfinite(y[i]):
+                acc[0] = acc[1] = 0.0
+                acc[2] = i
+                return
+    mean = total / rows
+    squares = 0.0
+    for i in range(start, stop):
+        dev = (np.float64(y[i]) - shift) - mean
+        squares += dev * dev
+    acc[0] = mean
+    acc[1] = squares
+
+
+@njit(**ORDERED_KERNEL)
+def vector_stats(y, mean, m2, work):
+    """``column_stats`` of a vector y (n,) (float32/float64): mean and m2 (1,) float64, zero on entry;
+    work: (n_chunks(n), 4) float64.  ``column_stats(y.reshape(-1, 1), ...)`` to an ulp, 10x faster."""
+    for c in range(work.shape[0]):
+        _vector_block(y, c, work[c])
+    return _combine(y.reshape(-1, 1), work, mean, m2)
+
+
+@njit(**ORDERED_PARALLEL)
+def vector_stats_parallel(y, mean, m2, work):
+    """``vector_stats`` with blocks in parallel: the same arguments, the same bits."""
+    for c in prange(work.shape[0]):
+        _vector_block(y, c, work[c])
+    return _combine(y.reshape(-1, 1), work, mean, m2)
 
 
 @njit(**INLINE)
