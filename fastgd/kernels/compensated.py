@@ -29,7 +29,9 @@ of the sums into FMAs with other roundings; both silently return plain float64 r
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._config import CHUNK, EXACT, EXACT_INLINE, EXACT_PARALLEL
@@ -46,6 +48,66 @@ def _fma(typingctx, a, b, c):
 
     def codegen(context, builder, signature, args):
         return builder.fma(*args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _transpose4(typingctx, X, r, c, Zt, i):
+    """``Zt[c:c + 4, i:i + 4] = X[r:r + 4, c:c + 4].T`` (as float64), by four vector loads,
+    eight shuffles and four vector stores: the loop vectorizer would scatter the stores
+    (``vscatterqpd``, slow), one element each.  No bounds checks: the caller's indices are in range."""
+    sig = types.void(X, r, c, Zt, i)
+
+    def codegen(context, builder, signature, args):
+        xty, _, _, zty, _ = signature.args
+        xv, rv, cv, zv, iv = args
+        xa = context.make_array(xty)(context, builder, xv)
+        za = context.make_array(zty)(context, builder, zv)
+        src = context.get_value_type(xty.dtype)
+        f64 = ir.DoubleType()
+        rows = []
+        for k in range(4):
+            rk = builder.add(rv, ir.Constant(rv.type, k))
+            ptr = cgutils.get_item_pointer2(
+                context,
+                builder,
+                data=xa.data,
+                shape=cgutils.unpack_tuple(builder, xa.shape),
+                strides=cgutils.unpack_tuple(builder, xa.strides),
+                layout=xty.layout,
+                inds=[rk, cv],
+            )
+            vec = builder.load(builder.bitcast(ptr, ir.VectorType(src, 4).as_pointer()), align=1)
+            if src != f64:
+                vec = builder.fpext(vec, ir.VectorType(f64, 4))
+            rows.append(vec)
+
+        def shuf(a, b, mask):
+            return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 4), mask))
+
+        a, b, cc, dd = rows
+        t0, t1 = shuf(a, b, [0, 4, 1, 5]), shuf(a, b, [2, 6, 3, 7])
+        t2, t3 = shuf(cc, dd, [0, 4, 1, 5]), shuf(cc, dd, [2, 6, 3, 7])
+        cols = [
+            shuf(t0, t2, [0, 1, 4, 5]),
+            shuf(t0, t2, [2, 3, 6, 7]),
+            shuf(t1, t3, [0, 1, 4, 5]),
+            shuf(t1, t3, [2, 3, 6, 7]),
+        ]
+        for k in range(4):
+            ck = builder.add(cv, ir.Constant(cv.type, k))
+            ptr = cgutils.get_item_pointer2(
+                context,
+                builder,
+                data=za.data,
+                shape=cgutils.unpack_tuple(builder, za.shape),
+                strides=cgutils.unpack_tuple(builder, za.strides),
+                layout=zty.layout,
+                inds=[ck, iv],
+            )
+            builder.store(cols[k], builder.bitcast(ptr, ir.VectorType(f64, 4).as_pointer()), align=8)
+        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -87,12 +149,25 @@ def _residuals(X, y, start, rows, theta, theta_lo, Zt, p, s, s_lo):
     about eps³ Σ|x_j θ_j| (Dot2 alone leaves eps²); the low parts of θ (the accurate path keeps
     its iterate in double-double) enter the error sum the same way.  The tile is transposed
     into ``Zt`` (d, TILE) first, so that the loops run across the rows of the tile, which are
-    independent: LLVM vectorizes them without reordering any row's sum."""
+    independent: LLVM vectorizes them (8 rows per zmm, behind runtime alias checks of p, s,
+    s_lo and Zt) without reordering any row's sum.  The transpose goes by 4 x 4 blocks of
+    vector loads and shuffles (``_transpose4``); written as a loop, it vectorized into
+    ``vscatterqpd`` stores, measured at ~28% of the pass (n=1e6, d=20)."""
     d = X.shape[1]
-    for i in range(rows):
-        x = X[start + i]
+    i = 0
+    while i + 4 <= rows:
+        j = 0
+        while j + 4 <= d:
+            _transpose4(X, start + i, j, Zt, i)
+            j += 4
+        for jj in range(j, d):
+            for k in range(4):
+                Zt[jj, i + k] = np.float64(X[start + i + k, jj])
+        i += 4
+    for k in range(i, rows):
+        x = X[start + k]
         for j in range(d):
-            Zt[j, i] = np.float64(x[j])
+            Zt[j, k] = np.float64(x[j])
     t0 = theta[0]
     for i in range(rows):
         a, b = two_sum(np.float64(y[start + i]), -t0)
