@@ -66,18 +66,16 @@ def _transpose4(typingctx, X, r, c, Zt, i):
         za = context.make_array(zty)(context, builder, zv)
         src = context.get_value_type(xty.dtype)
         f64 = ir.DoubleType()
+
+        def item(ary, ty, inds):  # the address of ary[inds]
+            shape, strides = cgutils.unpack_tuple(builder, ary.shape), cgutils.unpack_tuple(builder, ary.strides)
+            return cgutils.get_item_pointer2(
+                context, builder, data=ary.data, shape=shape, strides=strides, layout=ty.layout, inds=inds
+            )
+
         rows = []
         for k in range(4):
-            rk = builder.add(rv, ir.Constant(rv.type, k))
-            ptr = cgutils.get_item_pointer2(
-                context,
-                builder,
-                data=xa.data,
-                shape=cgutils.unpack_tuple(builder, xa.shape),
-                strides=cgutils.unpack_tuple(builder, xa.strides),
-                layout=xty.layout,
-                inds=[rk, cv],
-            )
+            ptr = item(xa, xty, [builder.add(rv, ir.Constant(rv.type, k)), cv])
             vec = builder.load(builder.bitcast(ptr, ir.VectorType(src, 4).as_pointer()), align=1)
             if src != f64:
                 vec = builder.fpext(vec, ir.VectorType(f64, 4))
@@ -96,16 +94,7 @@ def _transpose4(typingctx, X, r, c, Zt, i):
             shuf(t1, t3, [2, 3, 6, 7]),
         ]
         for k in range(4):
-            ck = builder.add(cv, ir.Constant(cv.type, k))
-            ptr = cgutils.get_item_pointer2(
-                context,
-                builder,
-                data=za.data,
-                shape=cgutils.unpack_tuple(builder, za.shape),
-                strides=cgutils.unpack_tuple(builder, za.strides),
-                layout=zty.layout,
-                inds=[ck, iv],
-            )
+            ptr = item(za, zty, [builder.add(cv, ir.Constant(cv.type, k)), iv])
             builder.store(cols[k], builder.bitcast(ptr, ir.VectorType(f64, 4).as_pointer()), align=8)
         return context.get_dummy_value()
 
