@@ -122,11 +122,12 @@ class EpochRunner:
         """``run`` with the schedule as the kernels take it: its code and float64 parameters (a
         custom schedule's table of rates from ``t_start`` on)."""
         xs, y, w, where = data
+        groups = (xs[0] if len(xs) == 1 else xs, y, w), where if len(where) == 2 else (None, *where)
         status = OK
         for a, b, u in self._slices(xs, order, path):  # u: the updates before position a
             p = params[u:] if code == TABLE else params
             part = None if path is None else path[u : u + self.updates(b - a)]
-            status = self._call(xs, y, w, where, order[a:b], code, p, t_start + u, part)
+            status = self._call(*groups, order[a:b], code, p, t_start + u, part)
             if status != OK:
                 status = status if status < 0 else u + status  # a code, or the failed update's position
                 break
@@ -175,9 +176,8 @@ class EpochRunner:
         _, _, _, l2, l1 = self.model
         return self.opt[0] == SGD and l2 > 0.0 and l1 == 0.0
 
-    def _call(self, xs, y, w, where, order, code, params, t, path):
-        data = (xs[0] if len(xs) == 1 else xs, y, w)
-        view = where if len(where) == 2 else (None, *where)
+    def _call(self, data, view, order, code, params, t, path):
+        """One kernel call; data = (X, y, weights) and view = (center, scale_inv) as the kernels take them."""
         schedule, b = (code, params, t), self.batch_size
         if self.shards:
             shards = (self.thetas, self.state, self.status)
