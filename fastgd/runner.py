@@ -99,6 +99,8 @@ class EpochRunner:
         else:
             self.state = None if self.plain else (np.zeros((STATE_SLOTS, *shape)) if state is None else state)
         self.avg = theta.copy() if opt[2] >= 0 else None
+        #: CSR: the scaled weights' factor carried from slice to slice, folded into θ after the last
+        self.carry = np.ones(1) if sparse else None
 
     @property
     def current(self):
@@ -123,13 +125,24 @@ class EpochRunner:
         custom schedule's table of rates from ``t_start`` on)."""
         xs, y, w, where = data
         status = OK
-        for a, b, u in self._slices(xs, order, path):  # u: the updates before position a
-            p = params[u:] if code == TABLE else params
-            part = None if path is None else path[u : u + self.updates(b - a)]
-            status = self._call(xs, y, w, where, order[a:b], code, p, t_start + u, part)
-            if status != OK:
-                status = status if status < 0 else u + status  # a code, or the failed update's position
-                break
+        if self.shards:  # every call runs the same part of each shard, on the whole order
+            for part in self._parts(order.shape[0]):
+                status = self._call(xs, y, w, where, order, code, params, t_start, None, part)
+                if status != OK:  # a code, or the epoch's offset k K + s already
+                    break
+        else:
+            for a, b, u in self._slices(xs, order, path):  # u: the updates before position a
+                p = params[u:] if code == TABLE else params
+                part = None if path is None else path[u : u + self.updates(b - a)]
+                status = self._call(xs, y, w, where, order[a:b], code, p, t_start + u, part)
+                if status != OK:
+                    status = status if status < 0 else u + status  # a code, or the failed update's position
+                    break
+            if self.sparse:  # the kernel's own fold (``sparse.fold``: one multiplication, the same bits)
+                rows = self.theta.reshape(-1, self.theta.shape[-1])
+                if self.carry[0] != 1.0:
+                    rows[:, 1:] *= self.carry[0]
+                self.carry[0] = 1.0
         if status == NEEDS_STATE:
             raise KernelMismatchError(
                 f"internal error in fastgd: the epoch kernel refused the fast loop for model={self.model!r}, "
@@ -150,14 +163,11 @@ class EpochRunner:
         average or a path folds them after every update anyway: a fold between slices would round
         differently.  Elsewhere a slice runs the same arithmetic as the whole epoch, bit for bit."""
         n = order.shape[0]
-        if self.shards or (self.sparse and path is None and self.avg is None and self._scaled_l2()):
-            yield 0, n, 0
-            return
         width = self.theta.size  # K (d + 1): the work of an update on a dense row
-        if self.sparse:  # the stored entries of a row on average (O(d) more with state or a penalty)
+        if self.sparse:  # the stored entries of a row on average, O(d) more where a step touches every coordinate
             indptr = xs[2]
             per_row = (int(indptr[-1]) / max(1, indptr.shape[0] - 1)) * self.theta.shape[0] + 1
-            per_row += 0 if self.plain and self.avg is None else width
+            per_row += 0 if self._sparse_steps() and self.avg is None and path is None else width
         else:
             per_row = width
         step = max(1, int(SLICE_WORK // (per_row + ROW_WORK)))
@@ -169,22 +179,32 @@ class EpochRunner:
         if n == 0:
             yield 0, 0, 0
 
-    def _scaled_l2(self):
-        """Whether CSR steps hold the coefficients as scaled weights: plain SGD steps with an L2
-        penalty and no L1 (``sparse._general_step`` and ``_sparse_batch_step``)."""
-        _, _, _, l2, l1 = self.model
-        return self.opt[0] == SGD and l2 > 0.0 and l1 == 0.0
+    def _parts(self, n):
+        """The parts (a, b) of a local-SGD epoch over n rows: every shard's updates a .. b - 1 a
+        call, about ``SLICE_WORK`` over all shards (``kernels.sgd_epoch_local``'s part)."""
+        longest = self.updates(n)
+        rows = max(1, int(SLICE_WORK // (self.theta.size + ROW_WORK)))  # rows a call, over all shards
+        step = max(1, rows // (self.shards * max(1, self.batch_size)))
+        for a in range(0, longest, step):
+            yield a, min(a + step, longest)
+        if longest == 0:
+            yield 0, 0
 
-    def _call(self, xs, y, w, where, order, code, params, t, path):
+    def _sparse_steps(self):
+        """Whether CSR steps touch the row's entries only: plain SGD steps without L1 (an L2 decay
+        goes into the scaled weights' factor: ``sparse._general_step`` and ``_sparse_batch_step``)."""
+        return self.opt[0] == SGD and self.model[4] == 0.0
+
+    def _call(self, xs, y, w, where, order, code, params, t, path, part=None):
         data = (xs[0] if len(xs) == 1 else xs, y, w)
         view = where if len(where) == 2 else (None, *where)
         schedule, b = (code, params, t), self.batch_size
         if self.shards:
             shards = (self.thetas, self.state, self.status)
             if not b:
-                return K.sgd_epoch_local(data, view, self.model, schedule, self.theta, order, shards)
-            return K.minibatch_epoch_local(data, view, self.model, schedule, self.theta, (order, b), shards)
-        optimizer = (self.opt, self.state, self.avg)
+                return K.sgd_epoch_local(data, view, self.model, schedule, self.theta, order, shards, part)
+            return K.minibatch_epoch_local(data, view, self.model, schedule, self.theta, (order, b), shards, part)
+        optimizer = (self.opt, self.state, self.avg, self.carry) if self.sparse else (self.opt, self.state, self.avg)
         if not b:
             sgd_epoch = K.csr_sgd_epoch if self.sparse else K.sgd_epoch
             return sgd_epoch(data, view, self.model, optimizer, schedule, self.theta, order, path)

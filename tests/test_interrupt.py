@@ -147,6 +147,23 @@ SLICED = {
     "batch_log_standardized": dict(X=XB_, y=YB_ > 0, method="batch", loss="log", standardize=True),
     "csr_batch_softmax": dict(X=XSB_, y=np.digitize(XSB_ @ np.ones(30), [-0.5, 0.5]), method="batch", loss="softmax"),
     "sgd_final_measure": dict(X=XB_, y=YB_, method="sgd", loss="huber"),
+    # local SGD: every call runs the same part of each shard (kernels.sgd_epoch_local's part)
+    "local_sgd_l2": dict(X=XB_, y=YB_, method="sgd", n_threads=2, penalty="l2", alpha=1e-2, sample_weight=WB_),
+    "local_minibatch_l2_custom_rate": dict(
+        X=XB_,
+        y=YB_ > 0,
+        method="minibatch",
+        loss="log",
+        batch_size=7,
+        n_threads=2,
+        penalty="l2",
+        alpha=1e-2,
+        learning_rate=lambda t: 0.01,
+    ),
+    # CSR plain steps with L2: the scaled weights' factor carried from slice to slice (runner.carry)
+    "csr_sgd_l2": dict(X=XSB_, y=XSB_ @ np.ones(30) > 0.3, method="sgd", loss="log", penalty="l2", alpha=1e-3),
+    "csr_sgd_l2_rescaled": dict(X=XS_, y=YS_, method="sgd", loss="hinge", penalty="l2", alpha=20.0),
+    "csr_minibatch_l2": dict(X=XSB_, y=XSB_ @ np.ones(30), method="minibatch", batch_size=9, penalty="l2", alpha=1e-2),
 }
 
 
@@ -181,7 +198,8 @@ def test_slices_are_bit_identical(name, monkeypatch):
 
 
 def test_slices_cover_the_epoch(monkeypatch):
-    """Slices of SLICE_WORK: mini-batch ones end at batch boundaries; local SGD runs whole."""
+    """Slices of SLICE_WORK: mini-batch ones end at batch boundaries; local SGD's parts share it
+    among the shards."""
     monkeypatch.setattr(runner, "SLICE_WORK", 20 * (6 + runner.ROW_WORK))  # 20 rows of d = 5
     theta = np.zeros((1, 6))
     model, opt = (True, 0, 0.0, 0.0, 0.0), (0, np.zeros(1), -1)
@@ -190,5 +208,7 @@ def test_slices_cover_the_epoch(monkeypatch):
     assert list(sgd._slices((X_,), order, None)) == [(a, min(a + 20, 101), a) for a in range(0, 101, 20)]
     mini = runner.EpochRunner(theta, model, opt, batch_size=6)
     assert list(mini._slices((X_,), order, None)) == [(a, min(a + 18, 101), a // 6) for a in range(0, 101, 18)]
-    local = runner.EpochRunner(theta, model, opt, shards=2)
-    assert list(local._slices((X_,), order, None)) == [(0, 101, 0)]
+    local = runner.EpochRunner(theta, model, opt, shards=2)  # 51 + 50 rows, 10 of each a call
+    assert list(local._parts(101)) == [(a, min(a + 10, 51)) for a in range(0, 51, 10)]
+    local = runner.EpochRunner(theta, model, opt, batch_size=3, shards=2)  # 17 batches, 3 of each a call
+    assert list(local._parts(101)) == [(a, min(a + 3, 17)) for a in range(0, 17, 3)]

@@ -101,16 +101,21 @@ def minibatch_epoch(
     return K.minibatch_epoch(data, (center, scale_inv), model, optimizer, schedule, theta, (order, b), path)
 
 
-def sgd_epoch_local(X, y, weights, theta, order, center, scale_inv, model, code, params, t, thetas, states, status):
-    data, schedule = (X, y, weights), (code, params, t)
-    return K.sgd_epoch_local(data, (center, scale_inv), model, schedule, theta, order, (thetas, states, status))
+def sgd_epoch_local(
+    X, y, weights, theta, order, center, scale_inv, model, code, params, t, thetas, states, status, part=None
+):
+    """(part: every shard's updates a .. b - 1; None: the whole epoch)"""
+    data, schedule, shards = (X, y, weights), (code, params, t), (thetas, states, status)
+    part = (0, order.shape[0]) if part is None else part
+    return K.sgd_epoch_local(data, (center, scale_inv), model, schedule, theta, order, shards, part)
 
 
 def minibatch_epoch_local(
-    X, y, weights, theta, order, b, center, scale_inv, model, code, params, t, thetas, states, _, status
+    X, y, weights, theta, order, b, center, scale_inv, model, code, params, t, thetas, states, _, status, part=None
 ):
     data, schedule, shards = (X, y, weights), (code, params, t), (thetas, states, status)
-    return K.minibatch_epoch_local(data, (center, scale_inv), model, schedule, theta, (order, b), shards)
+    part = (0, order.shape[0]) if part is None else part
+    return K.minibatch_epoch_local(data, (center, scale_inv), model, schedule, theta, (order, b), shards, part)
 
 
 def make_data(n, d, dtype=np.float64, seed=0, loc=0.0):

@@ -30,6 +30,7 @@ The losses, optimizers, penalties and averaging are the dense loops' own helpers
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import overload
 
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
 from .codes import CENTERED_CSR, NEEDS_STATE, OK, SGD, SOFTMAX
@@ -101,6 +102,38 @@ def fold(theta, scale):
             for j in range(1, theta.shape[1]):
                 theta[k, j] *= scale
     return 1.0
+
+
+def optimizer_group(optimizer):
+    """``(opt, state, avg, scale)`` of an optimizer group ``(opt, state, avg)`` or ``(opt, state,
+    avg, scale)``: ``scale`` a float64 (1,) array carrying the scaled weights' factor from one
+    call to the next, or None (njit only: resolved at compile time on the group's length)."""
+    raise NotImplementedError("called from njit code only")
+
+
+@overload(optimizer_group)
+def _optimizer_group(optimizer):
+    if len(optimizer) == 4:
+        return lambda optimizer: optimizer
+    return lambda optimizer: (optimizer[0], optimizer[1], optimizer[2], None)
+
+
+@njit(**INLINE)
+def start_scale(carry):
+    """The scale of the scaled weights at the start of a call: ``carry[0]``, or 1.0 (carry None)."""
+    if carry is None:
+        return 1.0
+    return carry[0]
+
+
+@njit(**INLINE)
+def end_scale(theta, scale, carry):
+    """At the end of a call: fold the scale into theta (carry None), or hand it to the next call
+    in ``carry[0]``, theta's coefficients left scaled (``theta[:, 1:] * carry[0]`` the model's)."""
+    if carry is None:
+        fold(theta, scale)
+    else:
+        carry[0] = scale
 
 
 # --- full-batch loss and gradient ---------------------------------------------------------
@@ -263,27 +296,28 @@ def csr_sgd_epoch(data, view, model, optimizer, schedule, theta, order, path):
     ``codes.CENTERED_CSR``); the same status codes.  O(nnz_i) a step for plain steps without L1
     or averaging (any loss, L2 included), O(d) a step otherwise (see the module's docstring)."""
     ((values, indices, indptr), y, weights), (center, scale_inv) = data, view
-    (opt, state, avg), (code, params, t_start) = optimizer, schedule
+    (opt, state, avg, carry), (code, params, t_start) = optimizer_group(optimizer), schedule
     if center is not None:
         return CENTERED_CSR
     return csr_sgd_loop(
         values, indices, indptr, y, weights, theta, order, scale_inv, model, opt, state, avg, code, params, t_start,
-        path,
+        path, carry,
     )  # fmt: skip
 
 
 @njit(**KERNEL)
 def csr_sgd_loop(
     data, indices, indptr, y, weights, theta, order, scale_inv, model, opt, state, avg, sched_code, sched_params,
-    t_start, path,
+    t_start, path, carry,
 ):  # fmt: skip
-    """``csr_sgd_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``)."""
+    """``csr_sgd_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``); carry: the
+    scaled weights' factor across calls (``end_scale``), or None."""
     rows = as_rows(theta)
     if state is None and not is_plain(rows, model, opt):
         return NEEDS_STATE
     g = np.empty(rows.shape[0])
     grad = np.empty(rows.shape)
-    scale = 1.0
+    scale = start_scale(carry)
     status = OK
     for k in range(order.shape[0]):
         t = t_start + k
@@ -304,7 +338,7 @@ def csr_sgd_loop(
         if path is not None:
             scale = fold(rows, scale)
             copy_rows(as_rows(path[k]), rows)
-    fold(rows, scale)
+    end_scale(rows, scale, carry)
     return status
 
 
@@ -383,23 +417,24 @@ def csr_minibatch_epoch(data, view, model, optimizer, schedule, theta, batches, 
     codes.  O(nnz of the batch) a batch for plain steps without L1 or averaging, else O(d) a
     batch."""
     ((values, indices, indptr), y, weights), (center, scale_inv) = data, view
-    (opt, state, avg), (code, params, t_start), (order, batch_size) = optimizer, schedule, batches
+    (opt, state, avg, carry), (code, params, t_start) = optimizer_group(optimizer), schedule
+    order, batch_size = batches
     if center is not None:
         return CENTERED_CSR
     grad = np.empty_like(theta)
     return csr_minibatch_loop(
         values, indices, indptr, y, weights, theta, order, batch_size, scale_inv, model, opt, state, avg, code,
-        params, t_start, grad, path,
+        params, t_start, grad, path, carry,
     )  # fmt: skip
 
 
 @njit(**KERNEL)
 def csr_minibatch_loop(
     data, indices, indptr, y, weights, theta, order, batch_size, scale_inv, model, opt, state, avg, sched_code,
-    sched_params, t_start, grad, path,
+    sched_params, t_start, grad, path, carry,
 ):  # fmt: skip
     """``csr_minibatch_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``); grad
-    a float64 scratch of theta's shape."""
+    a float64 scratch of theta's shape; carry as in ``csr_sgd_loop``."""
     rows, scratch = as_rows(theta), as_rows(grad)
     if state is None and not is_plain(rows, model, opt):
         return NEEDS_STATE
@@ -410,7 +445,7 @@ def csr_minibatch_loop(
         for j in range(scratch.shape[1]):
             scratch[k, j] = 0.0
     g = np.empty(rows.shape[0])
-    scale = 1.0
+    scale = start_scale(carry)
     status = OK
     for b in range(n_batches):
         start = b * batch_size
@@ -439,7 +474,7 @@ def csr_minibatch_loop(
         if path is not None:
             scale = fold(rows, scale)
             copy_rows(as_rows(path[b]), rows)
-    fold(rows, scale)
+    end_scale(rows, scale, carry)
     return status
 
 
