@@ -212,3 +212,25 @@ def test_slices_cover_the_epoch(monkeypatch):
     assert list(local._parts(101)) == [(a, min(a + 10, 51)) for a in range(0, 51, 10)]
     local = runner.EpochRunner(theta, model, opt, batch_size=3, shards=2)  # 17 batches, 3 of each a call
     assert list(local._parts(101)) == [(a, min(a + 3, 17)) for a in range(0, 17, 3)]
+
+
+@pytest.mark.parametrize("batch_size", [0, 3])
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_sliced_local_epoch_reports_the_same_failure(monkeypatch, batch_size, l2):
+    """A local epoch that diverges in its second shard first: in parts of one update (or batch) of
+    each shard a call, the runner returns the whole epoch's earliest offset k K + s, theta as it was."""
+    n = 60
+    X, y = np.random.default_rng(8).standard_normal((n, 3)), np.random.default_rng(9).standard_normal(n)
+    X[20], X[47] = 1e200, 1e200  # shard 0's update 20 (batch 6), shard 1's update 17 (batch 5)
+    order = np.arange(n)
+    model, opt = (True, 0, 0.0, l2, 0.0), (0, np.zeros(1), -1)
+    data = ((X,), y, None, (None, None))
+    statuses = []
+    for work in (runner.SLICE_WORK, 1):
+        monkeypatch.setattr(runner, "SLICE_WORK", work)
+        theta = np.zeros((1, 4))
+        local = runner.EpochRunner(theta, model, opt, batch_size=batch_size, shards=2)
+        statuses.append(local.run_coded(data, order, K.codes.CONSTANT, np.array([0.01]), 0))
+        assert (theta == 0.0).all()
+    whole, sliced = statuses
+    assert whole == sliced and whole % 2 == 1 and whole > 0  # shard 1's failure, the earlier one
