@@ -1,7 +1,9 @@
 """The epoch runner: the only Python caller of the epoch kernels.
 
-``EpochRunner`` holds what the kernels carry from one epoch (or chunk, or block) to the next —
-the optimizer state, the running average, the scratch arrays, the local-SGD shards — takes the
+``EpochRunner`` holds what the kernels carry from one epoch (or chunk, or block, or slice) to the
+next — the optimizer state, the running average, the scratch arrays, the local-SGD shards, the
+CSR scaled weights' factor — cuts every epoch into kernel calls of bounded work (``SLICE_WORK``:
+Python sees Ctrl-C between them; the same bits as one call), takes the
 fast-path decision once, from the kernels' own definition (``kernels.sgd.is_plain``), and
 maps every kernel status to its meaning: ``codes.OK``, or the position of a non-finite
 derivative (a divergence, which the engine reports).  ``codes.NEEDS_STATE`` can only mean that
@@ -131,6 +133,8 @@ class EpochRunner:
                 if status != OK:  # a code, or the epoch's offset k K + s already
                     break
         else:
+            if self.sparse:  # nothing pending, also after an interrupted epoch
+                self.carry[0] = 1.0
             for a, b, u in self._slices(xs, order, path):  # u: the updates before position a
                 p = params[u:] if code == TABLE else params
                 part = None if path is None else path[u : u + self.updates(b - a)]
@@ -138,7 +142,7 @@ class EpochRunner:
                 if status != OK:
                     status = status if status < 0 else u + status  # a code, or the failed update's position
                     break
-            if self.sparse:  # the kernel's own fold (``sparse.fold``: one multiplication, the same bits)
+            if self.sparse:  # the kernels' own fold (``sparse.fold``: one multiplication, the same bits)
                 rows = self.theta.reshape(-1, self.theta.shape[-1])
                 if self.carry[0] != 1.0:
                     rows[:, 1:] *= self.carry[0]
@@ -157,11 +161,10 @@ class EpochRunner:
     def _slices(self, xs, order, path):
         """The positions [a, b) of the slices of ``order`` the kernel is called on, with the updates
         made before a: bounded work for serial epochs (``SLICE_WORK``; mini-batch slices end at
-        batch boundaries), the whole order for local SGD (shards over the whole order: cutting it
-        would change the fit).  A CSR fit whose plain L2 steps keep the scaled weights (``a * v``,
-        folded into θ at the end of every call: ``kernels.sparse``) runs whole too, unless an
-        average or a path folds them after every update anyway: a fold between slices would round
-        differently.  Elsewhere a slice runs the same arithmetic as the whole epoch, bit for bit."""
+        batch boundaries).  A slice runs the same arithmetic as the whole epoch, bit for bit: the
+        state and the average are the runner's arrays, and CSR plain L2 steps, which keep the
+        coefficients as scaled weights ``a * v`` (``kernels.sparse``), hand ``a`` from one slice to
+        the next in ``carry`` (the optimizer group's fourth member), folded into θ after the last."""
         n = order.shape[0]
         width = self.theta.size  # K (d + 1): the work of an update on a dense row
         if self.sparse:  # the stored entries of a row on average, O(d) more where a step touches every coordinate
@@ -180,8 +183,9 @@ class EpochRunner:
             yield 0, 0, 0
 
     def _parts(self, n):
-        """The parts (a, b) of a local-SGD epoch over n rows: every shard's updates a .. b - 1 a
-        call, about ``SLICE_WORK`` over all shards (``kernels.sgd_epoch_local``'s part)."""
+        """The parts (a, b) of a local-SGD epoch over n rows: every shard's updates (batches) a .. b - 1
+        a call, about ``SLICE_WORK`` over all shards (``kernels.sgd_epoch_local``'s part: the copies
+        start from θ in the first, θ becomes their mean in the last; the same bits as one call)."""
         longest = self.updates(n)
         rows = max(1, int(SLICE_WORK // (self.theta.size + ROW_WORK)))  # rows a call, over all shards
         step = max(1, rows // (self.shards * max(1, self.batch_size)))

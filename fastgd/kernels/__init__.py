@@ -27,13 +27,19 @@ The epoch kernels take these in groups, always in this order (at most 8 argument
 
     sgd_epoch(data, view, model, optimizer, schedule, theta, order, path)
     minibatch_epoch(data, view, model, optimizer, schedule, theta, (order, batch_size), path)
-    sgd_epoch_local(data, view, model, schedule, theta, order, (thetas, states, status))
-    minibatch_epoch_local(data, view, model, schedule, theta, (order, batch_size), (thetas, states, status))
+    sgd_epoch_local(data, view, model, schedule, theta, order, (thetas, states, status), (a, b))
+    minibatch_epoch_local(data, view, model, schedule, theta, (order, batch_size), (thetas, states, status), (a, b))
 
 with ``data = (X, y, weights)``, ``view = (center, scale_inv)``, ``optimizer = (opt, state,
 avg)`` and ``schedule = (sched_code, sched_params, t_start)``, ``t_start`` the number of
-updates made before this epoch.  ``csr_sgd_epoch`` and ``csr_minibatch_epoch`` take the same
-groups, X being ``(data, indices, indptr)`` and the view ``(None, scale_inv)``.  Each kernel
+updates made before this epoch.  The local kernels' ``part = (a, b)`` runs every shard's
+updates (batches) a .. b - 1 only, ``(0, len(order))`` the whole epoch: the shards' copies start
+from theta when a = 0 and theta becomes their mean once b reaches the longest shard, so calls
+over consecutive parts give the bits of one call (``t_start`` and a ``TABLE`` stay the epoch's;
+the status is the epoch's offset).  ``csr_sgd_epoch`` and ``csr_minibatch_epoch`` take the same
+groups, X being ``(data, indices, indptr)`` and the view ``(None, scale_inv)``; their optimizer
+group may carry a fourth member, ``scale`` (float64 (1,)), the factor of the scaled weights
+handed from one call to the next instead of folded into theta (``kernels.sparse``).  Each kernel
 unpacks its groups and calls its loop (``sgd.sgd_loop`` ...), a function of its own whose
 arguments numba's dead-branch pruning can see: an ``is None`` test resolves at compile time on
 a function's arguments only, never on a member of a tuple.
@@ -60,7 +66,7 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``gram_descent``             the whole batch descent on the Gram matrix, one compiled loop
 ``sgd_epoch``                one epoch of per-sample updates in a given order
 ``minibatch_epoch``          one epoch of mini-batch updates in a given order
-``sgd_epoch_local``          one epoch of local SGD on K threads, then the average (K shards)
+``sgd_epoch_local``          one epoch (or part) of local SGD on K threads, then the average (K shards)
 ``minibatch_epoch_local``    the same with mini-batches
 ``learning_rate``            ``eta(t)`` of a schedule code (inline helper)
 ``learning_rates``           fill an array with ``eta(t_start + k)``

@@ -14,7 +14,10 @@ What each update costs, with nnz_i the stored entries of row i:
   decay uses the scaled-weight trick (Shalev-Shwartz et al., Pegasos; Bottou's sparse SGD):
   the coefficients are held as ``a * v``, the decay multiplies the scalar ``a``, a sample's step
   changes ``v`` on the row's entries only, and ``v *= a`` is folded back when ``a`` falls below
-  ``RESCALE`` and at the end of every epoch.  An L1 term (its proximal map touches every
+  ``RESCALE`` and at the end of every call, unless the optimizer group carries a fourth member,
+  ``scale`` (float64 (1,)): the call then starts from ``a = scale[0]`` and leaves its ``a`` there,
+  θ's coefficients unfolded (``theta[:, 1:] * scale[0]`` the model's), so that an epoch run in
+  several calls folds once, as one call would (``runner.EpochRunner``).  An L1 term (its proximal map touches every
   coordinate), an optimizer other than plain SGD (per-coordinate state) and averaging (the
   running mean of every coordinate) cost O(d) per step, as in the dense loop.
 * mini-batch: O(nnz of the batch) for plain steps without L1 (the batch gradient is gathered in
