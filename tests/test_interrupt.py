@@ -198,8 +198,8 @@ def test_slices_are_bit_identical(name, monkeypatch):
 
 
 def test_slices_cover_the_epoch(monkeypatch):
-    """Slices of SLICE_WORK: mini-batch ones end at batch boundaries; local SGD's parts share it
-    among the shards."""
+    """Slices of SLICE_WORK: mini-batch ones end at batch boundaries; local SGD's parts run about
+    SLICE_WORK in each shard."""
     monkeypatch.setattr(runner, "SLICE_WORK", 20 * (6 + runner.ROW_WORK))  # 20 rows of d = 5
     theta = np.zeros((1, 6))
     model, opt = (True, 0, 0.0, 0.0, 0.0), (0, np.zeros(1), -1)
@@ -208,10 +208,10 @@ def test_slices_cover_the_epoch(monkeypatch):
     assert list(sgd._slices((X_,), order, None)) == [(a, min(a + 20, 101), a) for a in range(0, 101, 20)]
     mini = runner.EpochRunner(theta, model, opt, batch_size=6)
     assert list(mini._slices((X_,), order, None)) == [(a, min(a + 18, 101), a // 6) for a in range(0, 101, 18)]
-    local = runner.EpochRunner(theta, model, opt, shards=2)  # 51 + 50 rows, 10 of each a call
-    assert list(local._parts(101)) == [(a, min(a + 10, 51)) for a in range(0, 51, 10)]
-    local = runner.EpochRunner(theta, model, opt, batch_size=3, shards=2)  # 17 batches, 3 of each a call
-    assert list(local._parts(101)) == [(a, min(a + 3, 17)) for a in range(0, 17, 3)]
+    local = runner.EpochRunner(theta, model, opt, shards=2)  # 51 + 50 rows, 20 of each a call
+    assert list(local._parts(101)) == [(0, 20), (20, 40), (40, 51)]
+    local = runner.EpochRunner(theta, model, opt, batch_size=3, shards=2)  # 17 batches, 6 of each a call
+    assert list(local._parts(101)) == [(0, 6), (6, 12), (12, 17)]
 
 
 @pytest.mark.parametrize("batch_size", [0, 3])
