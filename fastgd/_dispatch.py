@@ -40,6 +40,39 @@ def thread_count(n_threads):
         numba.set_num_threads(previous)
 
 
+def _column_stats(X, mean, m2, parallel):
+    """``kernels.column_stats`` (the first row holding a NaN or inf, or -1; mean and m2 filled) in
+    calls of at most ``SLICE_WORK`` values, whole row blocks each, so that Ctrl-C is honoured
+    between them; the blocks combined once, in block order: the bits of one call."""
+    work = np.zeros((K.n_chunks(X.shape[0]), 2 * X.shape[1] + 2))
+    per_call = max(1, SLICE_WORK // (K.CHUNK * X.shape[1]))
+    if work.shape[0] <= per_call:
+        return (K.column_stats_parallel if parallel else K.column_stats)(X, mean, m2, work)
+    blocks = K.column_blocks_parallel if parallel else K.column_blocks
+    for c0 in range(0, work.shape[0], per_call):
+        blocks(X, work[c0 : c0 + per_call], c0)
+    return K.combine_column_blocks(X, work, mean, m2)
+
+
+def _csr_column_stats(data, indices, indptr, mean, m2):
+    """``kernels.csr_column_stats`` in calls over at most ``SLICE_WORK`` entries (Ctrl-C between
+    them), each pass's sums accumulated in entry order across the calls: the bits of one call."""
+    n, lo, hi = indptr.shape[0] - 1, int(indptr[0]), int(indptr[-1])
+    if hi - lo <= SLICE_WORK:
+        return K.csr_column_stats(data, indices, indptr, mean, m2)
+    count = np.zeros(mean.shape[0])
+    cuts = [(a, min(a + SLICE_WORK, hi)) for a in range(lo, hi, SLICE_WORK)]
+    for a, b in cuts:
+        bad = K.csr_column_sums(data, indices, a, b, mean, count)
+        if bad >= 0:
+            return bad
+    K.csr_column_means(mean, n)
+    for a, b in cuts:
+        K.csr_column_squares(data, indices, a, b, mean, m2)
+    K.csr_column_m2(mean, m2, count, n)
+    return -1
+
+
 class Problem:
     """The data of one fit as the kernels see it.
 
@@ -72,15 +105,14 @@ class Problem:
         parallel = n_threads > 1 and self.n > K.CHUNK  # one block: nothing to share out
         self._row_norm2 = K.max_row_norm2_parallel if parallel else K.max_row_norm2
         self.parallel = parallel
-        stats = K.column_stats_parallel if parallel else K.column_stats
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         if self.sparse:
             self.pass_kernel = K.csr_loss_grad_parallel if parallel else K.csr_loss_grad
-            bad = K.csr_column_stats(*self.xs, self.mean, m2)  # a position in X.data, or -1
+            bad = _csr_column_stats(*self.xs, self.mean, m2)  # a position in X.data, or -1
             self.bad_row = -1 if bad < 0 else int(np.searchsorted(X.indptr, bad, side="right")) - 1
         else:
             self.pass_kernel = K.loss_grad_parallel if parallel else K.loss_grad
-            self.bad_row = stats(X, self.mean, m2, np.zeros((K.n_chunks(self.n), 2 * self.d + 2)))
+            self.bad_row = _column_stats(X, self.mean, m2, parallel)
         self.std = np.sqrt(m2 / self.n)
         y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments, column_stats's bits: no n-sized temporaries
         vector_stats = K.vector_stats_parallel if parallel else K.vector_stats
@@ -238,8 +270,18 @@ class Problem:
         2 max_i w_i ‖x̃_i‖² (with weights over the rows that count, by numpy in blocks; for sparse
         X bounded by max w times max ‖x̃‖²)."""
         if self.weights is None or self.sparse:
-            row_norm2 = K.csr_max_row_norm2 if self.sparse else self._row_norm2
-            top = row_norm2(*self.xs, *self.where) + self.fit_intercept
+            if self.sparse:  # rows of at most SLICE_WORK entries a call (or one row)
+                data, indices, indptr = self.xs
+                top, a = 0.0, 0
+                while a < self.n:
+                    b = max(a + 1, int(np.searchsorted(indptr, indptr[a] + SLICE_WORK, side="right")) - 1)
+                    top = max(top, K.csr_max_row_norm2(data, indices, indptr[a : b + 1], *self.where))
+                    a = b
+            else:  # rows of whole blocks a call (Ctrl-C between them): the maximum is exact in any cut
+                step = max(1, SLICE_WORK // (K.CHUNK * self.d)) * K.CHUNK
+                parts = (self._row_norm2(self.X[a : a + step], *self.where) for a in range(0, self.n, step))
+                top = max(parts, default=0.0)
+            top += self.fit_intercept
             w_max = 1.0 if self.weights is None else float(self.weights.max())
             return self._hessian_scale(2.0 * top * w_max)
         top = 0.0

@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 import fastgd
-from fastgd import engine, runner
+from fastgd import _dispatch, engine, runner
 from fastgd import kernels as K
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGINT from a thread needs POSIX")
@@ -193,6 +193,24 @@ SLICED = {
     "batch_log_standardized": dict(X=XB_, y=YB_ > 0, method="batch", loss="log", standardize=True),
     "csr_batch_softmax": dict(X=XSB_, y=np.digitize(XSB_ @ np.ones(30), [-0.5, 0.5]), method="batch", loss="softmax"),
     "sgd_final_measure": dict(X=XB_, y=YB_, method="sgd", loss="huber"),
+    # local SGD: every call runs the same part of each shard (kernels.sgd_epoch_local's part)
+    "local_sgd_l2": dict(X=XB_, y=YB_, method="sgd", n_threads=2, penalty="l2", alpha=1e-2, sample_weight=WB_),
+    "local_minibatch_l2_custom_rate": dict(
+        X=XB_,
+        y=YB_ > 0,
+        method="minibatch",
+        loss="log",
+        batch_size=7,
+        n_threads=2,
+        penalty="l2",
+        alpha=1e-2,
+        learning_rate=lambda t: 0.01,
+    ),
+    # CSR plain steps with L2: the scaled weights' factor carried from slice to slice (runner.carry)
+    "csr_sgd_l2": dict(X=XSB_, y=XSB_ @ np.ones(30) > 0.3, method="sgd", loss="log", penalty="l2", alpha=1e-3),
+    "csr_sgd_l2_rescaled": dict(X=XS_, y=YS_, method="sgd", loss="hinge", penalty="l2", alpha=20.0),
+    "csr_sgd_standardized": dict(X=XSB_, y=XSB_ @ np.ones(30), method="sgd", standardize=True),
+    "csr_minibatch_l2": dict(X=XSB_, y=XSB_ @ np.ones(30), method="minibatch", batch_size=9, penalty="l2", alpha=1e-2),
 }
 
 
@@ -226,8 +244,37 @@ def test_slices_are_bit_identical(name, monkeypatch):
         np.testing.assert_array_equal(np.asarray(sliced.path), np.asarray(whole.path))
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_first_pass_in_calls_is_bit_identical(dtype, parallel, monkeypatch):
+    """The first pass (finiteness, means, variances, the largest row norm) in calls of a block or
+    a few entries gives the bits of one call, and the same first bad row."""
+    rng = np.random.default_rng(8)
+    X = (rng.standard_normal((3 * K.CHUNK + 7, 4)) * [1.0, 1e3, 1e-2, 5.0] + [1e4, 0.0, 3.0, -7.0]).astype(dtype)
+    y = rng.standard_normal(X.shape[0]).astype(dtype)
+    Xs = sp.random(X.shape[0], 6, density=0.3, format="csr", random_state=9, dtype=dtype)
+    bad = X.copy()
+    bad[2 * K.CHUNK + 5, 2] = np.nan
+    n_threads = 2 if parallel else 1
+
+    def first_pass():
+        problems = [_dispatch.Problem(A, y, fit_intercept=True, n_threads=n_threads) for A in (X, Xs, bad)]
+        stats = [(p.mean, p.std, p.bad_row, p.lipschitz_max()) for p in problems[:2]]
+        return stats, problems[2].bad_row
+
+    whole, whole_bad = first_pass()
+    monkeypatch.setattr(_dispatch, "SLICE_WORK", 1)
+    sliced, sliced_bad = first_pass()
+    assert whole_bad == sliced_bad == 2 * K.CHUNK + 5
+    for (mean, std, bad_row, top), (mean_s, std_s, bad_row_s, top_s) in zip(whole, sliced, strict=True):
+        np.testing.assert_array_equal(mean_s, mean)
+        np.testing.assert_array_equal(std_s, std)
+        assert bad_row == bad_row_s == -1 and top_s == top
+
+
 def test_slices_cover_the_epoch(monkeypatch):
-    """Slices of SLICE_WORK: mini-batch ones end at batch boundaries; local SGD runs whole."""
+    """Slices of SLICE_WORK: mini-batch ones end at batch boundaries; local SGD's parts run about
+    SLICE_WORK in each shard."""
     monkeypatch.setattr(runner, "SLICE_WORK", 20 * (6 + runner.ROW_WORK))  # 20 rows of d = 5
     theta = np.zeros((1, 6))
     model, opt = (True, 0, 0.0, 0.0, 0.0), (0, np.zeros(1), -1)
@@ -236,5 +283,29 @@ def test_slices_cover_the_epoch(monkeypatch):
     assert list(sgd._slices((X_,), order, None)) == [(a, min(a + 20, 101), a) for a in range(0, 101, 20)]
     mini = runner.EpochRunner(theta, model, opt, batch_size=6)
     assert list(mini._slices((X_,), order, None)) == [(a, min(a + 18, 101), a // 6) for a in range(0, 101, 18)]
-    local = runner.EpochRunner(theta, model, opt, shards=2)
-    assert list(local._slices((X_,), order, None)) == [(0, 101, 0)]
+    local = runner.EpochRunner(theta, model, opt, shards=2)  # 51 + 50 rows, 20 of each a call
+    assert list(local._parts(101)) == [(0, 20), (20, 40), (40, 51)]
+    local = runner.EpochRunner(theta, model, opt, batch_size=3, shards=2)  # 17 batches, 6 of each a call
+    assert list(local._parts(101)) == [(0, 6), (6, 12), (12, 17)]
+
+
+@pytest.mark.parametrize("batch_size", [0, 3])
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_sliced_local_epoch_reports_the_same_failure(monkeypatch, batch_size, l2):
+    """A local epoch that diverges in its second shard first: in parts of one update (or batch) of
+    each shard a call, the runner returns the whole epoch's earliest offset k K + s, theta as it was."""
+    n = 60
+    X, y = np.random.default_rng(8).standard_normal((n, 3)), np.random.default_rng(9).standard_normal(n)
+    X[20], X[47] = 1e200, 1e200  # shard 0's update 20 (batch 6), shard 1's update 17 (batch 5)
+    order = np.arange(n)
+    model, opt = (True, 0, 0.0, l2, 0.0), (0, np.zeros(1), -1)
+    data = ((X,), y, None, (None, None))
+    statuses = []
+    for work in (runner.SLICE_WORK, 1):
+        monkeypatch.setattr(runner, "SLICE_WORK", work)
+        theta = np.zeros((1, 4))
+        local = runner.EpochRunner(theta, model, opt, batch_size=batch_size, shards=2)
+        statuses.append(local.run_coded(data, order, K.codes.CONSTANT, np.array([0.01]), 0))
+        assert (theta == 0.0).all()
+    whole, sliced = statuses
+    assert whole == sliced and whole % 2 == 1 and whole > 0  # shard 1's failure, the earlier one

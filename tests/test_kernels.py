@@ -101,16 +101,21 @@ def minibatch_epoch(
     return K.minibatch_epoch(data, (center, scale_inv), model, optimizer, schedule, theta, (order, b), path)
 
 
-def sgd_epoch_local(X, y, weights, theta, order, center, scale_inv, model, code, params, t, thetas, states, status):
-    data, schedule = (X, y, weights), (code, params, t)
-    return K.sgd_epoch_local(data, (center, scale_inv), model, schedule, theta, order, (thetas, states, status))
+def sgd_epoch_local(
+    X, y, weights, theta, order, center, scale_inv, model, code, params, t, thetas, states, status, part=None
+):
+    """(part: every shard's updates a .. b - 1; None: the whole epoch)"""
+    data, schedule, shards = (X, y, weights), (code, params, t), (thetas, states, status)
+    part = (0, order.shape[0]) if part is None else part
+    return K.sgd_epoch_local(data, (center, scale_inv), model, schedule, theta, order, shards, part)
 
 
 def minibatch_epoch_local(
-    X, y, weights, theta, order, b, center, scale_inv, model, code, params, t, thetas, states, _, status
+    X, y, weights, theta, order, b, center, scale_inv, model, code, params, t, thetas, states, _, status, part=None
 ):
     data, schedule, shards = (X, y, weights), (code, params, t), (thetas, states, status)
-    return K.minibatch_epoch_local(data, (center, scale_inv), model, schedule, theta, (order, b), shards)
+    part = (0, order.shape[0]) if part is None else part
+    return K.minibatch_epoch_local(data, (center, scale_inv), model, schedule, theta, (order, b), shards, part)
 
 
 def make_data(n, d, dtype=np.float64, seed=0, loc=0.0):
@@ -1149,6 +1154,43 @@ def test_minibatch_epoch_local_is_the_mean_of_serial_shards(loss, penalty):
         assert_path_close(thetas[s], shard_theta)
         expected += (stop_batch - first_batch) / n_batches * shard_theta
     assert_path_close(theta, expected)
+
+
+@pytest.mark.parametrize("batch_size", [0, 4])
+@pytest.mark.parametrize("table", [False, True])
+def test_local_epoch_in_parts_is_the_whole_epoch(batch_size, table):
+    """Calls over consecutive parts (a, b) of every shard (the copies start from theta in the
+    first, the mean is taken in the last) give the bits of one call over the whole epoch, with
+    the model's penalty, weights, its own t per shard and a TABLE schedule read from t_start."""
+    n, n_shards, t_start = 43, 3, 5
+    X, y, weights, theta0, model, _ = general_setup("log", "sgd", "elasticnet", np.float64, 20, n)
+    order = np.random.default_rng(20).permutation(n).astype(np.int64)
+    longest = -(-(n if not batch_size else -(-n // batch_size)) // n_shards)
+    if table:
+        code, params = codes.TABLE, 0.5 / (20.0 + t_start + np.arange(longest))
+    else:
+        code, params = codes.INVERSE_TIME, np.array([0.5, 20.0])
+    results = []
+    for parts in ([(0, longest)], [(a, min(a + 2, longest)) for a in range(0, longest, 2)]):
+        theta, thetas = theta0.copy(), np.full((n_shards, *theta0.shape), np.nan)
+        states, status = np.zeros((n_shards, 2, *theta0.shape)), np.empty(n_shards, dtype=np.int64)
+        for part in parts:
+            if batch_size:
+                first = minibatch_epoch_local(
+                    X, y, weights, theta, order, batch_size, None, None, model, code, params, t_start, thetas,
+                    states, None, status, part,
+                )  # fmt: skip
+            else:
+                first = sgd_epoch_local(
+                    X, y, weights, theta, order, None, None, model, code, params, t_start, thetas, states, status,
+                    part,
+                )  # fmt: skip
+            assert first == codes.OK
+            if part[1] < longest:
+                np.testing.assert_array_equal(theta, theta0)  # the mean comes with the last part
+        results.append((theta, thetas, states))
+    for whole, sliced in zip(*results, strict=True):
+        np.testing.assert_array_equal(sliced, whole)
 
 
 def test_sgd_epoch_local_reports_the_earliest_failure():

@@ -27,13 +27,19 @@ The epoch kernels take these in groups, always in this order (at most 8 argument
 
     sgd_epoch(data, view, model, optimizer, schedule, theta, order, path)
     minibatch_epoch(data, view, model, optimizer, schedule, theta, (order, batch_size), path)
-    sgd_epoch_local(data, view, model, schedule, theta, order, (thetas, states, status))
-    minibatch_epoch_local(data, view, model, schedule, theta, (order, batch_size), (thetas, states, status))
+    sgd_epoch_local(data, view, model, schedule, theta, order, (thetas, states, status), (a, b))
+    minibatch_epoch_local(data, view, model, schedule, theta, (order, batch_size), (thetas, states, status), (a, b))
 
 with ``data = (X, y, weights)``, ``view = (center, scale_inv)``, ``optimizer = (opt, state,
 avg)`` and ``schedule = (sched_code, sched_params, t_start)``, ``t_start`` the number of
-updates made before this epoch.  ``csr_sgd_epoch`` and ``csr_minibatch_epoch`` take the same
-groups, X being ``(data, indices, indptr)`` and the view ``(None, scale_inv)``.  Each kernel
+updates made before this epoch.  The local kernels' ``part = (a, b)`` runs every shard's
+updates (batches) a .. b - 1 only, ``(0, len(order))`` the whole epoch: the shards' copies start
+from theta when a = 0 and theta becomes their mean once b reaches the longest shard, so calls
+over consecutive parts give the bits of one call (``t_start`` and a ``TABLE`` stay the epoch's;
+the status is the epoch's offset).  ``csr_sgd_epoch`` and ``csr_minibatch_epoch`` take the same
+groups, X being ``(data, indices, indptr)`` and the view ``(None, scale_inv)``; their optimizer
+group may carry a fourth member, ``scale`` (float64 (1,)), the factor of the scaled weights
+handed from one call to the next instead of folded into theta (``kernels.sparse``).  Each kernel
 unpacks its groups and calls its loop (``sgd.sgd_loop`` ...), a function of its own whose
 arguments numba's dead-branch pruning can see: an ``is None`` test resolves at compile time on
 a function's arguments only, never on a member of a tuple.
@@ -60,14 +66,15 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``gram_descent``             the whole batch descent on the Gram matrix, one compiled loop
 ``sgd_epoch``                one epoch of per-sample updates in a given order
 ``minibatch_epoch``          one epoch of mini-batch updates in a given order
-``sgd_epoch_local``          one epoch of local SGD on K threads, then the average (K shards)
+``sgd_epoch_local``          one epoch (or part) of local SGD on K threads, then the average (K shards)
 ``minibatch_epoch_local``    the same with mini-batches
 ``learning_rate``            ``eta(t)`` of a schedule code (inline helper)
 ``learning_rates``           fill an array with ``eta(t_start + k)``
 ``shuffle``                  shuffle an int order in place (splitmix64 state, uint64[1])
 ``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
 ``shuffle_steps``            a range of ``shuffle``'s steps: one shuffle in several short calls
-``column_stats``             finiteness, column means and sums of squared deviations
+``column_stats``             finiteness, column means and sums of squared deviations; in calls of a
+                             few blocks: ``column_blocks(_parallel)`` then ``combine_column_blocks``
 ``vector_stats``             the same of one vector (y), its sums in a register: ``column_stats``'s bits
 ``max_row_norm2``            largest squared row norm (optionally standardized); ``_parallel``: blocks
                              in parallel
@@ -77,7 +84,9 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``CHUNK``                    rows per block of the parallel reductions (results depend on it, never
                              on the thread count)
 ``csr_*``                    CSR twins of ``loss_grad(_parallel)``, ``sgd_epoch``,
-                             ``minibatch_epoch``, ``column_stats``, ``max_row_norm2`` for a
+                             ``minibatch_epoch``, ``column_stats`` (in calls over ranges of entries:
+                             ``csr_column_sums``, ``_means``, ``_squares``, ``_m2``),
+                             ``max_row_norm2`` for a
                              ``scipy.sparse`` X given as ``(data, indices, indptr)``, never
                              densified; scaling only (``scale_inv``, no ``center``: a CSR epoch
                              kernel given one returns ``codes.CENTERED_CSR``); see
@@ -107,7 +116,11 @@ from .random import shuffle, shuffle_blocks, shuffle_steps
 from .schedules import learning_rate, learning_rates
 from .sgd import sgd_epoch, sgd_epoch_local
 from .sparse import (
+    csr_column_m2,
+    csr_column_means,
+    csr_column_squares,
     csr_column_stats,
+    csr_column_sums,
     csr_loss_grad,
     csr_loss_grad_parallel,
     csr_max_row_norm2,
@@ -115,8 +128,11 @@ from .sparse import (
     csr_sgd_epoch,
 )
 from .stats import (
+    column_blocks,
+    column_blocks_parallel,
     column_stats,
     column_stats_parallel,
+    combine_column_blocks,
     max_row_norm2,
     max_row_norm2_parallel,
     vector_stats,
@@ -130,10 +146,17 @@ __all__ = [
     "Schedule",
     "add_sums",
     "codes",
+    "column_blocks",
+    "column_blocks_parallel",
     "column_stats",
     "column_stats_parallel",
     "combine_blocks",
+    "combine_column_blocks",
+    "csr_column_m2",
+    "csr_column_means",
+    "csr_column_squares",
     "csr_column_stats",
+    "csr_column_sums",
     "csr_loss_grad",
     "csr_loss_grad_parallel",
     "csr_max_row_norm2",

@@ -11,7 +11,7 @@ from .codes import NEEDS_STATE, OK, SGD
 from .losses import sample_dp, squared_dp
 from .optimizers import after_update, all_finite, apply_step, as_rows
 from .schedules import learning_rate
-from .sgd import is_plain, shard, shard_start, shards_done
+from .sgd import first_failure, is_plain, part_schedule, shard, shard_part, shard_start, shards_done
 
 
 @njit(**HELPER)
@@ -155,15 +155,16 @@ def minibatch_loop(
 
 
 @njit(**KERNEL)
-def minibatch_epoch_local(data, view, model, schedule, theta, batches, shards):
+def minibatch_epoch_local(data, view, model, schedule, theta, batches, shards, part):
     """Local mini-batch SGD on threads (``minibatch_local_loop``), the arguments grouped as in
-    ``minibatch_epoch``, with shards = (thetas, states, status) as in ``sgd.sgd_epoch_local``."""
+    ``minibatch_epoch``, with shards = (thetas, states, status) and part = (a, b) as in
+    ``sgd.sgd_epoch_local``, counted in batches."""
     (X, y, weights), (center, scale_inv), (code, params, t_start) = data, view, schedule
-    (order, batch_size), (thetas, states, status) = batches, shards
+    (order, batch_size), (thetas, states, status), (a, b) = batches, shards, part
     grads = np.empty_like(thetas)
     return minibatch_local_loop(
         X, y, weights, theta, order, batch_size, center, scale_inv, model, code, params, t_start, thetas, states,
-        grads, status,
+        grads, status, a, b,
     )  # fmt: skip
 
 
@@ -185,32 +186,41 @@ def minibatch_local_loop(
     states,
     grads,
     status,
+    part_start,
+    part_stop,
 ):
     """Local mini-batch SGD with averaging, as ``sgd.sgd_epoch_local`` with batches for
     samples: the epoch's batches are cut into ``K = thetas.shape[0]`` contiguous shards, shard
     s updates its copy ``thetas[s]`` by plain steps (with the penalty of ``model``) with its b-th
     batch at ``t = t_start + b`` (its own count), and ``theta`` becomes the mean weighted by the
     shards' batch counts.  states as in ``sgd_epoch_local``; grads: thetas' shape, scratch;
-    status (K,) int64.  Returns ``codes.OK`` or the first failing batch offset."""
+    status (K,) int64.  A call runs every shard's batches ``part_start .. part_stop - 1`` only
+    (as ``sgd.sgd_local_loop``'s parts).  Returns ``codes.OK`` or the first failing batch offset."""
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
     n_shards = thetas.shape[0]
-    schedule = (sched_code, sched_params)
     opt = (SGD, np.zeros(1), -1)
     if states is None and not is_plain(as_rows(theta), model, opt):
         return NEEDS_STATE
+    schedule, t_part = part_schedule(sched_code, sched_params, t_start, part_start)
+    part = (part_start, part_stop)
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         first, stop_batch = shard(n_batches, n_shards, s)
-        local, scratch = shard_start(theta, thetas, s), as_rows(grads[s])
+        lo, hi = shard_part(first, stop_batch, part)
+        local = shard_start(theta, thetas, s) if part_start == 0 else as_rows(thetas[s])  # carried on
+        scratch = as_rows(grads[s])
         # a literal None, resolved at compile time (a None returned by a call would not be)
         if states is None:
-            status[s] = _run(
-                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, None, None,
-                schedule, t_start, scratch, None,
+            k = _run(
+                X, y, weights, local, order, batch_size, lo, hi, center, scale_inv, model, opt, None, None,
+                schedule, t_part, scratch, None,
             )  # fmt: skip
         else:
-            status[s] = _run(
-                X, y, weights, local, order, batch_size, first, stop_batch, center, scale_inv, model, opt, states[s],
-                None, schedule, t_start, scratch, None,
+            k = _run(
+                X, y, weights, local, order, batch_size, lo, hi, center, scale_inv, model, opt, states[s], None,
+                schedule, t_part, scratch, None,
             )  # fmt: skip
+        status[s] = OK if k == OK else part_start + k
+    if part_stop < shard(n_batches, n_shards, 0)[1]:  # shard 0 is a longest one
+        return first_failure(status)
     return shards_done(theta, thetas, status, n_batches)

@@ -7,7 +7,7 @@ from numba import njit, prange
 from ._config import HELPER, INLINE, KERNEL, PARALLEL
 from ._prefetch import PREFETCH_ROWS, prefetch_row
 from ._rows import add_row, predict_row
-from .codes import NEEDS_STATE, OK, SGD, SQUARED
+from .codes import NEEDS_STATE, OK, SGD, SQUARED, TABLE
 from .losses import sample_dp, squared_dp
 from .optimizers import after_update, all_finite, apply_step, as_rows, copy_rows
 from .schedules import learning_rate
@@ -208,21 +208,41 @@ def shards_done(theta, thetas, status, count):
     return first
 
 
+@njit(**INLINE)
+def shard_part(start, stop, part):
+    """Positions [lo, hi) of a shard [start, stop) that ``part = (a, b)`` covers: the shard's
+    updates a .. b - 1, clipped to its length."""
+    a, b = part
+    return min(start + a, stop), min(start + b, stop)
+
+
+@njit(**INLINE)
+def part_schedule(sched_code, sched_params, t_start, a):
+    """(schedule, t) for a part starting at each shard's update a: the update counts from
+    ``t_start + a`` on, a ``TABLE``'s rates from its a-th on."""
+    if sched_code == TABLE:
+        return (sched_code, sched_params[a:]), t_start + a
+    return (sched_code, sched_params), t_start + a
+
+
 @njit(**KERNEL)
-def sgd_epoch_local(data, view, model, schedule, theta, order, shards):
+def sgd_epoch_local(data, view, model, schedule, theta, order, shards, part):
     """Local SGD on threads (``sgd_local_loop``), the arguments grouped as in ``sgd_epoch``, with
-    shards = (thetas, states, status)."""
+    shards = (thetas, states, status) and part = (a, b): every shard runs its updates a .. b - 1
+    only ((0, len(order)) for the whole epoch), so that an epoch can run in several short calls."""
     (X, y, weights), (center, scale_inv), (code, params, t_start) = data, view, schedule
     thetas, states, status = shards
+    a, b = part
     return sgd_local_loop(
-        X, y, weights, theta, order, center, scale_inv, model, code, params, t_start, thetas, states, status
+        X, y, weights, theta, order, center, scale_inv, model, code, params, t_start, thetas, states, status, a, b
     )
 
 
 @njit(**PARALLEL)
 def sgd_local_loop(
-    X, y, weights, theta, order, center, scale_inv, model, sched_code, sched_params, t_start, thetas, states, status
-):
+    X, y, weights, theta, order, center, scale_inv, model, sched_code, sched_params, t_start, thetas, states, status,
+    part_start, part_stop,
+):  # fmt: skip
     """Local SGD with averaging (parameter mixing, Zinkevich et al. 2010; Mann et al. 2009):
     ``order`` is cut into ``K = thetas.shape[0]`` contiguous shards; shard s runs serial SGD (plain
     steps, with the penalty of ``model``) from the current ``theta`` on its own copy
@@ -237,26 +257,36 @@ def sgd_local_loop(
     epochs; ``status`` (K,) int64 receives ``codes.OK`` or the position in the shard whose
     derivative was not finite; the return value is ``codes.OK`` or the earliest such offset
     ``k K + s``.
+
+    A call runs every shard's updates ``part_start .. part_stop - 1`` only (clipped to the
+    shard's length; a ``TABLE`` schedule still holds the rates from ``t_start``): the copies
+    start from ``theta`` when ``part_start`` is 0, and ``theta`` becomes their mean when
+    ``part_stop`` reaches the longest shard; calls over consecutive parts run the same
+    arithmetic as one call over the whole epoch, and return the same offsets.
     """
     n = order.shape[0]
     n_shards = thetas.shape[0]
-    schedule = (sched_code, sched_params)
     opt = (SGD, np.zeros(1), -1)
     if states is None and not is_plain(as_rows(theta), model, opt):
         return NEEDS_STATE
+    schedule, t_part = part_schedule(sched_code, sched_params, t_start, part_start)
+    part = (part_start, part_stop)
     for shard_index in prange(n_shards):
         s = np.int64(shard_index)  # prange indices can be unsigned: keep the arithmetic integral
         start, stop = shard(n, n_shards, s)
-        local = shard_start(theta, thetas, s)
+        lo, hi = shard_part(start, stop, part)
+        local = shard_start(theta, thetas, s) if part_start == 0 else as_rows(thetas[s])  # carried on
         # a literal None, resolved at compile time (a None returned by a call would not be)
         if states is None:
-            status[s] = _run(
-                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, None, None, schedule,
-                t_start, None,
+            k = _run(
+                X, y, weights, local, order, lo, hi, center, scale_inv, model, opt, None, None, schedule, t_part, None,
             )  # fmt: skip
         else:
-            status[s] = _run(
-                X, y, weights, local, order, start, stop, center, scale_inv, model, opt, states[s], None, schedule,
-                t_start, None,
+            k = _run(
+                X, y, weights, local, order, lo, hi, center, scale_inv, model, opt, states[s], None, schedule, t_part,
+                None,
             )  # fmt: skip
+        status[s] = OK if k == OK else part_start + k
+    if part_stop < shard(n, n_shards, 0)[1]:  # shard 0 is a longest one
+        return first_failure(status)
     return shards_done(theta, thetas, status, n)

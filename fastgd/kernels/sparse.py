@@ -14,7 +14,10 @@ What each update costs, with nnz_i the stored entries of row i:
   decay uses the scaled-weight trick (Shalev-Shwartz et al., Pegasos; Bottou's sparse SGD):
   the coefficients are held as ``a * v``, the decay multiplies the scalar ``a``, a sample's step
   changes ``v`` on the row's entries only, and ``v *= a`` is folded back when ``a`` falls below
-  ``RESCALE`` and at the end of every epoch.  An L1 term (its proximal map touches every
+  ``RESCALE`` and at the end of every call, unless the optimizer group carries a fourth member,
+  ``scale`` (float64 (1,)): the call then starts from ``a = scale[0]`` and leaves its ``a`` there,
+  θ's coefficients unfolded (``theta[:, 1:] * scale[0]`` the model's), so that an epoch run in
+  several calls folds once, as one call would (``runner.EpochRunner``).  An L1 term (its proximal map touches every
   coordinate), an optimizer other than plain SGD (per-coordinate state) and averaging (the
   running mean of every coordinate) cost O(d) per step, as in the dense loop.
 * mini-batch: O(nnz of the batch) for plain steps without L1 (the batch gradient is gathered in
@@ -30,6 +33,7 @@ The losses, optimizers, penalties and averaging are the dense loops' own helpers
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import overload
 
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
 from .codes import CENTERED_CSR, NEEDS_STATE, OK, SGD, SOFTMAX
@@ -103,6 +107,38 @@ def fold(theta, scale):
     return 1.0
 
 
+def optimizer_group(optimizer):
+    """``(opt, state, avg, scale)`` of an optimizer group ``(opt, state, avg)`` or ``(opt, state,
+    avg, scale)``: ``scale`` a float64 (1,) array carrying the scaled weights' factor from one
+    call to the next, or None (njit only: resolved at compile time on the group's length)."""
+    raise NotImplementedError("called from njit code only")
+
+
+@overload(optimizer_group)
+def _optimizer_group(optimizer):
+    if len(optimizer) == 4:
+        return lambda optimizer: optimizer
+    return lambda optimizer: (optimizer[0], optimizer[1], optimizer[2], None)
+
+
+@njit(**INLINE)
+def start_scale(carry):
+    """The scale of the scaled weights at the start of a call: ``carry[0]``, or 1.0 (carry None)."""
+    if carry is None:
+        return 1.0
+    return carry[0]
+
+
+@njit(**INLINE)
+def end_scale(theta, scale, carry):
+    """At the end of a call: fold the scale into theta (carry None), or hand it to the next call
+    in ``carry[0]``, theta's coefficients left scaled (``theta[:, 1:] * carry[0]`` the model's)."""
+    if carry is None:
+        fold(theta, scale)
+    else:
+        carry[0] = scale
+
+
 # --- full-batch loss and gradient ---------------------------------------------------------
 
 
@@ -160,24 +196,57 @@ def csr_column_stats(data, indices, indptr, mean, m2):
     """Column means into ``mean`` and sums of squared deviations into ``m2`` ((d,) float64, zero
     on entry), the implicit zeros counted; two passes over the entries, O(nnz + d).  Returns
     the position q in ``data`` of the first NaN or inf (its row: the i with
-    ``indptr[i] <= q < indptr[i + 1]``, its column ``indices[q]``), or -1."""
+    ``indptr[i] <= q < indptr[i + 1]``, its column ``indices[q]``), or -1.  The same in calls
+    over ranges of entries: ``csr_column_sums`` over every range, ``csr_column_means``, then
+    ``csr_column_squares`` over every range and ``csr_column_m2`` (the same bits)."""
     n = indptr.shape[0] - 1
-    d = mean.shape[0]
-    count = np.zeros(d)
-    for q in range(indptr[0], indptr[n]):
+    count = np.zeros(mean.shape[0])
+    bad = csr_column_sums(data, indices, indptr[0], indptr[n], mean, count)
+    if bad >= 0:
+        return bad
+    csr_column_means(mean, n)
+    csr_column_squares(data, indices, indptr[0], indptr[n], mean, m2)
+    csr_column_m2(mean, m2, count, n)
+    return -1
+
+
+@njit(**KERNEL)
+def csr_column_sums(data, indices, lo, hi, sums, count):
+    """Entries lo .. hi - 1 added to their columns' ``sums`` and ``count``; the first non-finite
+    one's position (the scan stops there), or -1."""
+    for q in range(lo, hi):
         v = np.float64(data[q])
         if not np.isfinite(v):
             return q
-        mean[indices[q]] += v
+        sums[indices[q]] += v
         count[indices[q]] += 1.0
-    for j in range(d):
-        mean[j] /= n
-    for q in range(indptr[0], indptr[n]):
+    return -1
+
+
+@njit(**KERNEL)
+def csr_column_means(sums, n):
+    """The column sums over n rows into their means, in place."""
+    for j in range(sums.shape[0]):
+        sums[j] /= n
+    return 0
+
+
+@njit(**KERNEL)
+def csr_column_squares(data, indices, lo, hi, mean, m2):
+    """The squared deviations of entries lo .. hi - 1 from their columns' means added to ``m2``."""
+    for q in range(lo, hi):
         dev = np.float64(data[q]) - mean[indices[q]]
         m2[indices[q]] += dev * dev
-    for j in range(d):
+    return 0
+
+
+@njit(**KERNEL)
+def csr_column_m2(mean, m2, count, n):
+    """The implicit zeros' squared deviations added to ``m2`` (``count``: the stored entries of
+    each column, of n rows)."""
+    for j in range(mean.shape[0]):
         m2[j] += (n - count[j]) * mean[j] * mean[j]
-    return -1
+    return 0
 
 
 @njit(**KERNEL)
@@ -263,27 +332,28 @@ def csr_sgd_epoch(data, view, model, optimizer, schedule, theta, order, path):
     ``codes.CENTERED_CSR``); the same status codes.  O(nnz_i) a step for plain steps without L1
     or averaging (any loss, L2 included), O(d) a step otherwise (see the module's docstring)."""
     ((values, indices, indptr), y, weights), (center, scale_inv) = data, view
-    (opt, state, avg), (code, params, t_start) = optimizer, schedule
+    (opt, state, avg, carry), (code, params, t_start) = optimizer_group(optimizer), schedule
     if center is not None:
         return CENTERED_CSR
     return csr_sgd_loop(
         values, indices, indptr, y, weights, theta, order, scale_inv, model, opt, state, avg, code, params, t_start,
-        path,
+        path, carry,
     )  # fmt: skip
 
 
 @njit(**KERNEL)
 def csr_sgd_loop(
     data, indices, indptr, y, weights, theta, order, scale_inv, model, opt, state, avg, sched_code, sched_params,
-    t_start, path,
+    t_start, path, carry,
 ):  # fmt: skip
-    """``csr_sgd_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``)."""
+    """``csr_sgd_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``); carry: the
+    scaled weights' factor across calls (``end_scale``), or None."""
     rows = as_rows(theta)
     if state is None and not is_plain(rows, model, opt):
         return NEEDS_STATE
     g = np.empty(rows.shape[0])
     grad = np.empty(rows.shape)
-    scale = 1.0
+    scale = start_scale(carry)
     status = OK
     for k in range(order.shape[0]):
         t = t_start + k
@@ -304,7 +374,7 @@ def csr_sgd_loop(
         if path is not None:
             scale = fold(rows, scale)
             copy_rows(as_rows(path[k]), rows)
-    fold(rows, scale)
+    end_scale(rows, scale, carry)
     return status
 
 
@@ -383,23 +453,24 @@ def csr_minibatch_epoch(data, view, model, optimizer, schedule, theta, batches, 
     codes.  O(nnz of the batch) a batch for plain steps without L1 or averaging, else O(d) a
     batch."""
     ((values, indices, indptr), y, weights), (center, scale_inv) = data, view
-    (opt, state, avg), (code, params, t_start), (order, batch_size) = optimizer, schedule, batches
+    (opt, state, avg, carry), (code, params, t_start) = optimizer_group(optimizer), schedule
+    order, batch_size = batches
     if center is not None:
         return CENTERED_CSR
     grad = np.empty_like(theta)
     return csr_minibatch_loop(
         values, indices, indptr, y, weights, theta, order, batch_size, scale_inv, model, opt, state, avg, code,
-        params, t_start, grad, path,
+        params, t_start, grad, path, carry,
     )  # fmt: skip
 
 
 @njit(**KERNEL)
 def csr_minibatch_loop(
     data, indices, indptr, y, weights, theta, order, batch_size, scale_inv, model, opt, state, avg, sched_code,
-    sched_params, t_start, grad, path,
+    sched_params, t_start, grad, path, carry,
 ):  # fmt: skip
     """``csr_minibatch_epoch``'s loop, its argument groups unpacked (see ``sgd.sgd_loop``); grad
-    a float64 scratch of theta's shape."""
+    a float64 scratch of theta's shape; carry as in ``csr_sgd_loop``."""
     rows, scratch = as_rows(theta), as_rows(grad)
     if state is None and not is_plain(rows, model, opt):
         return NEEDS_STATE
@@ -410,7 +481,7 @@ def csr_minibatch_loop(
         for j in range(scratch.shape[1]):
             scratch[k, j] = 0.0
     g = np.empty(rows.shape[0])
-    scale = 1.0
+    scale = start_scale(carry)
     status = OK
     for b in range(n_batches):
         start = b * batch_size
@@ -439,13 +510,17 @@ def csr_minibatch_loop(
         if path is not None:
             scale = fold(rows, scale)
             copy_rows(as_rows(path[b]), rows)
-    fold(rows, scale)
+    end_scale(rows, scale, carry)
     return status
 
 
 __all__ = [
     "RESCALE",
+    "csr_column_m2",
+    "csr_column_means",
+    "csr_column_squares",
     "csr_column_stats",
+    "csr_column_sums",
     "csr_loss_grad",
     "csr_loss_grad_parallel",
     "csr_max_row_norm2",

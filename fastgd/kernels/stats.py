@@ -87,6 +87,31 @@ def column_stats_parallel(X, mean, m2, work):
     return _combine(X, work, mean, m2)
 
 
+@njit(**KERNEL)
+def column_blocks(X, work, first):
+    """``column_stats``'s blocks first, first + 1, ... into the rows of ``work`` (one a block,
+    each shifted by X[0], the first row of the whole array): its work cut into calls of a few
+    blocks, which ``combine_column_blocks`` then combines into the bits of one call."""
+    for k in range(work.shape[0]):
+        _block(X, first + k, work[k])
+    return 0
+
+
+@njit(**PARALLEL)
+def column_blocks_parallel(X, work, first):
+    """``column_blocks`` with blocks in parallel: the same arguments, the same bits."""
+    for k in prange(work.shape[0]):
+        _block(X, first + k, work[k])
+    return 0
+
+
+@njit(**KERNEL)
+def combine_column_blocks(X, work, mean, m2):
+    """``column_stats``'s result from a ``work`` filled by ``column_blocks`` calls: its arguments
+    and return value."""
+    return _combine(X, work, mean, m2)
+
+
 @njit(**ORDERED_INLINE)
 def _vector_block(y, c, acc):
     """``_block`` of the one column y (n,): acc = [mean, M2, first non-finite row or -1, rows].
