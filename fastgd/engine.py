@@ -32,6 +32,10 @@ BLOWUP = 1e8
 STEPS = 4096
 #: batch GD on a non-smooth loss waits this many times n_iter_no_change iterations for a new best
 SUBGRADIENT_PATIENCE = 10
+#: SGD / mini-batch at a constant rate stop (not converged) when this many optimality measures in
+#: a row, taken at plateaus, did not lower the best one by STALL_GAIN: at a fixed rate the iterates
+#: hover around the optimum at a distance set by the rate, and more epochs do not shrink it
+STALL_CHECKS, STALL_GAIN = 3, 0.1
 #: features whose standard deviations differ by more than this make gradient descent crawl
 SCALE_RATIO = 100.0
 
@@ -263,11 +267,12 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
     elif not converged and tol == 0:
         reason = f"ran max_epochs={max_epochs} epochs (tol=0: no stopping rule)"
     elif not converged:
-        reason = (
-            f"stopped at max_epochs={max_epochs} with {MEASURES[name]} at {value:.3g}, above tol={tol:g}: "
-            "raise max_epochs (or the learning rate), pass standardize=True (centered, scaled features make a "
-            "rounder valley), or pass a larger tol"
-        )
+        if reason is None:  # else the fit said why it stopped early (``Stall``)
+            reason = (
+                f"stopped at max_epochs={max_epochs} with {MEASURES[name]} at {value:.3g}, above tol={tol:g}: "
+                "raise max_epochs (or the learning rate), pass standardize=True (centered, scaled features make a "
+                "rounder valley), or pass a larger tol"
+            )
         warn(f"{NAMES[fit.method]} {reason}", convergence_warning())
     history = np.asarray(history, dtype=np.float64)
     if path is not None:
@@ -401,6 +406,33 @@ class Stopper:
             self.stale += 1
         self.best = min(self.best, value)
         return self.tol > 0 and self.stale >= self.patience
+
+
+class Stall:
+    """The early end of an SGD / mini-batch fit at a constant learning rate that cannot meet tol:
+    its optimality measures, taken at plateaus, did not lower the best one by ``STALL_GAIN`` in
+    ``STALL_CHECKS`` measures in a row (the iterates hover at a distance from the optimum set by
+    the rate).  Never for a decaying or custom schedule, whose steps keep shrinking."""
+
+    def __init__(self, schedule):
+        self.eta = float(schedule.params[0]) if getattr(schedule, "code", None) == K.codes.CONSTANT else None
+        self.best, self.stale = math.inf, 0
+
+    def __call__(self, value):
+        """True when the fit should stop, after the measure ``value`` did not meet tol."""
+        if self.eta is None:
+            return False
+        self.stale = 0 if value < (1.0 - STALL_GAIN) * self.best else self.stale + 1
+        self.best = min(self.best, value)
+        return self.stale >= STALL_CHECKS
+
+    def reason(self, epoch, name, value, tol):
+        return (
+            f"stopped at epoch {epoch}: at the constant learning rate {self.eta:g} {MEASURES[name]} stays near "
+            f"{value:.3g} (best {self.best:.3g}), above tol={tol:g}, over {STALL_CHECKS} plateaus; a constant rate "
+            "leaves the iterates hovering around the optimum at a distance that grows with the rate: pass "
+            'learning_rate="auto" (a decaying schedule), a smaller learning rate, or a larger tol'
+        )
 
 
 class Watch:
@@ -620,6 +652,7 @@ def stochastic(fit, theta):
     b, record_path = options.batch_size, options.record_path
     history, path, reason, limit = [], [theta.copy()] if record_path else None, None, None
     next_check, measured = 0, None
+    stall = Stall(schedule) if watch.certifies else None
     for epoch in range(1, options.max_epochs + 1):
         buf = np.empty((epochs.per_epoch, *problem.shape)) if record_path == "update" else None
         status, current, objective = epochs.run(epoch, schedule, buf)
@@ -654,6 +687,9 @@ def stochastic(fit, theta):
                 value = measured[2]
                 if value <= options.tol:
                     reason = certified(problem.measure_name(), value, options.tol)
+                    break
+                if stall(value):
+                    reason = stall.reason(epoch, problem.measure_name(), value, options.tol)
                     break
                 next_check = epoch + options.patience
     n_updates = len(history) * epochs.per_epoch

@@ -162,3 +162,39 @@ def test_sgd_keeps_going_after_a_plateau_until_the_measure_is_met():
     best = optimum(X, y)
     assert res.converged and res.optimality <= 1e-3
     assert excess(res, X, y, best) <= 1e-3 / (1 - 1e-3)
+
+
+@pytest.mark.parametrize("method", ["sgd", "minibatch"])
+def test_a_constant_rate_stops_at_its_noise_floor_and_says_so(method):
+    """At a constant rate the iterates hover around the optimum (a noise floor that grows with the
+    rate): the fit stops after STALL_CHECKS plateaus without progress, long before max_epochs, with
+    converged=False, one ConvergenceWarning naming the rate and the fix, and the measured value."""
+    from fastgd.engine import STALL_CHECKS
+
+    X, y = make_problem(5000, 4, 6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fastgd.fit(X, y, method=method, standardize=True, learning_rate=0.05, random_state=0)
+    mine = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(mine) == 1 and not res.converged
+    assert res.n_epochs < 200  # of max_epochs=1000
+    assert res.optimality > 1e-6 and excess(res, X, y, optimum(X, y)) > 1e-6  # the floor is real
+    assert f"{res.optimality:.3g}" in mine[0] and "constant learning rate 0.05" in mine[0]
+    assert 'learning_rate="auto"' in mine[0] and f"over {STALL_CHECKS} plateaus" in mine[0]
+
+
+def test_a_decaying_rate_is_never_stopped_for_a_stall():
+    """The stall rule is for constant rates only: a slowly decaying schedule runs on to max_epochs
+    where the constant rate of the same size stops early."""
+    X, y = make_problem(2000, 3, 7)
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, rate in [("decaying", fastgd.schedules.inverse_scaling(0.05, power_t=0.01)), ("constant", 0.05)]:
+            fits[name] = fastgd.fit(
+                X, y, method="sgd", standardize=True, learning_rate=rate, max_epochs=60, random_state=0
+            )
+    assert not fits["decaying"].converged and fits["decaying"].n_epochs == 60
+    assert "max_epochs=60" in fits["decaying"].message
+    assert not fits["constant"].converged and fits["constant"].n_epochs < 60
+    assert "constant learning rate" in fits["constant"].message
