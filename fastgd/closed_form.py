@@ -22,7 +22,10 @@ scales cost no digits, and rank and condition are those of the problem, not of i
   included, as lstsq; the null vectors from the SVD, mapped to θ's units and refined like the
   solution, so that column scales cost them nothing) and a RankDeficientWarning.
 * "auto": "svd" when n ≤ d; else the normal equation's factor when κ²·eps ≤ ``NORMAL_LIMIT``,
-  refined (and "svd" if that refinement fails to converge); else "svd".
+  refined (and "svd" if that refinement fails to converge); else "svd".  θ is returned in X's
+  dtype: for float32 X without ridge, the refinement is skipped when the condition estimate puts
+  the normal equation's answer within half a float32 ulp of the exact solution in every
+  component (``_precise_enough``), which more float64 digits would not change.
 
 Refinement (corrected semi-normal equations, Björck): each step is one compensated pass over X
 (``kernels.residual_gradient``: the residuals ``r = y - Xθ`` and the gradient
@@ -179,6 +182,8 @@ class Dense:
         self.weight = float(self.n if weights is None else weights.sum())
         self.kernel = K.residual_gradient_parallel if parallel else K.residual_gradient
         self._work = None
+        #: the dtype θ is returned in, and its eps: "auto" need not refine beyond it
+        self.answer_dtype, self.answer_eps = X.dtype.name, float(np.finfo(X.dtype).eps)
 
     def gram(self):
         """The ``Gram`` sums (one BLAS read of X)."""
@@ -386,11 +391,7 @@ def refine(data, theta, center, scales, precondition, rate, ridge=None, extended
     """
     first = int(data.fit_intercept)
     root_w = math.sqrt(data.weight)
-    units = np.concatenate(([root_w], scales)) if first else scales
-    # |δθ| per unit of |δφ|: 1/S for the coefficients, and for θ0 = α - centerᵀcoef the sum
-    reach = 1.0 / units
-    if first:
-        reach[0] = 1.0 / root_w + float(np.abs(center) @ (1.0 / scales))
+    units, reach = _units(data, center, scales)
     theta = np.array(theta, dtype=np.float64)
     lo = np.zeros_like(theta) if extended else None
     previous, size, steps, stalls, squares = math.inf, 0.0, 0, 0, math.nan
@@ -438,6 +439,35 @@ def refine(data, theta, center, scales, precondition, rate, ridge=None, extended
             break
         previous = norm
     return Refined(_round(theta, lo), steps, size <= 4 * EPS, size, squares)
+
+
+def _units(data, center, scales):
+    """(units, reach) of the equilibrated unknowns φ = [√W α, S coef]: φ = |θ| units componentwise
+    for the coefficients, and |δθ| per unit of |δφ| (max norm) is ``reach``: 1/S for the
+    coefficients, and for θ0 = α - centerᵀcoef the sum."""
+    root_w = math.sqrt(data.weight)
+    units = np.concatenate(([root_w], scales)) if data.fit_intercept else scales
+    reach = 1.0 / units
+    if data.fit_intercept:
+        reach[0] = 1.0 / root_w + float(np.abs(center) @ (1.0 / scales))
+    return units, reach
+
+
+def _precise_enough(data, G, F, theta, rate):
+    """Whether the normal equation's θ, unrefined, is already within half an ulp of the answer's
+    dtype (``data.answer_eps``, float32's for float32 X) of the exact solution in every component,
+    by the condition estimate: the summed, factored Gram matrix and Xᵀy are off by about
+    ``rate / κ`` relative, so φ is off by at most about rate (‖φ‖ + ‖y - ȳ‖), times SAFETY."""
+    if data.answer_eps <= EPS:
+        return False
+    first = int(data.fit_intercept)
+    center = G.x_mean if first else None
+    units, reach = _units(data, center, F.scales)
+    phi = np.abs(theta[1 - first :]) * units
+    if first:
+        phi[0] = abs(G.y_mean) * math.sqrt(data.weight)  # α, the centered model's intercept, is ȳ
+    error = SAFETY * rate * (float(np.linalg.norm(phi)) + math.sqrt(G.yy))
+    return bool(np.all(error * reach <= 0.5 * data.answer_eps * np.abs(theta[1 - first :])))
 
 
 def _mean_loss(refined, data):
@@ -609,11 +639,17 @@ def auto(data, ridge=None):
 
     # the contraction ‖(X̃ᵀX̃)⁻¹E‖, E the error of the summed, factored Gram matrix
     rate = F.kappa * EPS * (math.sqrt(data.n) + data.d)
+    how = "Cholesky factorization of the equilibrated XᵀX" + (" + the ridge term" if ridge is not None else "")
+    if ridge is None and _precise_enough(data, G, F, theta, rate):
+        message = (
+            f"auto: solved the normal equation ({how}; κ(XᵀX) ≈ {F.kappa:.2g}), not refined: by the condition "
+            f"estimate within half an ulp of {data.answer_dtype} (the answer's dtype) of the exact solution"
+        )
+        return Solution(theta, message, "normal")
     refined = refine(data, theta, G.x_mean if first else None, F.scales, precondition, rate, F.ridge)
     if not refined.converged:
         why = f"auto: the refinement from XᵀX's Cholesky factor did not converge ({refined.size:.1g}); "
         return svd(data, ridge, why)
-    how = "Cholesky factorization of the equilibrated XᵀX" + (" + the ridge term" if ridge is not None else "")
     message = f"auto: solved the normal equation ({how}; κ(XᵀX) ≈ {F.kappa:.2g}), {refined.text()}"
     return Solution(refined.theta, message, "normal", (), _mean_loss(refined, data))
 

@@ -650,6 +650,8 @@ class DaskData:
         self.n, self.d = problem.n, problem.d
         self.fit_intercept = problem.fit_intercept
         self.weight = float(problem.n)
+        #: the dtype θ is returned in, and its eps (``closed_form.Dense``)
+        self.answer_dtype, self.answer_eps = problem.X.dtype.name, float(np.finfo(problem.X.dtype).eps)
 
     def gram(self):
         return self.problem.gram_sums()

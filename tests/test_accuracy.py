@@ -153,6 +153,42 @@ def test_well_conditioned_tall_data_costs_one_compensated_pass():
     np.testing.assert_allclose(res.theta, theta, rtol=1e-12)
 
 
+def _float32_ulps(theta, exact_theta):
+    """How many float32 ulps apart θ (float32) and the exact solution rounded to float32 are."""
+    a = np.asarray(theta, np.float32).view(np.int32).astype(np.int64)
+    b = np.asarray([float(t) for t in exact_theta], np.float32).view(np.int32).astype(np.int64)
+    return int(np.abs(a - b).max())
+
+
+FLOAT32_CASES = {  # name: (X, y, whether the condition estimate lets "auto" skip refinement)
+    "well conditioned": (lambda X: (X, X @ np.arange(1.0, 5.0) + np.random.default_rng(1).standard_normal(3000), True))(
+        np.random.default_rng(0).standard_normal((3000, 4))
+    ),
+    "noisy target": (lambda X: (X, 1e-3 * X.sum(1) + 50 * np.random.default_rng(3).standard_normal(3000), True))(
+        np.random.default_rng(2).standard_normal((3000, 4))
+    ),
+    "cubic on [1, 10]": (lambda t: (np.c_[t, t**2, t**3], 1 + t - t**2 / 3 + t**3 / 50, False))(
+        np.random.default_rng(4).uniform(1.0, 10.0, 3000)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT32_CASES)
+def test_float32_auto_refines_only_beyond_float32s_precision(name):
+    """θ of float32 data is returned in float32: "auto" skips the compensated pass when the
+    condition estimate puts the normal equation's answer within half a float32 ulp of the exact
+    solution, and either way lands within one float32 ulp of it (exact: ``fractions``)."""
+    X, y, skips = FLOAT32_CASES[name]
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    res = fastgd.fit(X, y)
+    assert res.coef.dtype == np.float32 and res.method == "normal"
+    assert ("not refined" in res.message) == skips and ("refined in" in res.message) != skips
+    star = acc.exact_solution(X.astype(np.float64), y.astype(np.float64), True, None)
+    assert _float32_ulps(np.r_[res.intercept, res.coef], star) <= 1
+    Xb = np.column_stack([np.ones(len(y)), X.astype(np.float64)])
+    assert res.loss == pytest.approx(np.mean((Xb @ np.asarray(star, float) - y) ** 2), rel=1e-6)
+
+
 # ---------------------------------------------------------------------------------------------
 # rank deficiency
 
