@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MaxAbsScaler
 
 import fastgd
-from fastgd import GDClassifier, GDRegressor
+from fastgd import GDClassifier, GDRegressor, runner
 
 DTYPES = (np.float64, np.float32)
 SCHEDULE = fastgd.schedules.inverse_time(5, 50)
@@ -113,8 +113,9 @@ def test_a_classifier_stream_on_sparse_chunks():
     _close(sparse.result().predict_proba(sp.csr_array(X)), dense.result().predict_proba(X), np.float64)
 
 
-def _bad_sparse(kind, S, y):
-    """(X, y, the error and its message) of a bad sparse chunk."""
+def _bad_sparse(kind, S, y, monkeypatch):
+    """(X, y, the error and its message) of a bad sparse chunk; "interrupt" makes the next
+    kernel call update θ and then raise KeyboardInterrupt (a Ctrl-C in the middle of a chunk)."""
     if kind == "nan":
         bad = S.copy()
         bad.data[5] = np.nan
@@ -124,12 +125,24 @@ def _bad_sparse(kind, S, y):
         return S[:, :4], y, ValueError, "this chunk has 4 features but the stream started with 10"
     if kind == "empty":
         return sp.csr_matrix((0, S.shape[1])), y[:0], ValueError, "0 samples"
-    return S, y[:-1], ValueError, f"X has {S.shape[0]} rows but y has {S.shape[0] - 1}"
+    if kind == "rows":
+        return S, y[:-1], ValueError, f"X has {S.shape[0]} rows but y has {S.shape[0] - 1}"
+    if kind == "diverges":
+        return S, y * 1e160, fastgd.DivergenceError, None
+    real = runner.EpochRunner.run_coded
+
+    def interrupted(self, *args, **kwargs):
+        real(self, *args, **kwargs)  # θ, the state, the average: all changed in place
+        monkeypatch.setattr(runner.EpochRunner, "run_coded", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.EpochRunner, "run_coded", interrupted)
+    return S, y, KeyboardInterrupt, None
 
 
-@pytest.mark.parametrize("kind", ["nan", "features", "empty", "rows"])
+@pytest.mark.parametrize("kind", ["nan", "features", "empty", "rows", "diverges", "interrupt"])
 @pytest.mark.parametrize("model", [dict(), dict(optimizer="adam", average=True)], ids=["plain", "adam-average"])
-def test_a_bad_sparse_chunk_changes_nothing(kind, model):
+def test_a_bad_sparse_chunk_changes_nothing(monkeypatch, kind, model):
     """A bad CSR chunk gets the dense chunk's clear error, and the stream goes on exactly as if it
     had never been sent: θ, history, t and the shuffle state."""
     X, y = _data(240)
@@ -139,11 +152,12 @@ def test_a_bad_sparse_chunk_changes_nothing(kind, model):
     good = _chunks(S, y, 80)
     for Sc, yc in good:
         plain.partial_fit(Sc, yc)
-    bX, by, error, message = _bad_sparse(kind, S[:80], y[:80])
     for k, (Sc, yc) in enumerate(good):
         if k == 1:
+            bX, by, error, message = _bad_sparse(kind, S[:80], y[:80], monkeypatch)
             with pytest.raises(error, match=message):
                 fed.partial_fit(bX, by)
+            bX, by, error, message = _bad_sparse(kind, S[:80], y[:80], monkeypatch)
             dense = bX.toarray() if kind != "empty" else np.zeros((0, S.shape[1]))
             with pytest.raises(error, match=message):  # the same error for the same chunk dense
                 fed.partial_fit(dense, by)
