@@ -27,6 +27,14 @@ with more than two classes "log" fits softmax regression (one multinomial model,
 scikit-learn's one-vs-rest).  The two-class losses "hinge", "squared_hinge" and
 "modified_huber" refuse more than two classes with a clear error (no one-vs-rest).
 
+X may be a ``scipy.sparse`` matrix or array in ``fit``, ``partial_fit`` and every prediction
+method, as in ``fastgd.fit`` and ``fastgd.Stream``: CSR is read as is, other formats are
+converted once (with a ``SparseConversionWarning``), X is never densified; predictions are
+``X @ coef_.T + intercept_`` on X's own format.  What ``fastgd.fit`` refuses on a sparse X
+(``method="normal"``/``"svd"``, local SGD with ``n_threads`` > 1) the estimators refuse with
+its error; ``standardize=True`` then only scales the features (centering would fill in the
+zeros), so a fit on sparse X follows another path than on the same X dense.
+
 scikit-learn (>= 1.6) is an optional dependency: ``pip install fastgd[sklearn]``.
 """
 
@@ -45,7 +53,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
     ) from exc
 
 from ._transaction import unchanged_on_error
-from ._validation import as_array, check_label_types, is_dask, keyword_hint, suggest_keywords
+from ._validation import as_array, check_label_types, is_dask, is_sparse, keyword_hint, suggest_keywords
 from .api import fit as _fit
 from .losses import LOSSES
 from .losses import names as loss_names
@@ -92,11 +100,14 @@ _NO_Y = object()  #: _validate's "X alone" (y=None must reach validate_data, whi
 
 
 def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
-    """scikit-learn's validate_data; Dask collections pass through untouched (never computed
-    here: ``fastgd.fit`` runs them on the cluster), only their number of features recorded."""
+    """scikit-learn's validate_data; a scipy.sparse X is kept sparse, in its own format (``fastgd.fit``
+    and ``Stream`` convert it to CSR, with their warning; predictions use it as is); Dask collections
+    pass through untouched (never computed here: ``fastgd.fit`` runs them on the cluster), only their
+    number of features recorded."""
     if not (is_dask(X) or is_dask(y)):
+        kwargs["accept_sparse"] = True  # any format: never densified here
         for name, a in (("X", X), ("y", y)):  # before scikit-learn's numpy messages: a ragged nested list,
-            if a is not _NO_Y and a is not None:  # complex numbers in a list, named as such
+            if a is not _NO_Y and a is not None and not is_sparse(a):  # complex numbers in a list, named as such
                 arr = as_array(a, name)
                 if arr.dtype.kind == "c":  # scikit-learn's words (its checks match them), and the argument
                     raise ValueError(f"Complex data not supported: {name} holds complex numbers (dtype {arr.dtype})")
@@ -145,6 +156,11 @@ class _GDModel:
     fitted attributes, ``partial_fit``'s stream."""
 
     _losses = ()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X: fastgd.fit's and Stream's CSR kernels
+        return tags
 
     def _loss(self, n_classes=None):
         """The loss ``fastgd`` minimizes (checked against the estimator's kind)."""
@@ -241,7 +257,7 @@ class _GDModel:
     def _decision(self, X):
         check_is_fitted(self)
         X = _validate(self, X, dtype=_DTYPES, reset=False)
-        return X @ self.coef_.T + self.intercept_  # a Dask X gives a lazy Dask array
+        return X @ self.coef_.T + self.intercept_  # an ndarray for a scipy.sparse X; a lazy Dask array for Dask
 
 
 class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):

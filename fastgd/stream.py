@@ -4,8 +4,10 @@
 learning-rate schedule continues), the optimizer's state and the running average.  Each
 ``partial_fit(X, y)`` is one pass over that chunk with the very kernels of ``fastgd.fit``, so
 chunks fed in order with ``shuffle=False`` give the same iterates as one epoch over their
-concatenation.  ``fit_stream(chunks, ...)`` runs a Stream over an iterable of (X, y) pairs —
-e.g. blocks read from a file that does not fit in memory.
+concatenation.  A chunk may be a numpy array or a scipy.sparse matrix (read as CSR by the
+kernels of ``fastgd.kernels.sparse``, as ``fastgd.fit`` reads it), and a stream may mix the two.
+``fit_stream(chunks, ...)`` runs a Stream over an iterable of (X, y) pairs — e.g. blocks read
+from a file that does not fit in memory.
 """
 
 import inspect
@@ -94,7 +96,10 @@ class Stream:
     weights scale each sample's step as given (not normalized: the total weight of a stream is
     unknown); the features are used as they come (no ``standardize``: a stream has no global
     means; scale them upstream).  The default ``init`` is "zeros", as scikit-learn's
-    ``partial_fit``.
+    ``partial_fit``.  A chunk's X is dense or scipy.sparse, as ``fastgd.fit``'s: CSR is used as
+    is, other formats are converted once (a ``SparseConversionWarning``), never densified; the
+    chunks of one stream may mix dense and sparse (the CSR kernels round differently: the same
+    θ up to rounding).
     """
 
     def __init__(self, **parameters):
@@ -123,7 +128,8 @@ class Stream:
 
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the chunk (X, y): every sample (or batch) updates θ once, the update
-        count continuing from the previous chunks.  Returns self.  A chunk that raises (bad
+        count continuing from the previous chunks.  X: an array, or a scipy.sparse matrix (see
+        the class docstring).  Returns self.  A chunk that raises (bad
         data, a divergence, a KeyboardInterrupt) leaves the stream exactly as it was: θ, the
         optimizer state, t, the shuffle state, the classes; the next chunk continues as if it
         had never been sent."""
@@ -135,7 +141,7 @@ class Stream:
             return self._pass(X, y, sample_weight)
 
     def _pass(self, X, y, sample_weight):
-        X = v.check_X(X)
+        X = v.check_X(X, accept_sparse=True)  # a scipy.sparse chunk as CSR, as fastgd.fit takes it
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(
                 f"this chunk has {X.shape[1]} features but the stream started with {self.n_features}; "
@@ -163,6 +169,7 @@ class Stream:
         if self.theta is None:
             self._start(problem)
         order = Shuffler(problem.n, weights, o.shuffle, self._shuffle_state).next()
+        self._runner.sparse = problem.sparse  # this chunk's kernels: the dense loop or its CSR twin
         status = self._runner.run((problem.xs, y, weights, problem.where), order, self.schedule, self.t)
         chunk = len(self.history) + 1
         if status != OK:

@@ -29,7 +29,10 @@ _SGD_WEIGHTS = (
 
 def _expected_failures(estimator):
     if estimator.method in ("sgd", "minibatch"):
-        return {"check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS}
+        return {
+            "check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS,
+            "check_sample_weight_equivalence_on_sparse_data": _SGD_WEIGHTS,
+        }
     return {}
 
 

@@ -173,8 +173,6 @@ def test_bad_sparse_inputs():
         fastgd.fit(sp.csr_matrix(X.astype(complex)), y, method="sgd")
     with pytest.raises(ValueError, match="X has 5 features but the model was fitted on 12"):
         fastgd.fit(S, y, method="sgd", max_epochs=1).predict(sp.csr_matrix((2, 5)))
-    with pytest.raises(TypeError, match="sparse"):
-        fastgd.Stream().partial_fit(S, y)
 
 
 def test_auto_is_batch_gd_on_sparse():
