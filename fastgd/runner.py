@@ -102,7 +102,8 @@ class EpochRunner:
             self.state = None if self.plain else (np.zeros((STATE_SLOTS, *shape)) if state is None else state)
         self.avg = theta.copy() if opt[2] >= 0 else None
         #: CSR: the scaled weights' factor carried from slice to slice, folded into θ after the last
-        self.carry = np.ones(1) if sparse else None
+        #: (always there: a Stream's chunks may switch between dense and CSR, ``sparse`` with them)
+        self.carry = np.ones(1)
 
     @property
     def current(self):
