@@ -576,6 +576,7 @@ def batch(fit, theta):
     # the optimality measure, which is verified here whenever they stop (and the loop resumed if unmet)
     grad_tol = problem.gradient_threshold(tol, objective) if tol > 0 and by_gradient else -1.0
     history, path, reason, done = [], [theta.copy()] if options.record_path else None, None, 0
+    last_loss = np.full(1, np.nan)  # the streaming steps' last pass: the loss at θ, its gradient in grad
     per_call = 1 if observer is not None and observer.callback is not None else STEPS
     if problem.gram is not None:  # O(d²) a step: at most runner.SLICE_WORK of them a call, for Ctrl-C
         per_call = max(1, min(per_call, SLICE_WORK // (problem.d + 1) ** 2))
@@ -595,7 +596,7 @@ def batch(fit, theta):
                 path.append(steps[: n - (status == K.gram.DIVERGED)])
         else:
             n, status = _streaming_steps(
-                problem, theta, etas, done, (grad_tol, limit), (grad, state), opt, history, path,
+                problem, theta, etas, done, (grad_tol, limit), (grad, state, last_loss), opt, history, path,
                 None if by_gradient else watch, observer,
             )  # fmt: skip
         done += n
@@ -612,7 +613,11 @@ def batch(fit, theta):
                 reason = certified(name, value, tol)
             else:  # a smaller threshold: each resumption asks for more
                 grad_tol = min(problem.gradient_threshold(tol, history[-1]), 0.5 * grad_tol)
-    return finish(fit, theta, schedule, history, done, reason, path, watch)
+    measured = None
+    if problem.gram is None and history:  # the last pass was at θ: its loss and gradient serve finish
+        value = problem.optimality(theta, grad, last_loss[0])[0] if watch.certifies and tol > 0 else None
+        measured = (theta.copy(), float(last_loss[0]), value)
+    return finish(fit, theta, schedule, history, done, reason, path, watch, measured)
 
 
 def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, history, path, watch, observer):
@@ -620,10 +625,11 @@ def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, histor
     ``watch``, its plateau rule instead of the stationarity test; the observer after each step
     (MAX_EPOCHS, i.e. no verdict, when it stops the fit)."""
     grad_tol, limit = limits
-    grad, state = scratch
+    grad, state, _ = scratch
     for k, eta in enumerate(etas):
         K.update(theta, grad, problem.model, opt, state, eta, t_start + k)
-        objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
+        scratch[2][0] = problem.loss_grad(theta, grad)  # the loss at θ, for finish
+        objective = scratch[2][0] + problem.penalty(theta)
         history.append(objective)
         if not objective <= limit:  # also catches NaN
             return k + 1, K.gram.DIVERGED

@@ -198,3 +198,23 @@ def test_a_decaying_rate_is_never_stopped_for_a_stall():
     assert "max_epochs=60" in fits["decaying"].message
     assert not fits["constant"].converged and fits["constant"].n_epochs < 60
     assert "constant learning rate" in fits["constant"].message
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"tol": 0}, {"penalty": "l2", "alpha": 0.1}])
+def test_a_streaming_batch_fit_reads_x_once_per_step(kwargs, monkeypatch):
+    """precompute=False: K steps make K + 1 gradient passes (the start's, one after each step); the
+    last one's loss and gradient are the final loss and measure (no pass of their own).  The loss
+    reported is that of a plain numpy evaluation of the returned θ."""
+    from fastgd import _dispatch
+
+    passes = []
+    run_pass = _dispatch.Problem.run_pass
+    monkeypatch.setattr(_dispatch.Problem, "run_pass", lambda self, *a: passes.append(1) or run_pass(self, *a))
+    X, y = make_problem(3000, 3, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fastgd.fit(X, y, method="batch", precompute=False, standardize=True, learning_rate=0.1, max_epochs=10,
+                         **kwargs)  # fmt: skip
+    assert res.n_epochs == 10 and len(passes) == 11
+    Xb = np.column_stack([np.ones(len(y)), X])
+    assert res.loss == pytest.approx(np.mean((Xb @ res.theta - y) ** 2), rel=1e-12)
