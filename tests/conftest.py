@@ -33,6 +33,21 @@ def multi():
     return X, y
 
 
+def interrupt_after_next_run(monkeypatch):
+    """The next epoch-runner call runs (changing θ, the state and the average in place) and then
+    raises KeyboardInterrupt, as a Ctrl-C landing just after the kernel returned; later calls run."""
+    from fastgd import runner
+
+    real = runner.EpochRunner.run_coded
+
+    def interrupted(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        monkeypatch.setattr(runner.EpochRunner, "run_coded", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.EpochRunner, "run_coded", interrupted)
+
+
 def pytest_terminal_summary(terminalreporter):
     """tests/test_fuzz.py's count of generated inputs, when it ran."""
     import sys

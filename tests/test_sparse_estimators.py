@@ -10,12 +10,13 @@ import scipy.sparse as sp
 
 pytest.importorskip("sklearn")
 
+from conftest import interrupt_after_next_run
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MaxAbsScaler
 
 import fastgd
-from fastgd import GDClassifier, GDRegressor, runner
+from fastgd import GDClassifier, GDRegressor
 
 DTYPES = (np.float64, np.float32)
 SCHEDULE = fastgd.schedules.inverse_time(5, 50)
@@ -129,14 +130,7 @@ def _bad_sparse(kind, S, y, monkeypatch):
         return S, y[:-1], ValueError, f"X has {S.shape[0]} rows but y has {S.shape[0] - 1}"
     if kind == "diverges":
         return S, y * 1e160, fastgd.DivergenceError, None
-    real = runner.EpochRunner.run_coded
-
-    def interrupted(self, *args, **kwargs):
-        real(self, *args, **kwargs)  # θ, the state, the average: all changed in place
-        monkeypatch.setattr(runner.EpochRunner, "run_coded", real)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner.EpochRunner, "run_coded", interrupted)
+    interrupt_after_next_run(monkeypatch)
     return S, y, KeyboardInterrupt, None
 
 

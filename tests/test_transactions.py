@@ -3,12 +3,12 @@ chunk, divergence and an interrupt included, goes on as if the chunk had never b
 
 import numpy as np
 import pytest
+from conftest import interrupt_after_next_run
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
 import fastgd
-from fastgd import runner
 
 D = 3
 BAD_KINDS = ("nan_X", "inf_y", "features", "rows", "weight", "diverges", "strings", "interrupt")
@@ -43,14 +43,7 @@ def _bad(kind, seed, monkeypatch):
         return X, y * 1e160, weight, fastgd.DivergenceError  # its loss overflows, whatever the optimizer
     if kind == "strings":
         return X.astype(str).astype(object), y, weight, TypeError
-    real = runner.EpochRunner.run_coded
-
-    def interrupted(self, *args, **kwargs):
-        real(self, *args, **kwargs)  # θ, the state, the average: all changed in place
-        monkeypatch.setattr(runner.EpochRunner, "run_coded", real)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner.EpochRunner, "run_coded", interrupted)
+    interrupt_after_next_run(monkeypatch)
     return X, y, weight, KeyboardInterrupt
 
 
