@@ -73,8 +73,8 @@ def corgi_layout(row_bytes):
     """(rows per block, blocks per buffer) of shuffle="corgipile" for rows of ``row_bytes``
     bytes each (dense: d x itemsize; CSR: the stored entries' and their column indices' bytes
     per row): blocks of about CORGI_BLOCK_BYTES, buffers of about CORGI_BUFFER_BYTES.  Rows
-    larger than a block are blocks of one row; larger than a buffer, buffers of one block (the
-    order is then a full shuffle of the rows)."""
+    larger than a block are blocks of one row (the order is then a full shuffle of the rows);
+    larger than a buffer, buffers of one block."""
     row_bytes = max(1, int(row_bytes))
     block_rows = max(1, CORGI_BLOCK_BYTES // row_bytes)
     return block_rows, max(1, CORGI_BUFFER_BYTES // (block_rows * row_bytes))
