@@ -102,7 +102,7 @@ def test_sgd_epoch_sklearn(benchmark, data):
         benchmark.pedantic(model.fit, args=(X, y), rounds=3)
 
 
-@pytest.mark.parametrize("shuffle", ["rows", "blocks", False])
+@pytest.mark.parametrize("shuffle", ["rows", "blocks", "corgipile", False])
 def test_sgd_epoch_shuffle(benchmark, data, shuffle):
     X, y = data
     kwargs = dict(method="sgd", learning_rate=1e-4, max_epochs=1, tol=0, shuffle=shuffle, random_state=0)

@@ -16,7 +16,7 @@ import numpy as np
 METHODS = ("auto", "normal", "svd", "batch", "sgd", "minibatch")
 ITERATIVE = ("batch", "sgd", "minibatch")
 RECORD_PATH = (False, True, "epoch", "update")
-SHUFFLE = (True, False, "rows", "blocks")
+SHUFFLE = (True, False, "rows", "blocks", "corgipile")
 
 
 #: other libraries' names (scikit-learn's first) for fastgd's keywords: an unknown keyword

@@ -154,11 +154,15 @@ def fit(
     standardize : bool
         Iterative methods read each feature as (x - mean) / std on the fly (no copy of X) and
         report coef in the original units.  Without an intercept features are only scaled.
-    shuffle : True, "rows", "blocks" or False
+    shuffle : True, "rows", "blocks", "corgipile" or False
         SGD / mini-batch: a fresh random order of the rows every epoch (True = "rows": exact
         SGD, random reads); "blocks": runs of 64 consecutive rows, the runs in a fresh random
         order (sequential reads, faster on data far larger than the caches, a less random
-        visit); False: the rows' own order every epoch.
+        visit); "corgipile": CorgiPile's two-level shuffle (Xu et al., SIGMOD 2022): blocks of
+        ~4 KiB of consecutive rows in a fresh random order, taken ~1 MiB (an L2 cache) at a time,
+        each such buffer's rows in a fresh random order (reads local to a few runs, close to a
+        full shuffle even on sorted rows; ``runner.corgi_layout``); False: the rows' own order
+        every epoch.
     record_path : False, "epoch", "update" or True (= "update")
         Keep θ after every update or epoch in ``result.path`` (memory: updates x (d + 1)).
     random_state : None, int, numpy SeedSequence or Generator

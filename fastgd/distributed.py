@@ -120,9 +120,10 @@ def _block_max_row_norm2(Xb, center, scale_inv):
         return float(K.max_row_norm2(Xb, center, scale_inv))
 
 
-def _block_order(rows, shuffle, seed):
-    """The visiting order of a block's rows: ``runner.Shuffler``'s from ``seed``."""
-    return Shuffler(rows, None, shuffle, np.array([seed], dtype=np.uint64)).next()
+def _block_order(rows, shuffle, seed, row_bytes=8):
+    """The visiting order of a block's rows: ``runner.Shuffler``'s from ``seed`` (``row_bytes``:
+    the bytes of one row, for shuffle="corgipile")."""
+    return Shuffler(rows, None, shuffle, np.array([seed], dtype=np.uint64), row_bytes).next()
 
 
 def _plain_opt():
@@ -164,8 +165,8 @@ def warmup(dtypes=(np.float64, np.float32)):
                 state = None if plain else np.zeros((STATE_SLOTS, *theta.shape))
                 for with_grad in (False, True):
                     _block_loss_grad(X, yl, theta, where, model, with_grad)
-                for shuffle in ("rows", "blocks", False):
-                    order = _block_order(5, shuffle, 1)
+                for shuffle in ("rows", "blocks", "corgipile", False):
+                    order = _block_order(5, shuffle, 1, X.shape[1] * X.itemsize)
                     for batch_size in (0, 2):
                         _block_epoch(X, yl, theta.copy(), order, batch_size, where, model, state, sched.code,
                                      sched.params, 0)  # fmt: skip
@@ -302,7 +303,7 @@ def _epoch_task(Xb, yb, theta, state, seed, shuffle, batch_size, where, model, s
     theta = np.array(_theta_rows(theta))  # the block's own, writeable copies: a task never changes its inputs
     state = None if state is None else np.array(state, dtype=np.float64)
     start = _block_loss_grad(Xb, yb, theta, where, model, False)[0] if start_loss else 0.0
-    order = _block_order(Xb.shape[0], shuffle, seed)
+    order = _block_order(Xb.shape[0], shuffle, seed, Xb.shape[1] * Xb.itemsize)
     status, state = _block_epoch(
         Xb, yb, theta, order, batch_size, where, model, state, sched_code, _contiguous(params), t_start
     )

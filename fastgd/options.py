@@ -50,7 +50,7 @@ class Options:
     init: object  #: "random", "zeros" or an array (checked against the data later)
     fit_intercept: bool
     standardize: bool
-    shuffle: object  #: "rows", "blocks" or False
+    shuffle: object  #: "rows", "blocks", "corgipile" or False
     record_path: object  #: False, "epoch" or "update"
     rng: np.random.Generator
     n_threads: int

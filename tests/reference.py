@@ -34,6 +34,7 @@ __all__ = [
     "schedule",
     "sgd_epoch",
     "softmax_terms",
+    "splitmix64_corgi",
     "splitmix64_shuffle",
     "stationarity",
 ]
@@ -172,6 +173,22 @@ def splitmix64_shuffle(order, seed):
         j = int((z >> 11) * 2.0**-53 * (i + 1))  # a 53-bit uniform in [0, 1) times i + 1
         out[i], out[j] = out[j], out[i]
     return np.array(out, dtype=np.int64), state
+
+
+def splitmix64_corgi(n, block_rows, buffer_blocks, seed):
+    """CorgiPile's order, as documented in fastgd.kernels.random.shuffle_corgi: the blocks of
+    ``block_rows`` consecutive rows of 0 .. n - 1 shuffled (``splitmix64_shuffle``), taken
+    ``buffer_blocks`` at a time, each group's rows (in its blocks' order) shuffled with the
+    same generator.  Returns (order, the blocks' order, the generator's new state)."""
+    blocks, state = splitmix64_shuffle(np.arange(-(-n // block_rows)), seed)
+    order = []
+    for g in range(0, len(blocks), buffer_blocks):
+        rows = []
+        for b in blocks[g : g + buffer_blocks]:
+            rows.extend(range(b * block_rows, min((b + 1) * block_rows, n)))
+        shuffled, state = splitmix64_shuffle(rows, state)
+        order.extend(int(r) for r in shuffled)
+    return np.array(order, dtype=np.int64), blocks, state
 
 
 # --- every loss, penalties, optimizers, weights ------------------------------------------------

@@ -189,9 +189,10 @@ def test_shuffle_strategies(method):
     X, y = fastgd.make_linear(5000, 3, random_state=2)
     _, optimum = lstsq(X, y)
     kw = dict(method=method, max_epochs=30, tol=0, random_state=0, standardize=True)
-    fits = {s: fastgd.fit(X, y, shuffle=s, **kw) for s in (True, "rows", "blocks", False)}
+    fits = {s: fastgd.fit(X, y, shuffle=s, **kw) for s in (True, "rows", "blocks", "corgipile", False)}
     assert np.array_equal(fits[True].theta, fits["rows"].theta)  # True means "rows"
     assert not np.array_equal(fits["rows"].theta, fits["blocks"].theta)
+    assert not np.array_equal(fits["rows"].theta, fits["corgipile"].theta)
     for res in fits.values():
         assert res.loss / optimum - 1 < 0.01
 

@@ -313,7 +313,16 @@ def _compiles_in_this_process():
     from fastgd import kernels as K
     from fastgd.kernels.blockgram import block_gram
 
-    kernels = (K.column_stats, K.loss_grad, K.sgd_epoch, K.minibatch_epoch, K.shuffle, K.shuffle_blocks, block_gram)
+    kernels = (
+        K.column_stats,
+        K.loss_grad,
+        K.sgd_epoch,
+        K.minibatch_epoch,
+        K.shuffle,
+        K.shuffle_blocks,
+        K.shuffle_groups,
+        block_gram,
+    )
     return {k.__name__: sum(k.stats.cache_misses.values()) for k in (*kernels, K.max_row_norm2)}
 
 
@@ -322,7 +331,8 @@ def test_the_workers_load_every_kernel_from_the_cache(client):
     Xd, yd = _dask(X, y)
     for method in ("normal", "sgd", "minibatch"):
         _fit(Xd, yd, method=method, standardize=True, max_epochs=2, random_state=0)
-    _fit(Xd, yd, method="sgd", shuffle="blocks", max_epochs=1, learning_rate=1e-3, random_state=0)
+    for shuffle in ("blocks", "corgipile"):
+        _fit(Xd, yd, method="sgd", shuffle=shuffle, max_epochs=1, learning_rate=1e-3, random_state=0)
     labels = yd > float(np.median(y))  # the general loop and the loss passes of another loss, both ways of reading X
     for method in ("sgd", "minibatch"):
         _fit(Xd, labels, loss="log", penalty="l2", method=method, standardize=True, max_epochs=1, random_state=0)

@@ -1,7 +1,9 @@
 """Row 4 of ``fastgd bench`` (SGD against scikit-learn's SGDRegressor) and the levers (shuffle
-by blocks, local SGD on every numba thread) against fastgd's default SGD."""
+by blocks or CorgiPile's, on the rows in random order and sorted by y; local SGD on every numba
+thread) against fastgd's default SGD."""
 
 import numba
+import numpy as np
 
 import fastgd
 
@@ -88,26 +90,36 @@ def _accepts(**kwargs):
 
 def bench_levers(ctx):
     """The levers of the issue, against fastgd's default SGD (no target: speed and final loss,
-    to document the trade-off): shuffle="blocks" against "rows", and local SGD on all numba
-    threads (n_threads > 1) against the serial run."""
+    to document the trade-off): shuffle="blocks" and "corgipile" against "rows", on the rows in
+    their random order and sorted by y (where runs of consecutive rows are least like a random
+    sample), and local SGD on all numba threads (n_threads > 1) against the serial run."""
     n, d = ctx.sizes.sgd
     epochs = ctx.sizes.sgd_epochs
     threads = numba.config.NUMBA_NUM_THREADS
+    sorted_ = ", rows sorted by y"
     variants = [
-        ('shuffle="blocks" vs "rows"', {"shuffle": "blocks"}, {"shuffle": "rows"}),
-        (f"n_threads={threads} (local SGD) vs serial", {"n_threads": threads}, {}),
+        ('shuffle="blocks" vs "rows"', {"shuffle": "blocks"}, {"shuffle": "rows"}, ""),
+        ('shuffle="corgipile" vs "rows"', {"shuffle": "corgipile"}, {"shuffle": "rows"}, ""),
+        ('shuffle="blocks" vs "rows"', {"shuffle": "blocks"}, {"shuffle": "rows"}, sorted_),
+        ('shuffle="corgipile" vs "rows"', {"shuffle": "corgipile"}, {"shuffle": "rows"}, sorted_),
+        (f"n_threads={threads} (local SGD) vs serial", {"n_threads": threads}, {}, ""),
     ]
-    X, y = sgd_data(ctx)
+    data = {"": sgd_data(ctx)}
     rows = []
-    for label, lever, base in variants:
-        work, target = f"SGD {label} n={n} d={d} ×{epochs} ep", "(info)"
+    for label, lever, base, order in variants:
+        work, target = f"SGD {label}{order} n={n} d={d} ×{epochs} ep", "(info)"
+        if order not in data:  # the same rows, sorted by y (a copy: the table's other rows keep theirs)
+            X0, y0 = data[""]
+            by_y = np.argsort(y0, kind="stable")
+            data[order] = (np.ascontiguousarray(X0[by_y]), y0[by_y])
+        X, y = data[order]
         reason = "numba has 1 thread" if lever.get("n_threads") == 1 else _accepts(**lever)
         if reason:
             rows.append(skipped("levers", work, target, reason))
             continue
         out = {}
 
-        def one(key, kwargs, out=out):
+        def one(key, kwargs, out=out, X=X, y=y):
             def run():
                 out[key] = fit(
                     X,

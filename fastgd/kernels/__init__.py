@@ -72,6 +72,8 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``learning_rates``           fill an array with ``eta(t_start + k)``
 ``shuffle``                  shuffle an int order in place (splitmix64 state, uint64[1])
 ``shuffle_blocks``           an order of runs of consecutive rows, the runs shuffled
+``shuffle_corgi``            CorgiPile's order: blocks of rows shuffled, the rows of each group of
+                             blocks (a buffer) shuffled; ``shuffle_groups``: a range of its groups
 ``shuffle_steps``            a range of ``shuffle``'s steps: one shuffle in several short calls
 ``column_stats``             finiteness, column means and sums of squared deviations; in calls of a
                              few blocks: ``column_blocks(_parallel)`` then ``combine_column_blocks``
@@ -112,7 +114,7 @@ from .gradient import combine_blocks, loss_grad, loss_grad_parallel, n_chunks, w
 from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
 from .optimizers import penalty, stationarity, update
-from .random import shuffle, shuffle_blocks, shuffle_steps
+from .random import shuffle, shuffle_blocks, shuffle_corgi, shuffle_groups, shuffle_steps
 from .schedules import learning_rate, learning_rates
 from .sgd import sgd_epoch, sgd_epoch_local
 from .sparse import (
@@ -182,6 +184,8 @@ __all__ = [
     "sgd_epoch_local",
     "shuffle",
     "shuffle_blocks",
+    "shuffle_corgi",
+    "shuffle_groups",
     "shuffle_steps",
     "stationarity",
     "two_prod",

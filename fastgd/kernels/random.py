@@ -1,4 +1,5 @@
-"""Sample orders for SGD and mini-batch: a Fisher–Yates shuffle driven by splitmix64.
+"""Sample orders for SGD and mini-batch: a Fisher–Yates shuffle driven by splitmix64, and two
+cheaper, more sequential orders built on it (runs of rows; CorgiPile's blocks and buffers).
 
 The generator state is a one-element ``uint64`` array made in Python from ``random_state``
 (no global RNG inside a kernel), so every order is reproducible from the fit's arguments.
@@ -79,4 +80,47 @@ def shuffle_blocks(order, blocks, block_rows, state):
         for i in range(start, min(start + block_rows, n)):
             order[k] = i
             k += 1
+    return order
+
+
+@njit(**KERNEL)
+def shuffle_groups(order, blocks, block_rows, buffer_blocks, state, first, last, k):
+    """Groups ``first .. last - 1`` of ``shuffle_corgi``: group g takes the blocks
+    ``blocks[g * buffer_blocks : (g + 1) * buffer_blocks]`` (block b: the rows
+    ``b * block_rows .. min((b + 1) * block_rows, n) - 1``), writes their rows to ``order`` from
+    position ``k`` on and shuffles that slice (Fisher–Yates, ``state``).  Returns the position
+    after the last group written: the ``k`` of the next call, so that calls over consecutive
+    ranges of groups make the order of one call (a long order cut into short calls)."""
+    n = order.shape[0]
+    n_blocks = blocks.shape[0]
+    for g in range(first, last):
+        start = k
+        for p in range(g * buffer_blocks, min((g + 1) * buffer_blocks, n_blocks)):
+            row = blocks[p] * block_rows
+            for i in range(row, min(row + block_rows, n)):
+                order[k] = i
+                k += 1
+        for i in range(k - 1, start, -1):  # Fisher–Yates on order[start:k]
+            j = start + next_below(state, i - start + 1)
+            tmp = order[i]
+            order[i] = order[j]
+            order[j] = tmp
+    return k
+
+
+@njit(**KERNEL)
+def shuffle_corgi(order, blocks, block_rows, buffer_blocks, state):
+    """CorgiPile's two-level shuffle (Xu et al., SIGMOD 2022) of the rows ``0 .. len(order) - 1``
+    into ``order``: the blocks of ``block_rows`` consecutive rows (``blocks``: int,
+    ``ceil(n / block_rows)`` entries, any content) are shuffled (``shuffle``), taken
+    ``buffer_blocks`` at a time, and the rows of each such group are shuffled among themselves
+    (``shuffle_groups``).  With a group about the size of a core's L2 cache, an epoch reads the
+    data in a few contiguous runs at a time, whose rows stay in the cache while they are
+    visited, in an order close to a full shuffle: every group is a random sample of blocks.
+    O(n); ``blocks`` is left holding the blocks' order."""
+    for b in range(blocks.shape[0]):
+        blocks[b] = b
+    shuffle(blocks, state)
+    groups = -(-blocks.shape[0] // buffer_blocks)
+    shuffle_groups(order, blocks, block_rows, buffer_blocks, state, 0, groups, 0)
     return order
