@@ -60,52 +60,54 @@ def shrink(v, threshold):
     return 0.0
 
 
-@njit(**INLINE)
-def coordinate_step(opt_code, params, state, k, j, g, eta, t):
-    """The step of coordinate (k, j) with gradient g at update t (0-based), the optimizer's
-    state updated; returns (step, rate), rate the step size applied to this coordinate."""
-    if opt_code == SGD:
-        return eta * g, eta
-    if opt_code == MOMENTUM or opt_code == NESTEROV:
-        beta = params[0]
-        v = beta * state[0, k, j] + g
-        state[0, k, j] = v
-        return (eta * v if opt_code == MOMENTUM else eta * (g + beta * v)), eta
-    if opt_code == ADAGRAD:
-        s = state[1, k, j] + g * g
-        state[1, k, j] = s
-        rate = eta / (math.sqrt(s) + params[0])
-        return rate * g, rate
-    if opt_code == RMSPROP:
-        rho = params[0]
-        s = rho * state[1, k, j] + (1.0 - rho) * g * g
-        state[1, k, j] = s
-        rate = eta / (math.sqrt(s) + params[1])
-        return rate * g, rate
-    if opt_code == ADAM:
-        b1, b2 = params[0], params[1]
-        m = b1 * state[0, k, j] + (1.0 - b1) * g
-        s = b2 * state[1, k, j] + (1.0 - b2) * g * g
-        state[0, k, j] = m
-        state[1, k, j] = s
-        rate = eta / (math.sqrt(s / (1.0 - b2 ** (t + 1.0))) + params[2])
-        return rate * m / (1.0 - b1 ** (t + 1.0)), rate
-    return math.nan, math.nan
-
-
 @njit(**HELPER)
 def apply_step(theta, grad, model, opt, state, eta, t):
     """theta <- one step of the optimizer with the data-loss gradient ``grad`` (K, d + 1) plus the
-    L2 term, then the L1 proximal map; the intercept only when fitted, never penalized."""
+    L2 term, then the L1 proximal map; the intercept only when fitted, never penalized.
+
+    ``state[0]`` holds the momentum (momentum, Nesterov) or Adam's first moment, ``state[1]`` the
+    squared-gradient sums or averages (AdaGrad, RMSProp, Adam); Adam's bias corrections are
+    computed once a step.  One loop over the coordinates, the intercept's included (no L2 or L1
+    for it), the optimizer's formulas written in it: measured 2-10 ns a coordinate (d = 31; plain
+    SGD to Adam), against 33-93 ns with the formulas in an inlined helper returning
+    (step, rate), where every optimizer but the first branch's ran 10-15x slower (numba 0.68)."""
     fit_intercept, _, _, l2, l1 = model
-    opt_code, params, _ = opt
+    code, params, _ = opt
+    c1 = c2 = 1.0
+    if code == ADAM:
+        c1, c2 = 1.0 - params[0] ** (t + 1.0), 1.0 - params[1] ** (t + 1.0)
     for k in range(theta.shape[0]):
-        if fit_intercept:
-            theta[k, 0] -= coordinate_step(opt_code, params, state, k, 0, grad[k, 0], eta, t)[0]
-        for j in range(1, theta.shape[1]):
-            step, rate = coordinate_step(opt_code, params, state, k, j, grad[k, j] + l2 * theta[k, j], eta, t)
+        for j in range(0 if fit_intercept else 1, theta.shape[1]):
+            g = grad[k, j] + (l2 * theta[k, j] if j > 0 else 0.0)
+            if code == SGD:
+                rate = eta
+                step = eta * g
+            elif code == MOMENTUM or code == NESTEROV:
+                v = params[0] * state[0, k, j] + g
+                state[0, k, j] = v
+                rate = eta
+                step = eta * v if code == MOMENTUM else eta * (g + params[0] * v)
+            elif code == ADAGRAD:
+                s = state[1, k, j] + g * g
+                state[1, k, j] = s
+                rate = eta / (math.sqrt(s) + params[0])
+                step = rate * g
+            elif code == RMSPROP:
+                s = params[0] * state[1, k, j] + (1.0 - params[0]) * g * g
+                state[1, k, j] = s
+                rate = eta / (math.sqrt(s) + params[1])
+                step = rate * g
+            elif code == ADAM:
+                m = params[0] * state[0, k, j] + (1.0 - params[0]) * g
+                s = params[1] * state[1, k, j] + (1.0 - params[1]) * g * g
+                state[0, k, j] = m
+                state[1, k, j] = s
+                rate = eta / (math.sqrt(s / c2) + params[2])
+                step = rate * m / c1
+            else:  # not an optimizer code: NaN, which the loops report as a divergence
+                rate = step = math.nan
             theta[k, j] -= step
-            if l1 > 0.0:
+            if l1 > 0.0 and j > 0:
                 theta[k, j] = shrink(theta[k, j], rate * l1)
 
 
