@@ -54,10 +54,11 @@ SLICE_WORK = 2**24
 #: an SGD step on 20M x 8 float32 rows, ~60 multiply-adds)
 ROW_WORK = 64
 #: the work of one coordinate's step with an optimizer other than plain SGD (its state read and
-#: written, a square root, Adam's bias corrections), in multiply-adds: measured 21-57 ns a
-#: coordinate (momentum ... adam) against 1.1-1.6 ns for plain SGD steps (n=200k, d=31, float32;
-#: squared, log and softmax losses), so a slice of SGD with Adam took 0.5-0.65 s before it counted
-OPTIMIZER_WORK = 32
+#: written, a square root), in multiply-adds: SGD on n=200k, d=31 float32 (squared, log and
+#: softmax losses) measured 1-4 ns a coordinate (momentum ... adam) beyond the 1-1.5 ns of a plain
+#: step; not counted, a slice of SGD with Adam took 0.5-0.65 s (with the optimizers' loop before
+#: ``apply_step``'s rewrite, 20-50 ns a coordinate)
+OPTIMIZER_WORK = 8
 
 
 class KernelMismatchError(RuntimeError):
