@@ -48,10 +48,32 @@ def interrupt_after_next_run(monkeypatch):
     monkeypatch.setattr(runner.EpochRunner, "run_coded", interrupted)
 
 
-def pytest_terminal_summary(terminalreporter):
-    """tests/test_fuzz.py's count of generated inputs, when it ran."""
+#: the fuzz counts the xdist workers handed back (``pytest_testnodedown``)
+_WORKER_FUZZ_INPUTS = []
+
+
+def _fuzz_inputs():
+    """tests/test_fuzz.py's count of generated inputs in this process (0 when it did not run here)."""
     import sys
 
     fuzz = sys.modules.get("test_fuzz")
-    if fuzz is not None and fuzz.INPUTS["n"]:
-        terminalreporter.write_line(f"fuzz inputs: {fuzz.INPUTS['n']}")
+    return fuzz.INPUTS["n"] if fuzz is not None else 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its count goes to the controller
+        workeroutput["fuzz_inputs"] = _fuzz_inputs()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _WORKER_FUZZ_INPUTS.append(getattr(node, "workeroutput", {}).get("fuzz_inputs", 0))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """tests/test_fuzz.py's count of generated inputs, when it ran (summed over xdist's workers)."""
+    total = _fuzz_inputs() + sum(_WORKER_FUZZ_INPUTS)
+    if total:
+        terminalreporter.write_line(f"fuzz inputs: {total}")

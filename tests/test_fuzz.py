@@ -6,8 +6,8 @@ a closed form close to lstsq), and a failed call changes nothing: the inputs are
 a Stream or an estimator is as it was before (the approach of tests/test_transactions.py).
 
 ``INPUTS`` counts the inputs tried; tests/conftest.py prints "fuzz inputs: N" at the end of the
-run and ``test_zz_enough_inputs`` (last in the module) asserts N >= 10,000 when the whole
-module ran."""
+run (summed over pytest-xdist's workers) and ``test_zz_enough_inputs`` (last in the module)
+asserts N >= 10,000 when the whole module ran in one process."""
 
 import contextlib
 import io
