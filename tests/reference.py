@@ -242,7 +242,7 @@ def loss_value(name, p, y, eps=0.0):
 
 def loss_dp(name, p, y, eps=0.0):
     """d loss / d p of each sample, by differentiating ``loss_value``'s formulas (at a kink:
-    the one-sided value of scikit-learn, e.g. 0 for the hinge at z = 1)."""
+    scikit-learn's value, e.g. -y for the hinge at z = 1, 0 for the squared hinge there)."""
     p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
     r, z = p - y, y * p
     if name == "squared":
@@ -256,7 +256,7 @@ def loss_dp(name, p, y, eps=0.0):
     if name == "log":
         return -y / (1.0 + np.exp(np.minimum(z, 700.0)))  # d/dz log(1 + e^-z) = -1 / (1 + e^z)
     if name == "hinge":
-        return np.where(z < 1.0, -y, 0.0)
+        return np.where(z <= 1.0, -y, 0.0)  # scikit-learn's -y at z = 1 too
     if name == "squared_hinge":
         return np.where(z < 1.0, -2.0 * y * (1.0 - z), 0.0)
     if name == "modified_huber":

@@ -23,6 +23,7 @@ from fastgd import kernels as K
 from fastgd import optimizers, schedules
 from fastgd.kernels import codes
 from fastgd.kernels._config import CHUNK
+from fastgd.kernels.losses import loss_dp
 
 RTOL = 1e-12
 PATH_RTOL = 1e-10
@@ -315,6 +316,25 @@ def kink_distance(loss, X, y, theta):
     if loss == "modified_huber":
         return np.minimum(np.abs(y * p - 1.0), np.abs(y * p + 1.0))
     return np.full(len(y), np.inf)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "modified_huber", "perceptron"])
+def test_derivatives_at_the_kinks_are_scikit_learns(loss):
+    """At and around each kink the kernels' derivative is scikit-learn's own (``_sgd_fast``'s
+    losses, its y and p), e.g. -y for the hinge at z = 1 (scikit-learn's loss classes take
+    dloss(y, p) with the same sign convention, on the same loss: no factor here)."""
+    sgd_fast = pytest.importorskip("sklearn.linear_model._sgd_fast")
+    peer = {
+        "hinge": lambda: sgd_fast.Hinge(1.0),
+        "squared_hinge": lambda: sgd_fast.SquaredHinge(1.0),
+        "modified_huber": sgd_fast.ModifiedHuber,
+        "perceptron": lambda: sgd_fast.Hinge(0.0),
+    }[loss]()
+    code = int(codes.Loss[loss.upper()])
+    for y in (-1.0, 1.0):
+        for z in (-2.0, -1.0 - 1e-12, -1.0, -0.5, 0.0, 0.5, 1.0 - 1e-12, 1.0, 1.0 + 1e-12, 2.0):
+            p = z * y
+            assert loss_dp(code, 0.0, p, y) == pytest.approx(peer.py_dloss(p, y), rel=1e-12), (y, z)
 
 
 @DTYPES

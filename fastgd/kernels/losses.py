@@ -110,7 +110,7 @@ def hinge(p, y):
 
 @njit(**INLINE)
 def hinge_dp(p, y):
-    return -y if y * p < 1.0 else 0.0
+    return -y if y * p <= 1.0 else 0.0  # at z = 1 too (as scikit-learn's Hinge)
 
 
 @njit(**INLINE)
