@@ -43,11 +43,11 @@ def thread_count(n_threads):
 def _column_stats(X, mean, m2, parallel):
     """``kernels.column_stats`` (the first row holding a NaN or inf, or -1; mean and m2 filled) in
     calls of at most ``SLICE_WORK`` values, whole row blocks each, so that Ctrl-C is honoured
-    between them; the blocks combined once, in block order: the bits of one call."""
+    between them; the blocks combined once, in block order: the bits of one call.  Small X takes
+    the same path (one call), so that the kernels a small fit (``fastgd.warmup``) compiles are
+    those a large one runs."""
     work = np.zeros((K.n_chunks(X.shape[0]), 2 * X.shape[1] + 2))
     per_call = max(1, SLICE_WORK // (K.CHUNK * X.shape[1]))
-    if work.shape[0] <= per_call:
-        return (K.column_stats_parallel if parallel else K.column_stats)(X, mean, m2, work)
     blocks = K.column_blocks_parallel if parallel else K.column_blocks
     for c0 in range(0, work.shape[0], per_call):
         blocks(X, work[c0 : c0 + per_call], c0)
@@ -56,10 +56,9 @@ def _column_stats(X, mean, m2, parallel):
 
 def _csr_column_stats(data, indices, indptr, mean, m2):
     """``kernels.csr_column_stats`` in calls over at most ``SLICE_WORK`` entries (Ctrl-C between
-    them), each pass's sums accumulated in entry order across the calls: the bits of one call."""
+    them), each pass's sums accumulated in entry order across the calls: the bits of one call.
+    Small X takes the same path (as ``_column_stats``)."""
     n, lo, hi = indptr.shape[0] - 1, int(indptr[0]), int(indptr[-1])
-    if hi - lo <= SLICE_WORK:
-        return K.csr_column_stats(data, indices, indptr, mean, m2)
     count = np.zeros(mean.shape[0])
     cuts = [(a, min(a + SLICE_WORK, hi)) for a in range(lo, hi, SLICE_WORK)]
     for a, b in cuts:

@@ -625,11 +625,11 @@ def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, histor
     ``watch``, its plateau rule instead of the stationarity test; the observer after each step
     (MAX_EPOCHS, i.e. no verdict, when it stops the fit)."""
     grad_tol, limit = limits
-    grad, state, _ = scratch
+    grad, state, last_loss = scratch
     for k, eta in enumerate(etas):
         K.update(theta, grad, problem.model, opt, state, eta, t_start + k)
-        scratch[2][0] = problem.loss_grad(theta, grad)  # the loss at θ, for finish
-        objective = scratch[2][0] + problem.penalty(theta)
+        last_loss[0] = problem.loss_grad(theta, grad)  # the loss at θ, for finish
+        objective = last_loss[0] + problem.penalty(theta)
         history.append(objective)
         if not objective <= limit:  # also catches NaN
             return k + 1, K.gram.DIVERGED

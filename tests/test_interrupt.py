@@ -270,6 +270,16 @@ def test_first_pass_in_calls_is_bit_identical(dtype, parallel, monkeypatch):
         np.testing.assert_array_equal(mean_s, mean)
         np.testing.assert_array_equal(std_s, std)
         assert bad_row == bad_row_s == -1 and top_s == top
+    # the bits of one call of the whole-array kernels
+    one_call = K.column_stats_parallel if parallel else K.column_stats
+    mean, m2 = np.zeros(4), np.zeros(4)
+    assert one_call(X, mean, m2, np.zeros((K.n_chunks(X.shape[0]), 10))) == -1
+    np.testing.assert_array_equal(whole[0][0], mean)
+    np.testing.assert_array_equal(whole[0][1], np.sqrt(m2 / X.shape[0]))
+    mean, m2 = np.zeros(6), np.zeros(6)
+    assert K.csr_column_stats(Xs.data, Xs.indices, Xs.indptr, mean, m2) == -1
+    np.testing.assert_array_equal(whole[1][0], mean)
+    np.testing.assert_array_equal(whole[1][1], np.sqrt(m2 / X.shape[0]))
 
 
 def test_slices_cover_the_epoch(monkeypatch):
