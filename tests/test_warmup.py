@@ -19,6 +19,22 @@ def test_warmup_shows_progress_and_leaves_fits_compiled(capsys):
     assert sum(stats.cache_misses.values()) == before  # nothing left to compile
 
 
+def test_after_warmup_a_large_fit_compiles_nothing_more(monkeypatch):
+    """A large fit cuts its passes into calls (``runner.SLICE_WORK``); the small fits of warmup
+    make them whole: warmup compiles the cut paths' own kernels too (the passes' last step, the
+    first pass's blocks), so that the first large fit pays no compilation either."""
+    fastgd.warmup(dtypes=(np.float64,), progress=False)
+    kernels = (fastgd.kernels.combine_blocks, fastgd.kernels.column_blocks, fastgd.kernels.combine_column_blocks)
+    before = [len(k.signatures) for k in kernels]
+    monkeypatch.setattr("fastgd._dispatch.SLICE_WORK", 1)  # every pass cut, as on data above SLICE_WORK
+    X, y = fastgd.make_linear(3 * fastgd.kernels.CHUNK, 4, random_state=0)
+    for kwargs in ({}, {"fit_intercept": False}):
+        fastgd.fit(X, y, method="batch", precompute=False, max_epochs=3, **kwargs)
+        fastgd.fit(X, y > np.median(y), loss="softmax", method="batch", max_epochs=3, **kwargs)
+        fastgd.fit(X, y, method="sgd", max_epochs=2, random_state=0, **kwargs)
+    assert [len(k.signatures) for k in kernels] == before
+
+
 def test_without_tqdm_a_line_a_step(monkeypatch, capsys):
     real = builtins.__import__
 
