@@ -54,10 +54,11 @@ SLICE_WORK = 2**24
 #: an SGD step on 20M x 8 float32 rows, ~60 multiply-adds)
 ROW_WORK = 64
 #: the work of one coordinate's step with an optimizer other than plain SGD (its state read and
-#: written, a square root), in multiply-adds: SGD on n=200k, d=31 float32 (squared, log and
-#: softmax losses) measured 1-4 ns a coordinate (momentum ... adam) beyond the 1-1.5 ns of a plain
-#: step; not counted, a slice of SGD with Adam took 0.5-0.65 s (with the optimizers' loop before
-#: ``apply_step``'s rewrite, 20-50 ns a coordinate)
+#: written, a square root), in multiply-adds: SGD on n=200k, d=31 float32 measured, per
+#: coordinate and row, plain steps 1.5 ns (squared loss), 1.0 (softmax), 6.0 (log), and up to
+#: 9.5 ns more with an optimizer (Adam, squared loss), about 7x a plain step.  Not counted, with
+#: the optimizers' loop before ``apply_step``'s rewrite (21-57 ns a coordinate), Ctrl-C during SGD
+#: with Adam (softmax, 1M x 31, 40 classes) waited up to 0.65 s
 OPTIMIZER_WORK = 8
 
 
@@ -259,10 +260,9 @@ class EpochRunner:
         a call (``kernels.sgd_epoch_local``'s part: the copies start from θ in the first, θ becomes
         their mean in the last; the same bits as one call), about ``SLICE_WORK`` in each shard: the
         shards run side by side, so a call takes about a serial slice's time.  Each call ends by
-        waiting for its slowest thread, which costs where a shard has no core of its own: plain
-        SGD on 20M x 8 float32 rows, 2 shards, on a loaded 2-core machine, 1.7-1.8 s an epoch
-        whole, 1.9-2.7 s in these 44 parts, 2.2-3.4 s in 88 of SLICE_WORK over both shards; with
-        one numba thread, 1.36-1.46 s whole and 1.35-1.50 s in 44 parts."""
+        waiting for its slowest thread: plain SGD on 20M x 8 float32 rows, 2 shards, 2 cores, 2
+        epochs a fit, measured 2.19-2.41 s a fit whole and 1.82-2.37 s in these parts (alternating
+        processes): within noise."""
         longest = self.updates(n)
         rows = max(1, int(SLICE_WORK // (self.theta.size + ROW_WORK)))  # rows of a shard a call
         step = max(1, rows // max(1, self.batch_size))
