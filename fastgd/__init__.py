@@ -6,6 +6,8 @@
 >>> res.theta                                          # [intercept, *coef]
 """
 
+import importlib
+
 from . import kernels, losses, optimizers, schedules
 from ._warmup import warmup
 from .api import FitState, fit
@@ -45,14 +47,19 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_ESTIMATORS = ("GDClassifier", "GDRegressor")
+_ESTIMATORS = {
+    "GDClassifier": "estimators",
+    "GDRegressor": "estimators",
+    "SGDClassifier": "sgd_estimators",
+    "SGDRegressor": "sgd_estimators",
+}
 
 
 def __getattr__(name):
-    """``fastgd.GDRegressor`` and ``fastgd.GDClassifier``, imported on first use, so that
-    ``import fastgd`` never imports scikit-learn (an optional dependency)."""
-    if name in _ESTIMATORS:
-        from . import estimators  # ImportError "pip install fastgd[sklearn]" without scikit-learn
-
-        return getattr(estimators, name)
+    """The scikit-learn estimators (``fastgd.SGDRegressor``, ``fastgd.SGDClassifier``,
+    ``fastgd.GDRegressor``, ``fastgd.GDClassifier``), imported on first use, so that ``import
+    fastgd`` never imports scikit-learn (an optional dependency)."""
+    if name in _ESTIMATORS:  # ImportError "pip install fastgd[sklearn]" without scikit-learn
+        module = importlib.import_module(f".{_ESTIMATORS[name]}", __name__)
+        return getattr(module, name)
     raise AttributeError(f"module 'fastgd' has no attribute {name!r}")

@@ -1,0 +1,712 @@
+"""``fastgd.SGDRegressor`` and ``fastgd.SGDClassifier``: scikit-learn's SGD estimators on fastgd's kernels.
+
+Change one import (``from fastgd import SGDClassifier``) and keep everything else: every
+parameter of scikit-learn's classes with its name, meaning, default and validation, the same
+fitted attributes (``coef_``, ``intercept_``, ``n_iter_``, ``t_``, ``classes_``, ...), the same
+methods (``fit`` with ``coef_init``/``intercept_init``/``sample_weight``, ``partial_fit``,
+``predict``, ``decision_function``, ``predict_proba``/``predict_log_proba``, ``score``,
+``sparsify``, ``densify``), dense and CSR X, one-vs-all multi-class with ``n_jobs`` threads
+(the kernels release the GIL).  The update rule is scikit-learn's (``fastgd.plain``), and so is
+the visiting order: the same data, parameters and ``random_state`` give the same coefficients,
+to rounding, shuffled or not.
+
+Built on scikit-learn's public API only (``BaseEstimator``, ``validate_data``,
+``compute_class_weight``, its splitters and metrics); scikit-learn (>= 1.6) is an optional
+dependency: ``pip install fastgd[sklearn]``.  What differs, on purpose (README, "Coming from
+scikit-learn"): float32 X is fitted with float64 weights (``coef_`` is returned in float32), the
+early-stopping score uses the scaled weights and labels in the fitted encoding, and a weight
+overflow raises ``fastgd.plain.OverflowDivergenceError`` (a ``ValueError`` with scikit-learn's
+message, and a ``fastgd.DivergenceError``).
+"""
+
+import functools
+import warnings
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+    from sklearn.utils import check_array, check_random_state, compute_class_weight
+    from sklearn.utils.extmath import safe_sparse_dot
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import check_classification_targets, unique_labels
+    from sklearn.utils.parallel import Parallel, delayed
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public validate_data)
+    raise ImportError(
+        "fastgd.SGDRegressor and fastgd.SGDClassifier need scikit-learn >= 1.6: pip install fastgd[sklearn]"
+    ) from exc
+
+from ._transaction import unchanged_on_error
+from .exceptions import convergence_warning
+from .plain import LEARNING_RATES, LOSSES, PENALTIES, PlainModel, plain_sgd
+
+__all__ = ["SGDClassifier", "SGDRegressor"]
+
+#: scikit-learn's MAX_INT: seeds are drawn below it
+MAX_INT = np.iinfo(np.int32).max
+#: the intercept's step factor on CSR X (scikit-learn's SPARSE_INTERCEPT_DECAY)
+SPARSE_INTERCEPT_DECAY = 0.01
+DEFAULT_EPSILON = 0.1
+_DTYPES = [np.float64, np.float32]
+_REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+_CLASSIFICATION_LOSSES = ("hinge", "squared_hinge", "perceptron", "log_loss", "modified_huber", *_REGRESSION_LOSSES)
+
+
+def _transactional(method):
+    """The estimator is left as it was when ``method`` raises (no half-set fitted attribute)."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with unchanged_on_error(self):
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+def _bad(estimator, name, what, value):
+    return ValueError(f"The {name!r} parameter of {type(estimator).__name__} must be {what}. Got {value!r} instead.")
+
+
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not _is_bool(value)
+
+
+def _is_real(value):
+    return isinstance(value, Real) and not _is_bool(value)
+
+
+def _check_sample_weight(sample_weight, X, allow_all_zero):
+    """sample_weight as float64 (n,): None is ones; a number, that weight for every sample."""
+    n = X.shape[0]
+    if sample_weight is None:
+        return np.ones(n)
+    if _is_real(sample_weight):
+        return np.full(n, float(sample_weight))
+    weights = check_array(sample_weight, ensure_2d=False, dtype=np.float64, order="C", input_name="sample_weight")
+    if weights.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got {weights.ndim}D array")
+    if weights.shape != (n,):
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(n,)}!")
+    if not allow_all_zero and not weights.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
+
+
+class _BaseSGD(BaseEstimator):
+    """What SGDRegressor and SGDClassifier share: parameter checks, the parameters' memory,
+    the validation split, sparsify/densify, the linear decision function."""
+
+    _losses = ()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ---- parameters -------------------------------------------------------------------------
+    def _check_params(self, for_partial_fit=False):
+        """scikit-learn's parameter constraints and its ``_more_validate_params``, same messages."""
+        checks = [
+            ("loss", isinstance(self.loss, str) and self.loss in self._losses, f"a str among {set(self._losses)}"),
+            ("penalty", self.penalty in PENALTIES, "a str among {'l2', 'l1', 'elasticnet'} or None"),
+            ("alpha", _is_real(self.alpha) and self.alpha >= 0, "a float in the range [0.0, inf)"),
+            (
+                "l1_ratio",
+                self.l1_ratio is None or (_is_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1),
+                "a float in the range [0.0, 1.0] or None",
+            ),
+            ("fit_intercept", _is_bool(self.fit_intercept), "an instance of 'bool'"),
+            ("max_iter", _is_int(self.max_iter) and self.max_iter >= 1, "an int in the range [1, inf)"),
+            (
+                "tol",
+                self.tol is None or (_is_real(self.tol) and self.tol >= 0),
+                "a float in the range [0.0, inf) or None",
+            ),
+            ("shuffle", _is_bool(self.shuffle), "an instance of 'bool'"),
+            ("verbose", _is_int(self.verbose) or _is_bool(self.verbose), "an int or a bool"),
+            ("epsilon", _is_real(self.epsilon) and self.epsilon >= 0, "a float in the range [0.0, inf)"),
+            (
+                "learning_rate",
+                isinstance(self.learning_rate, str) and self.learning_rate in LEARNING_RATES,
+                f"a str among {set(LEARNING_RATES)}",
+            ),
+            ("eta0", _is_real(self.eta0) and self.eta0 > 0, "a float in the range (0.0, inf)"),
+            ("power_t", _is_real(self.power_t), "a float in the range (-inf, inf)"),
+            ("early_stopping", _is_bool(self.early_stopping), "an instance of 'bool'"),
+            (
+                "validation_fraction",
+                _is_real(self.validation_fraction) and 0 < self.validation_fraction < 1,
+                "a float in the range (0.0, 1.0)",
+            ),
+            (
+                "n_iter_no_change",
+                _is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
+                "an int in the range [1, inf)",
+            ),
+            ("warm_start", _is_bool(self.warm_start), "an instance of 'bool'"),
+            (
+                "average",
+                _is_bool(self.average) or (_is_int(self.average) and self.average > 0),
+                "an int in the range (0, inf) or an instance of 'bool'",
+            ),
+        ]
+        checks += self._more_checks()
+        for name, ok, what in checks:
+            if not ok:
+                raise _bad(self, name, what, getattr(self, name))
+        check_random_state(self.random_state)
+        if self.learning_rate in ("pa1", "pa2"):  # unreachable: not in LEARNING_RATES (passive-aggressive)
+            raise ValueError(f"Learning rate {self.learning_rate!r} is not supported")
+        if self.early_stopping and for_partial_fit:
+            raise ValueError("early_stopping should be False with partial_fit")
+        if self.learning_rate == "optimal" and self.alpha == 0:
+            raise ValueError(
+                "alpha must be > 0 since learning_rate is 'optimal'. alpha is used to compute the optimal "
+                "learning rate."
+            )
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
+
+    def _more_checks(self):
+        return []
+
+    def _model(self, max_iter):
+        return PlainModel(
+            loss=self.loss,
+            epsilon=float(self.epsilon),
+            penalty=self.penalty,
+            alpha=float(self.alpha),
+            l1_ratio=0.0 if self.l1_ratio is None else float(self.l1_ratio),
+            learning_rate=self.learning_rate,
+            eta0=float(self.eta0),
+            power_t=float(self.power_t),
+            fit_intercept=self.fit_intercept,
+            average=int(self.average),
+            max_iter=int(max_iter),
+            tol=self.tol,
+            n_iter_no_change=int(self.n_iter_no_change),
+            early_stopping=self.early_stopping,
+            shuffle=self.shuffle,
+            verbose=int(self.verbose),
+        )
+
+    def _after_fit_warnings(self):
+        if self.tol is not None and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                "Maximum number of iteration reached before convergence. Consider increasing max_iter to "
+                "improve the fit.",
+                convergence_warning(),
+                stacklevel=3,
+            )
+        if self.power_t < 0:
+            warnings.warn(
+                "Negative values for `power_t` are deprecated in version 1.8 and will raise an error in 1.10. "
+                "Use values in the range [0.0, inf) instead.",
+                FutureWarning,
+                stacklevel=3,
+            )
+
+    # ---- parameters' memory -----------------------------------------------------------------
+    def _allocate(self, n_classes, n_features, dtype, coef_init=None, intercept_init=None):
+        """coef_/intercept_ (from the inits, checked), and the averaging buffers."""
+        if n_classes > 2:
+            shape, intercept_shapes = (n_classes, n_features), [(n_classes,)]
+        else:
+            shape, intercept_shapes = (n_features,), [(1,), ()]
+        if coef_init is not None:
+            coef = np.array(coef_init, dtype=dtype, order="C")
+            coef = coef.ravel() if n_classes <= 2 else coef
+            if coef.shape != shape:
+                raise ValueError(
+                    f"Provided coef_init does not match dataset: shape {np.shape(coef_init)}, expected {shape}."
+                )
+        else:
+            coef = np.zeros(shape, dtype=dtype)
+        if intercept_init is not None:
+            intercept = np.array(intercept_init, dtype=dtype)
+            if intercept.shape not in intercept_shapes:
+                raise ValueError(
+                    f"Provided intercept_init does not match dataset: shape {intercept.shape}, expected "
+                    f"{intercept_shapes[0]}."
+                )
+            intercept = intercept.reshape(intercept_shapes[0])
+        else:
+            intercept = np.zeros(intercept_shapes[0], dtype=dtype)
+        self.coef_, self.intercept_ = coef, intercept
+        if self.average > 0:
+            self._standard_coef, self._standard_intercept = coef, intercept
+            self._average_coef = np.zeros(coef.shape, dtype=dtype)
+            self._average_intercept = np.zeros(intercept.shape, dtype=dtype)
+
+    def _validation_split(self, y, sample_mask):
+        """The validation rows of early stopping (scikit-learn's split, from ``random_state``)."""
+        n = y.shape[0]
+        mask = np.zeros(n, dtype=np.bool_)
+        if not self.early_stopping:
+            return mask
+        splitter = StratifiedShuffleSplit if is_classifier(self) else ShuffleSplit
+        cv = splitter(test_size=self.validation_fraction, random_state=self.random_state)
+        train, validation = next(cv.split(np.zeros((n, 1)), y))
+        if not np.any(sample_mask[validation]):
+            raise ValueError(
+                "The sample weights for validation set are all zero, consider using a different random state."
+            )
+        if train.shape[0] == 0 or validation.shape[0] == 0:
+            raise ValueError(
+                f"Splitting {n} samples into a train set and a validation set with validation_fraction="
+                f"{self.validation_fraction!r} led to an empty set ({train.shape[0]} and {validation.shape[0]} "
+                "samples). Please either change validation_fraction, increase number of samples, or disable "
+                "early_stopping."
+            )
+        mask[validation] = True
+        return mask
+
+    def _score_function(self, mask, X, y, sample_weight):
+        """score(coef, intercept) on the validation rows: accuracy (labels ±1) or R²."""
+        if not self.early_stopping:
+            return None
+        X_val, y_val, w_val = X[mask], y[mask], sample_weight[mask]
+        classify = is_classifier(self)
+
+        def score(coef, intercept):
+            pred = np.asarray(safe_sparse_dot(X_val, coef, dense_output=True)).ravel() + intercept
+            if classify:
+                return accuracy_score(y_val, np.where(pred > 0, 1.0, -1.0), sample_weight=w_val)
+            return r2_score(y_val, pred, sample_weight=w_val)
+
+        return score
+
+    def _run(self, i, X, y, sample_weight, max_iter, *, weights=(1.0, 1.0), mask, seed):
+        """One binary (or the regression) problem from the current parameters of output i (None:
+        the only one); returns plain_sgd's (coef, intercept, average coef, average intercept, n_iter)."""
+        averaging = self.average > 0
+        state = [self._standard_coef, self._standard_intercept] if averaging else [self.coef_, self.intercept_]
+        if averaging:
+            state += [self._average_coef, self._average_intercept]
+        state = [np.asarray(a).ravel() if i is None else np.asarray(a)[i] for a in state]
+        state[1] = float(np.ravel(state[1])[0])
+        if averaging:
+            state[3] = float(np.ravel(state[3])[0])
+        coef, intercept, avg_coef, avg_intercept = state if averaging else (*state, None, 0.0)
+        return plain_sgd(
+            self._model(max_iter), X, y, sample_weight, coef, intercept, avg_coef, avg_intercept,
+            validation_mask=mask, score=self._score_function(mask, X, y, sample_weight), seed=seed,
+            weight_pos=weights[0], weight_neg=weights[1], t=self.t_,
+            intercept_decay=SPARSE_INTERCEPT_DECAY if sp.issparse(X) else 1.0,
+        )  # fmt: skip
+
+    def _validate_Xy(self, X, y, reset=True):
+        """X as the kernels take it (C-contiguous float32/float64, or CSR with int32 indices) and y."""
+        return validate_data(
+            self, X, y, accept_sparse="csr", dtype=_DTYPES, order="C", accept_large_sparse=False, reset=reset
+        )
+
+    def _dense_coef(self):
+        return self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+
+    # ---- predictions ------------------------------------------------------------------------
+    def _decision(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+
+    def sparsify(self):
+        """Store ``coef_`` as a scipy.sparse CSR matrix (worth it when most coefficients are 0,
+        e.g. with an L1 penalty); returns self.  Predictions work as before; ``fit`` densifies."""
+        check_is_fitted(self, "coef_")
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Store ``coef_`` as a numpy array again (the default); returns self."""
+        check_is_fitted(self, "coef_")
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
+
+
+class SGDRegressor(RegressorMixin, _BaseSGD):
+    """A linear model fitted by SGD, with scikit-learn's ``SGDRegressor``'s parameters and update rule.
+
+    The parameters, attributes and methods are those of ``sklearn.linear_model.SGDRegressor``
+    (see its documentation): ``loss`` (default "squared_error", r²/2), ``penalty``, ``alpha``,
+    ``l1_ratio``, ``fit_intercept``, ``max_iter``, ``tol``, ``shuffle``, ``verbose``, ``epsilon``,
+    ``random_state``, ``learning_rate`` (default "invscaling": ``eta0 / t**power_t``), ``eta0``,
+    ``power_t``, ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``,
+    ``warm_start``, ``average``.  The fit runs on fastgd's kernels (``fastgd.plain``); the same
+    data and parameters give scikit-learn's coefficients to rounding.
+
+    Attributes: ``coef_`` (n_features,), ``intercept_`` (1,), ``n_iter_``, ``t_``,
+    ``n_features_in_``, ``feature_names_in_``.
+    """
+
+    _losses = _REGRESSION_LOSSES
+    loss_functions: ClassVar[dict] = {
+        name: (name,) + ((DEFAULT_EPSILON,) if LOSSES[name][2] else ()) for name in _losses
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=DEFAULT_EPSILON,
+        random_state=None,
+        learning_rate="invscaling",
+        eta0=0.01,
+        power_t=0.25,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        warm_start=False,
+        average=False,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+
+    @_transactional
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit by SGD for ``max_iter`` epochs at most (scikit-learn's stopping rule); from
+        ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``."""
+        self._check_params()
+        if self.warm_start and getattr(self, "coef_", None) is not None:
+            coef_init = self._dense_coef() if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        for name in ("coef_", "intercept_", "_average_coef", "_average_intercept", "_standard_coef",
+                     "_standard_intercept"):  # fmt: skip
+            vars(self).pop(name, None)
+        self.t_ = 1.0
+        self._partial_fit(X, y, self.max_iter, sample_weight, coef_init, intercept_init)
+        self._after_fit_warnings()
+        return self
+
+    @_transactional
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of SGD over (X, y), continuing from the previous call (or fit): θ and t_."""
+        if getattr(self, "coef_", None) is None:
+            self._check_params(for_partial_fit=True)
+        return self._partial_fit(X, y, 1, sample_weight, None, None)
+
+    def _partial_fit(self, X, y, max_iter, sample_weight, coef_init, intercept_init):
+        first_call = getattr(self, "coef_", None) is None
+        X, y = self._validate_Xy(X, y, reset=first_call)
+        y = np.asarray(y, dtype=X.dtype)
+        if y.ndim != 1:
+            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+        sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
+        if first_call:
+            self._allocate(1, X.shape[1], X.dtype, coef_init, intercept_init)
+        elif X.shape[1] != self.coef_.shape[-1]:
+            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
+        if self.average > 0 and getattr(self, "_average_coef", None) is None:
+            self._average_coef = np.zeros(X.shape[1], dtype=X.dtype)
+            self._average_intercept = np.zeros(1, dtype=X.dtype)
+        if not hasattr(self, "t_"):
+            self.t_ = 1.0
+        mask = self._validation_split(y, sample_mask=sample_weight > 0)
+        random_state = check_random_state(self.random_state)
+        seed = random_state.randint(0, MAX_INT)
+        random_state.randint(1, MAX_INT)  # scikit-learn's dataset draws its own seed (unused for shuffling)
+        coef, intercept, avg_coef, avg_intercept, n_iter = self._run(
+            None, X, y, sample_weight, max_iter, mask=mask, seed=seed
+        )
+        dtype = X.dtype
+        self.n_iter_ = n_iter
+        self.t_ += n_iter * X.shape[0]
+        if self.average > 0:
+            self._average_coef = avg_coef.astype(dtype)
+            self._average_intercept = np.atleast_1d(avg_intercept).astype(dtype)
+            self._standard_coef = coef.astype(dtype)
+            self._standard_intercept = np.atleast_1d(intercept).astype(dtype)
+            if self.average <= self.t_ - 1.0:
+                self.coef_, self.intercept_ = self._average_coef, self._average_intercept
+            else:
+                self.coef_, self.intercept_ = self._standard_coef, self._standard_intercept
+        else:
+            self.coef_ = coef.astype(dtype)
+            self.intercept_ = np.atleast_1d(intercept).astype(dtype)
+        return self
+
+    def predict(self, X):
+        """``X @ coef_ + intercept_``."""
+        return np.asarray(self._decision(X)).ravel()
+
+
+def _proba(estimator):
+    if estimator.loss not in ("log_loss", "modified_huber"):
+        raise AttributeError(f"probability estimates are not available for loss={estimator.loss!r}")
+    return True
+
+
+class SGDClassifier(ClassifierMixin, _BaseSGD):
+    """Linear classifiers (SVM, logistic regression, ...) fitted by SGD, with scikit-learn's
+    ``SGDClassifier``'s parameters and update rule.
+
+    The parameters, attributes and methods are those of ``sklearn.linear_model.SGDClassifier``
+    (see its documentation): ``loss`` (default "hinge"), ``penalty``, ``alpha``, ``l1_ratio``,
+    ``fit_intercept``, ``max_iter``, ``tol``, ``shuffle``, ``verbose``, ``epsilon``, ``n_jobs``
+    (threads for the one-vs-all problems), ``random_state``, ``learning_rate`` (default
+    "optimal"), ``eta0``, ``power_t``, ``early_stopping``, ``validation_fraction``,
+    ``n_iter_no_change``, ``class_weight`` (a dict or "balanced"), ``warm_start``, ``average``.
+    More than two classes: one binary problem per class against the rest (one-vs-all).
+
+    Attributes: ``coef_`` (1, n_features) or (n_classes, n_features), ``intercept_``,
+    ``n_iter_`` (the most epochs of the one-vs-all problems), ``t_``, ``classes_``,
+    ``n_features_in_``, ``feature_names_in_``.
+    """
+
+    _losses = _CLASSIFICATION_LOSSES
+    loss_functions: ClassVar[dict] = {
+        name: (name,) + ((DEFAULT_EPSILON,) if LOSSES[name][2] else ()) for name in _losses
+    }
+
+    def __init__(
+        self,
+        loss="hinge",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=DEFAULT_EPSILON,
+        n_jobs=None,
+        random_state=None,
+        learning_rate="optimal",
+        eta0=0.01,
+        power_t=0.5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        class_weight=None,
+        warm_start=False,
+        average=False,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+
+    def _more_checks(self):
+        return [
+            ("n_jobs", self.n_jobs is None or _is_int(self.n_jobs), "an int or None"),
+            (
+                "class_weight",
+                self.class_weight in (None, "balanced") or isinstance(self.class_weight, dict),
+                "a str among {'balanced'}, an instance of 'dict' or None",
+            ),
+        ]
+
+    @_transactional
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit by SGD (one-vs-all for more than two classes) for ``max_iter`` epochs at most;
+        from ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``."""
+        self._check_params()
+        vars(self).pop("classes_", None)
+        y = validate_data(self, y=y)
+        classes = np.unique(y)
+        if self.warm_start and getattr(self, "coef_", None) is not None:
+            coef_init = self._dense_coef() if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        for name in ("coef_", "intercept_", "_average_coef", "_average_intercept", "_standard_coef",
+                     "_standard_intercept"):  # fmt: skip
+            vars(self).pop(name, None)
+        self.t_ = 1.0
+        self._partial_fit(X, y, self.max_iter, classes, sample_weight, coef_init, intercept_init)
+        self._after_fit_warnings()
+        return self
+
+    @_transactional
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of SGD over (X, y), continuing from the previous call (or fit); ``classes``
+        (every label of the stream) is required on the first call."""
+        if not hasattr(self, "classes_"):
+            self._check_params(for_partial_fit=True)
+            if self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for partial_fit. In order to use 'balanced' weights, "
+                    "use compute_class_weight('balanced', classes=classes, y=y). In place of y you can use a large "
+                    "enough sample of the full training set target to properly estimate the class frequency "
+                    "distributions. Pass the resulting weights as the class_weight parameter."
+                )
+        return self._partial_fit(X, y, 1, classes, sample_weight, None, None)
+
+    def _partial_fit(self, X, y, max_iter, classes, sample_weight, coef_init, intercept_init):
+        first_call = not hasattr(self, "classes_")
+        X, y = self._validate_Xy(X, y, reset=first_call)
+        check_classification_targets(y)
+        if first_call:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self.classes_ = unique_labels(classes)
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
+            )
+        n_classes = self.classes_.shape[0]
+        if n_classes < 2:
+            raise ValueError(f"The number of classes has to be greater than one; got {n_classes} class")
+        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=self.early_stopping)
+        if getattr(self, "coef_", None) is None or coef_init is not None:
+            self._allocate(n_classes, X.shape[1], X.dtype, coef_init, intercept_init)
+        elif X.shape[1] != self.coef_.shape[-1]:
+            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
+        else:
+            self.coef_ = self._dense_coef()
+        if not hasattr(self, "t_"):
+            self.t_ = 1.0
+        if n_classes > 2:
+            self._fit_multiclass(X, y, max_iter, class_weight, sample_weight)
+        else:
+            self._fit_binary(X, y, max_iter, class_weight, sample_weight)
+        return self
+
+    def _binary(self, i, X, y, max_iter, weights, sample_weight, mask, random_state):
+        """Class i against the rest (i = 1 of two classes): labels ±1, as scikit-learn's fit_binary."""
+        y_i = np.where(y == self.classes_[i], 1.0, -1.0)
+        random_state = check_random_state(random_state)
+        random_state.randint(1, MAX_INT)  # scikit-learn's dataset draws its own seed (unused for shuffling)
+        if mask is None:
+            mask = self._validation_split(y_i, sample_mask=sample_weight > 0)
+        seed = random_state.randint(MAX_INT)
+        return self._run(None if self.classes_.shape[0] == 2 else i, X, y_i, sample_weight, max_iter,
+                         weights=weights, mask=mask, seed=seed)  # fmt: skip
+
+    def _fit_binary(self, X, y, max_iter, class_weight, sample_weight):
+        coef, intercept, avg_coef, avg_intercept, n_iter = self._binary(
+            1, X, y, max_iter, (class_weight[1], class_weight[0]), sample_weight, None, self.random_state
+        )
+        dtype = X.dtype
+        self.t_ += n_iter * X.shape[0]
+        self.n_iter_ = n_iter
+        if self.average > 0:
+            self._average_coef = avg_coef.astype(dtype)
+            self._average_intercept = np.atleast_1d(avg_intercept).astype(dtype)
+            self._standard_coef = coef.astype(dtype)
+            self._standard_intercept = np.atleast_1d(intercept).astype(dtype)
+            if self.average <= self.t_ - 1:
+                self.coef_ = self._average_coef.reshape(1, -1)
+                self.intercept_ = self._average_intercept
+            else:
+                self.coef_ = self._standard_coef.reshape(1, -1)
+                self.intercept_ = self._standard_intercept
+        else:
+            self.coef_ = coef.astype(dtype).reshape(1, -1)
+            self.intercept_ = np.atleast_1d(intercept).astype(dtype)
+
+    def _fit_multiclass(self, X, y, max_iter, class_weight, sample_weight):
+        """One-vs-all: the classes' problems on ``n_jobs`` threads (the kernels release the GIL)."""
+        mask = self._validation_split(y, sample_mask=sample_weight > 0)
+        seeds = check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))
+        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
+            delayed(self._binary)(i, X, y, max_iter, (class_weight[i], 1.0), sample_weight, mask, seed)
+            for i, seed in enumerate(seeds)
+        )
+        dtype = X.dtype
+        coef = np.array([r[0] for r in results], dtype=dtype)
+        intercept = np.array([r[1] for r in results], dtype=dtype)
+        n_iter = max(r[4] for r in results)
+        self.t_ += n_iter * X.shape[0]
+        self.n_iter_ = n_iter
+        if self.average > 0:
+            self._average_coef = np.array([r[2] for r in results], dtype=dtype)
+            self._average_intercept = np.array([r[3] for r in results], dtype=dtype)
+            self._standard_coef, self._standard_intercept = coef, intercept
+            if self.average <= self.t_ - 1.0:
+                self.coef_, self.intercept_ = self._average_coef, self._average_intercept
+            else:
+                self.coef_, self.intercept_ = coef, intercept
+        else:
+            self.coef_, self.intercept_ = coef, intercept
+
+    def decision_function(self, X):
+        """Scores ``X @ coef_.T + intercept_``: (n,) for two classes (> 0: ``classes_[1]``),
+        (n, n_classes) for more."""
+        scores = np.asarray(self._decision(X))
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """The class of the highest score."""
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]
+
+    @available_if(_proba)
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``: the logistic function of
+        the scores for "log_loss" (one-vs-all scores normalized to sum 1), ``(clip(score, -1, 1)
+        + 1) / 2`` for "modified_huber" (normalized likewise; uniform where all are 0), as
+        scikit-learn."""
+        scores = self.decision_function(X)
+        if self.loss == "log_loss":
+            prob = 1.0 / (1.0 + np.exp(-np.clip(scores, -500.0, 500.0)))
+        else:
+            prob = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
+        if prob.ndim == 1:
+            return np.column_stack([1.0 - prob, prob])
+        total = prob.sum(axis=1)
+        zero = total == 0
+        prob[zero, :] = 1.0
+        total[zero] = prob.shape[1]
+        return prob / total[:, None]
+
+    @available_if(_proba)
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
