@@ -77,3 +77,30 @@ def pytest_terminal_summary(terminalreporter):
     total = _fuzz_inputs() + sum(_WORKER_FUZZ_INPUTS)
     if total:
         terminalreporter.write_line(f"fuzz inputs: {total}")
+
+
+# scikit-learn's own SGD tests (tests/test_sklearn_sgd_suite.py) use its conftest's marker and
+# fixture; their one-class SVM cases, parametrized among the others, are not fastgd's to run
+SKLEARN_SUITE = "test_sklearn_sgd_suite.py"
+#: the parts of a test id of the suite's that name the one-class SVM or the passive-aggressive rates
+SKLEARN_LEFT_OUT = ("oneclass", "ocsvm", "one_class", "PA_", "OneClass")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_check_spmatrix: scikit-learn's marker (its test_sgd.py uses it)")
+
+
+@pytest.fixture
+def global_random_seed():
+    """scikit-learn's fixture, at its default seed."""
+    return 42
+
+
+def pytest_collection_modifyitems(config, items):
+    kept, dropped = [], []
+    for item in items:
+        left_out = SKLEARN_SUITE in item.nodeid and any(key in item.nodeid for key in SKLEARN_LEFT_OUT)
+        (dropped if left_out else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
