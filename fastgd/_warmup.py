@@ -50,10 +50,30 @@ def warmup(dtypes=(np.float64, np.float32), progress=True):
             for grad in (None, np.zeros(3), np.zeros((2, 3))):
                 combine_blocks(np.ones(work_shape(1, 3 if grad is None else grad.size)), fit_intercept, grad)
         if bar is not None:
-            bar(len(steps), "the Dask workers' kernels")
+            bar(len(steps), "the Dask workers' kernels, scikit-learn's SGD rule")
         warmup_blocks(dtypes)
+        _warmup_plain(dtypes)
     if bar is not None:
         bar(len(steps) + 1, "done")
+
+
+def _warmup_plain(dtypes):
+    """The kernels of SGDRegressor/SGDClassifier (``fastgd.plain``), dense and CSR, without scikit-learn."""
+    import scipy.sparse as sp
+
+    from .plain import PlainModel, plain_sgd
+
+    model = PlainModel(
+        loss="hinge", epsilon=0.1, penalty="elasticnet", alpha=1e-4, l1_ratio=0.15, learning_rate="optimal",
+        eta0=0.01, power_t=0.5, fit_intercept=True, average=1, max_iter=1, tol=None, n_iter_no_change=5,
+        early_stopping=False, shuffle=True, verbose=0,
+    )  # fmt: skip
+    for dtype in dtypes:
+        X = np.eye(4, 3, dtype=dtype)
+        y, ones, zeros = np.array([1.0, -1.0, 1.0, -1.0]), np.ones(4), np.zeros(3)
+        for data in (X, sp.csr_matrix(X)):
+            plain_sgd(model, data, y, ones, zeros, 0.0, zeros, 0.0, validation_mask=np.zeros(4, dtype=bool),
+                      score=None, seed=1, weight_pos=1.0, weight_neg=1.0, t=1.0, intercept_decay=1.0)  # fmt: skip
 
 
 def _bar(total):

@@ -95,6 +95,9 @@ Kernels never raise, print or call back into Python; they return a status instea
                              ``kernels.sparse`` for what is O(nnz) and what O(d).  The twins
                              stay: a loop shared by both storages measured up to 1.45x slower
                              on the SGD epoch (docs/architecture.md)
+``plain_epoch``              scikit-learn's plain SGD update (``fastgd.SGDRegressor``/``SGDClassifier``),
+                             ``csr_plain_epoch`` its CSR twin, ``sklearn_shuffle`` its visiting
+                             order: ``kernels.plain`` (its own argument groups)
 ===========================  ===================================================================
 """
 
@@ -114,6 +117,7 @@ from .gradient import combine_blocks, loss_grad, loss_grad_parallel, n_chunks, w
 from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
 from .optimizers import penalty, stationarity, update
+from .plain import csr_plain_epoch, plain_epoch, sklearn_shuffle
 from .random import shuffle, shuffle_blocks, shuffle_corgi, shuffle_groups, shuffle_steps
 from .schedules import learning_rate, learning_rates
 from .sgd import sgd_epoch, sgd_epoch_local
@@ -163,6 +167,7 @@ __all__ = [
     "csr_loss_grad_parallel",
     "csr_max_row_norm2",
     "csr_minibatch_epoch",
+    "csr_plain_epoch",
     "csr_sgd_epoch",
     "dot2",
     "finish_gradient",
@@ -178,6 +183,7 @@ __all__ = [
     "minibatch_epoch_local",
     "n_chunks",
     "penalty",
+    "plain_epoch",
     "residual_gradient",
     "residual_gradient_parallel",
     "sgd_epoch",
@@ -187,6 +193,7 @@ __all__ = [
     "shuffle_corgi",
     "shuffle_groups",
     "shuffle_steps",
+    "sklearn_shuffle",
     "stationarity",
     "two_prod",
     "two_sum",
