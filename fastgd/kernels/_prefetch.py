@@ -1,4 +1,5 @@
-"""``prefetch_row(X, i)``: ask the CPU to start loading row i of a 2-D array into cache.
+"""``prefetch_row(X, i)``: ask the CPU to start loading row i of a 2-D array into cache;
+``prefetch_span(a, start, stop)``: the same for ``a[start:stop]`` of a 1-D array (a CSR row).
 
 SGD visits rows in random order, so every row read misses the caches; issuing the loads a few
 rows ahead (``PREFETCH_ROWS``) overlaps their latency with the arithmetic on the current row.
@@ -44,6 +45,33 @@ def prefetch_row(typingctx, arr, i):
         row_bytes = builder.mul(shape[1], intp(aryty.dtype.bitwidth // 8))
         with cgutils.for_range_slice(builder, intp(0), row_bytes, intp(_CACHE_LINE)) as (offset, _):
             # read (0), high temporal locality (3), data cache (1)
+            builder.call(fn, [builder.gep(base, [offset]), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch_span(typingctx, arr, start, stop):
+    """Prefetch every cache line of ``arr[start:stop]``, ``arr`` a C-contiguous 1-D array (for reading)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(start, types.Integer)
+            and isinstance(stop, types.Integer)):  # fmt: skip
+        return None
+    sig = types.void(arr, start, stop)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        intp = lambda v: context.get_constant(types.intp, v)  # noqa: E731
+        first = context.cast(builder, args[1], signature.args[1], types.intp)
+        last = context.cast(builder, args[2], signature.args[2], types.intp)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), _NAME)
+        itemsize = intp(aryty.dtype.bitwidth // 8)
+        base = builder.bitcast(builder.gep(ary.data, [first]), i8p)
+        span_bytes = builder.mul(builder.sub(last, first), itemsize)
+        with cgutils.for_range_slice(builder, intp(0), span_bytes, intp(_CACHE_LINE)) as (offset, _):
             builder.call(fn, [builder.gep(base, [offset]), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 

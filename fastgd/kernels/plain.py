@@ -55,6 +55,7 @@ import numpy as np
 from numba import njit
 
 from ._config import INLINE, KERNEL
+from ._prefetch import PREFETCH_ROWS, prefetch_row, prefetch_span
 from .losses import loss_dp, loss_value
 
 #: penalty codes (scikit-learn's PENALTY_TYPES)
@@ -87,91 +88,85 @@ def new_state(v, intercept, t, eta0):
 
 
 @njit(**INLINE)
-def _dot(v, x, ind):
+def _dot(v, x, ind, a, b):
+    """v . x: x[a:b] holds the row (dense: ind None, every column; CSR: ind[a:b] its columns)."""
     p = 0.0
     if ind is None:
-        for j in range(x.shape[0]):
+        for j in range(a, b):
             p += v[j] * x[j]
     else:
-        for k in range(x.shape[0]):
+        for k in range(a, b):
             p += v[ind[k]] * x[k]
     return p
 
 
 @njit(**INLINE)
-def _add(v, x, ind, c, s):
-    """w += c x (``WeightVector.add``): the norms of the touched coordinates, as scikit-learn's."""
-    wscale = s[S_WSCALE]
+def _add(v, x, ind, a, b, c, wscale):
+    """w += c x (``WeightVector.add``); returns the squared and L1 norms of the coordinates it
+    touched, as scikit-learn keeps them (every coordinate for dense X)."""
     step = c / wscale
     l2 = 0.0
     l1 = 0.0
     if ind is None:
-        for j in range(x.shape[0]):
-            v[j] += x[j] * step
-            l2 += v[j] * v[j]
-            l1 += abs(v[j])
+        for j in range(a, b):
+            w = v[j] + x[j] * step
+            v[j] = w
+            l2 += w * w
+            l1 += abs(w)
     else:
-        for k in range(x.shape[0]):
+        for k in range(a, b):
             j = ind[k]
-            v[j] += x[k] * step
-            l2 += v[j] * v[j]
-            l1 += abs(v[j])
-    s[S_SQ_NORM] = l2 * (wscale * wscale)
-    s[S_L1_NORM] = l1 * wscale
+            w = v[j] + x[k] * step
+            v[j] = w
+            l2 += w * w
+            l1 += abs(w)
+    return l2 * (wscale * wscale), l1 * wscale
 
 
 @njit(**INLINE)
-def _add_average(aw, x, ind, c, num_iter, s):
-    """The lazily averaged weights after the step c x (``WeightVector.add_average``)."""
+def _add_average(aw, x, ind, a, b, c, num_iter, wscale, average_a, average_b):
+    """The lazily averaged weights after the step c x (``WeightVector.add_average``); returns
+    the new (average_a, average_b)."""
     mu = 1.0 / num_iter
-    a = s[S_AVERAGE_A] * (-c / s[S_WSCALE])
+    f = average_a * (-c / wscale)
     if ind is None:
-        for j in range(x.shape[0]):
-            aw[j] += a * x[j]
+        for j in range(a, b):
+            aw[j] += f * x[j]
     else:
-        for k in range(x.shape[0]):
-            aw[ind[k]] += a * x[k]
+        for k in range(a, b):
+            aw[ind[k]] += f * x[k]
     if num_iter > 1:
-        s[S_AVERAGE_B] /= 1.0 - mu
-    s[S_AVERAGE_A] += mu * s[S_AVERAGE_B] * s[S_WSCALE]
+        average_b /= 1.0 - mu
+    return average_a + mu * average_b * wscale, average_b
+
+
+@njit(**KERNEL)
+def fold_scale(v, aw, wscale, average_a, average_b):
+    """Fold wscale into v, and the average's factors into aw (``WeightVector.reset_wscale``; aw
+    empty: no averaging); returns the factors' new values (average_a, average_b)."""
+    if aw.shape[0] > 0:
+        for j in range(v.shape[0]):
+            aw[j] += average_a * v[j]
+        b_inv = 1.0 / average_b
+        for j in range(v.shape[0]):
+            aw[j] *= b_inv
+        average_a, average_b = 0.0, 1.0
+    for j in range(v.shape[0]):
+        v[j] *= wscale
+    return average_a, average_b
 
 
 @njit(**KERNEL)
 def reset_scale(v, aw, s):
-    """Fold wscale into v, and the average's factors into aw (``WeightVector.reset_wscale``;
-    aw empty: no averaging)."""
-    if aw.shape[0] > 0:  # averaging (else aw is empty)
-        a = s[S_AVERAGE_A]
-        for j in range(v.shape[0]):
-            aw[j] += a * v[j]
-        b_inv = 1.0 / s[S_AVERAGE_B]
-        for j in range(v.shape[0]):
-            aw[j] *= b_inv
-        s[S_AVERAGE_A] = 0.0
-        s[S_AVERAGE_B] = 1.0
-    wscale = s[S_WSCALE]
-    for j in range(v.shape[0]):
-        v[j] *= wscale
+    """``fold_scale`` on the state s: w = v, wscale = 1."""
+    s[S_AVERAGE_A], s[S_AVERAGE_B] = fold_scale(v, aw, s[S_WSCALE], s[S_AVERAGE_A], s[S_AVERAGE_B])
     s[S_WSCALE] = 1.0
 
 
 @njit(**INLINE)
-def _scale(v, aw, c, s):
-    """w *= c (``WeightVector.scale``): O(1), folded into v once the scale gets small."""
-    s[S_WSCALE] *= c
-    s[S_SQ_NORM] *= c * c
-    s[S_L1_NORM] *= abs(c)
-    if s[S_WSCALE] < WSCALE_THRESHOLD:
-        reset_scale(v, aw, s)
-
-
-@njit(**INLINE)
-def _l1_penalty(v, q, x, ind, s):
-    """The cumulated L1 penalty on the coordinates of x (scikit-learn's ``l1penalty``)."""
-    wscale = s[S_WSCALE]
-    u = s[S_U]
-    n = x.shape[0]
-    for k in range(n):
+def _l1_penalty(v, q, ind, a, b, wscale, u):
+    """The cumulated L1 penalty u on the row's coordinates (scikit-learn's ``l1penalty``)."""
+    for k in range(a, b):
         j = k if ind is None else ind[k]
         z = v[j]
         if wscale * z > 0.0:
@@ -191,71 +186,78 @@ def _rate(schedule, t, eta, alpha):
     return eta
 
 
-@njit(**INLINE)
-def _penalty_value(model, s):
-    penalty, alpha, l1_ratio = model[3], model[4], model[5]
-    if penalty == PENALTY_NONE:
-        return 0.0
-    norm = math.sqrt(s[S_SQ_NORM])
-    return alpha * ((1.0 - l1_ratio) * 0.5 * norm * norm + l1_ratio * s[S_L1_NORM])
-
-
 @njit(**KERNEL)
 def plain_loop(X, indices, indptr, y, sample_weight, mask, v, aw, q, s, order, start, stop, model, schedule):
     """``plain_epoch``'s loop, its groups unpacked (``is None`` resolves on arguments only):
     ``indices``/``indptr`` None for dense X; for CSR X, X is the stored values as one row (1, nnz),
-    so that the dense branch, which numba types though it never runs, types too."""
+    so that the dense branch, which numba types though it never runs, types too.  The scalar
+    state lives in locals for the call (in s, every write to v could alias it: it was reloaded
+    and stored at each use) and goes back to s at the end."""
     loss_code, eps, half, penalty, alpha, l1_ratio, fit_intercept = model[:7]
     weight_pos, weight_neg, intercept_decay, average, track = model[7:]
+    has_l1 = penalty == PENALTY_L1 or penalty == PENALTY_ELASTICNET
+    shrink = (1.0 - l1_ratio) * alpha
+    wscale, intercept, average_a, average_b = s[S_WSCALE], s[S_INTERCEPT], s[S_AVERAGE_A], s[S_AVERAGE_B]
+    average_intercept, sq_norm, l1_norm, u = s[S_AVERAGE_INTERCEPT], s[S_SQ_NORM], s[S_L1_NORM], s[S_U]
+    t, eta, sumloss, objective = s[S_T], s[S_ETA], s[S_SUMLOSS], s[S_OBJECTIVE]
+    values = X[0]  # CSR: every stored value (dense: unused)
     count = 0
     for pos in range(start, stop):
+        ahead = pos + PREFETCH_ROWS
+        if ahead < stop:  # the row a few visits ahead, while this one computes (random rows miss the caches)
+            if indices is None:
+                prefetch_row(X, order[ahead])
+            else:
+                r = order[ahead]
+                prefetch_span(values, indptr[r], indptr[r + 1])
+                prefetch_span(indices, indptr[r], indptr[r + 1])
+                if ahead + PREFETCH_ROWS < stop:
+                    prefetch_span(indptr, order[ahead + PREFETCH_ROWS], order[ahead + PREFETCH_ROWS] + 2)
         i = order[pos]
         if mask[i]:
             continue
         if indices is None:
-            x = X[i]
-            ind = None
-            p = _dot(v, x, ind) * s[S_WSCALE] + s[S_INTERCEPT]
+            x, a, b = X[i], 0, X.shape[1]
         else:
-            a, b = indptr[i], indptr[i + 1]
-            x = X[0, a:b]
-            ind = indices[a:b]
-            p = _dot(v, x, ind) * s[S_WSCALE] + s[S_INTERCEPT]
-        t = s[S_T]
-        eta = _rate(schedule, t, s[S_ETA], alpha)
+            x, a, b = values, indptr[i], indptr[i + 1]
+        p = _dot(v, x, indices, a, b) * wscale + intercept
+        rate = _rate(schedule, t, eta, alpha)
         yi = y[i]
         if track:
             loss = half * loss_value(loss_code, eps, p, yi)
-            s[S_SUMLOSS] += loss
-            s[S_OBJECTIVE] += loss + _penalty_value(model, s)
+            sumloss += loss
+            objective += loss
+            if penalty != PENALTY_NONE:
+                norm = math.sqrt(sq_norm)
+                objective += alpha * ((1.0 - l1_ratio) * 0.5 * norm * norm + l1_ratio * l1_norm)
         class_weight = weight_pos if yi > 0.0 else weight_neg
         dloss = half * loss_dp(loss_code, eps, p, yi)
         dloss = min(MAX_DLOSS, max(-MAX_DLOSS, dloss))
-        update = -eta * dloss * (class_weight * sample_weight[i])
-        if penalty >= PENALTY_L2:
-            _scale(v, aw, max(0.0, 1.0 - (1.0 - l1_ratio) * eta * alpha), s)
+        update = -rate * dloss * (class_weight * sample_weight[i])
+        if penalty >= PENALTY_L2:  # w *= c (``WeightVector.scale``): O(1), folded into v once small
+            c = max(0.0, 1.0 - shrink * rate)
+            wscale *= c
+            sq_norm *= c * c
+            l1_norm *= abs(c)
+            if wscale < WSCALE_THRESHOLD:
+                average_a, average_b = fold_scale(v, aw, wscale, average_a, average_b)
+                wscale = 1.0
         if update != 0.0:
-            if indices is None:
-                _add(v, x, None, update, s)
-            else:
-                _add(v, x, ind, update, s)
-        if fit_intercept and update != 0.0:
-            s[S_INTERCEPT] += update * intercept_decay
+            sq_norm, l1_norm = _add(v, x, indices, a, b, update, wscale)
+            if fit_intercept:
+                intercept += update * intercept_decay
         if 0 < average <= t:
             num_iter = t - average + 1.0
-            if indices is None:
-                _add_average(aw, x, None, update, num_iter, s)
-            else:
-                _add_average(aw, x, ind, update, num_iter, s)
-            s[S_AVERAGE_INTERCEPT] += (s[S_INTERCEPT] - s[S_AVERAGE_INTERCEPT]) / num_iter
-        if penalty == PENALTY_L1 or penalty == PENALTY_ELASTICNET:
-            s[S_U] += l1_ratio * eta * alpha
-            if indices is None:
-                _l1_penalty(v, q, x, None, s)
-            else:
-                _l1_penalty(v, q, x, ind, s)
-        s[S_T] = t + 1.0
+            average_a, average_b = _add_average(aw, x, indices, a, b, update, num_iter, wscale, average_a, average_b)
+            average_intercept += (intercept - average_intercept) / num_iter
+        if has_l1:
+            u += l1_ratio * rate * alpha
+            _l1_penalty(v, q, indices, a, b, wscale, u)
+        t += 1.0
         count += 1
+    s[S_WSCALE], s[S_INTERCEPT], s[S_AVERAGE_A], s[S_AVERAGE_B] = wscale, intercept, average_a, average_b
+    s[S_AVERAGE_INTERCEPT], s[S_SQ_NORM], s[S_L1_NORM], s[S_U] = average_intercept, sq_norm, l1_norm, u
+    s[S_T], s[S_SUMLOSS], s[S_OBJECTIVE] = t, sumloss, objective
     return count
 
 
@@ -271,23 +273,8 @@ def plain_epoch(data, model, schedule, weights, span):
 def csr_plain_epoch(data, model, schedule, weights, span):
     """``plain_epoch`` for CSR X: ``data = ((values, indices, indptr), y, sample_weight, mask)``."""
     ((values, indices, indptr), y, sample_weight, mask), (v, aw, q, s), (order, start, stop) = data, weights, span
-    return plain_loop(
-        values.reshape(1, values.shape[0]),
-        indices,
-        indptr,
-        y,
-        sample_weight,
-        mask,
-        v,
-        aw,
-        q,
-        s,
-        order,
-        start,
-        stop,
-        model,
-        schedule,
-    )
+    X = values.reshape(1, values.shape[0])
+    return plain_loop(X, indices, indptr, y, sample_weight, mask, v, aw, q, s, order, start, stop, model, schedule)
 
 
 @njit(**KERNEL)
