@@ -13,8 +13,9 @@ compare absolute times across runs.  Give numpy its best: run the command with
 
 Peers: a parallel numba streaming read of the same X (the bandwidth probe: the physical limit
 of a pass over the data), numpy doing the same arithmetic (vectorized BLAS), scikit-learn's
-``SGDRegressor``, ``numpy.linalg.lstsq`` and torch on the CPU (each skipped with a note when
-not installed).
+``SGDRegressor``, scikit-learn's ``SGDClassifier`` and ``SGDRegressor`` against their drop-ins
+``fastgd.SGDClassifier`` and ``fastgd.SGDRegressor`` (the same parameters, dense and CSR X),
+``numpy.linalg.lstsq`` and torch on the CPU (each skipped with a note when not installed).
 """
 
 import importlib
@@ -49,6 +50,7 @@ _LAZY = {
     **dict.fromkeys(("env_warnings", "format_table", "machine_info", "save_report"), "report"),
     **dict.fromkeys(("PROBE_BLOCK", "stream_sum", "bench_gradient", "bench_float32", "bench_threads"), "gradient"),
     **dict.fromkeys(("bench_sgd", "bench_levers"), "sgd"),
+    **dict.fromkeys(("bench_sgd_dropin",), "sgd_dropin"),
     **dict.fromkeys(("numpy_minibatch", "torch_minibatch", "bench_minibatch", "bench_torch"), "minibatch"),
     **dict.fromkeys(("bench_lstsq",), "lstsq"),
     **dict.fromkeys(("bench_startup",), "startup"),

@@ -11,6 +11,7 @@ ROWS = (
     "float32",
     "threads",
     "sgd",
+    "sgd_dropin",
     "minibatch",
     "lstsq",
     "startup",

@@ -22,6 +22,9 @@ class Sizes:
     sgd: tuple  # (n, d) of the SGD and mini-batch rows
     sgd_epochs: int
     minibatch_epochs: int
+    dropin: tuple  # (n, d) of the dense X of the SGD drop-in rows (fastgd.SGDClassifier/SGDRegressor)
+    dropin_csr: tuple  # (n, d, density) of their CSR X
+    dropin_epochs: int
     torch_epochs: int
     lstsq: tuple  # (n, d) of batch GD vs lstsq
     lstsq_budget: float  # seconds one batch-GD fit may take (max_epochs is searched for within it)
@@ -39,6 +42,9 @@ PRESETS = {
         sgd=(1_000_000, 32),
         sgd_epochs=3,
         minibatch_epochs=2,
+        dropin=(200_000, 32),
+        dropin_csr=(200_000, 10_000, 0.001),
+        dropin_epochs=5,
         torch_epochs=1,
         lstsq=(1_000_000, 50),
         lstsq_budget=60.0,
@@ -54,6 +60,9 @@ PRESETS = {
         sgd=(200_000, 32),
         sgd_epochs=1,
         minibatch_epochs=1,
+        dropin=(50_000, 32),
+        dropin_csr=(50_000, 10_000, 0.001),
+        dropin_epochs=5,
         torch_epochs=1,
         lstsq=(100_000, 50),
         lstsq_budget=3.0,
@@ -70,6 +79,9 @@ PRESETS = {
         sgd=(5_000, 4),
         sgd_epochs=1,
         minibatch_epochs=1,
+        dropin=(2_000, 8),
+        dropin_csr=(2_000, 500, 0.01),
+        dropin_epochs=1,
         torch_epochs=1,
         lstsq=(5_000, 4),
         lstsq_budget=0.5,

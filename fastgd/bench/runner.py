@@ -18,6 +18,7 @@ from .minibatch import bench_minibatch, bench_torch
 from .report import blas_text, env_warnings, format_table, machine_info, save_report
 from .scaling import bench_scaling
 from .sgd import bench_levers, bench_sgd
+from .sgd_dropin import bench_sgd_dropin
 from .startup import bench_startup
 
 #: every row, in the order they run (torch last: its OpenMP threads must not disturb the others)
@@ -26,6 +27,7 @@ BENCHES = {
     "float32": (bench_float32, {("grad", "float64"), ("grad", "float32")}),
     "threads": (bench_threads, {("grad", "float64")}),
     "sgd": (bench_sgd, {"sgd"}),
+    "sgd_dropin": (bench_sgd_dropin, set()),
     "minibatch": (bench_minibatch, {"sgd"}),
     "lstsq": (bench_lstsq, set()),
     "startup": (bench_startup, set()),

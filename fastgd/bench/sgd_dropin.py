@@ -1,0 +1,160 @@
+"""Rows 4b of ``fastgd bench``: ``fastgd.SGDClassifier`` and ``fastgd.SGDRegressor`` against
+scikit-learn's, the same estimator parameters (scikit-learn's defaults, ``max_iter`` epochs,
+``tol=None``, ``random_state=0``), on dense and CSR X: binary hinge, 10 classes one-vs-all
+(``n_jobs=2``) and squared-error regression."""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .harness import Row, quiet, si, skipped, timed
+
+#: (task, estimator, extra parameters): the same for both estimators
+TASKS = (
+    ("binary", "SGDClassifier", {}),
+    ("10 classes", "SGDClassifier", {"n_jobs": 2}),
+    ("regression", "SGDRegressor", {}),
+)
+#: ≥ this many times scikit-learn's samples/s, on dense and CSR X; the final loss within LOSS_RTOL
+TARGET_RATIO = {"dense": 3.0, "CSR": 2.0}
+LOSS_RTOL = 0.005
+
+
+def _standardized(X):
+    X -= X.mean(axis=0)
+    X /= X.std(axis=0)
+    return X
+
+
+def dense_data(n, d, task, seed):
+    """make_classification / make_regression, features standardized (float64)."""
+    from sklearn.datasets import make_classification, make_regression
+
+    if task == "regression":
+        X, y = make_regression(n, d, n_informative=d // 2, noise=1.0, random_state=seed)
+    else:
+        n_classes = 10 if task == "10 classes" else 2
+        X, y = make_classification(
+            n,
+            d,
+            n_informative=d // 2,
+            n_redundant=d // 4,
+            n_classes=n_classes,
+            n_clusters_per_class=1,
+            random_state=seed,
+        )
+    return _standardized(X), y
+
+
+def csr_data(n, d, density, seed):
+    """A CSR X (standard normal values at random places) and the three tasks' y from one hidden
+    linear model: its sign, the arg max of 10 such models, its value plus noise."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=rng, data_rvs=rng.standard_normal)
+    W = rng.standard_normal((d, 10))
+    scores = X @ W + 0.1 * rng.standard_normal((n, 10))
+    ys = {
+        "binary": (scores[:, 0] > 0).astype(np.int64),
+        "10 classes": scores.argmax(axis=1),
+        "regression": scores[:, 0],
+    }
+    return X, ys
+
+
+def mean_loss(task, X, y, model):
+    """The fitted model's mean training loss, computed in numpy the same way for both: MSE, or
+    the hinge loss of its decision function (averaged over the one-vs-all problems; no penalty)."""
+    coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
+    scores = np.asarray(X @ coef.T) + np.asarray(model.intercept_, dtype=np.float64)
+    if task == "regression":
+        r = scores[:, 0] - y
+        return float(r @ r) / len(y)
+    classes = model.classes_
+    signs = np.where(y[:, None] == (classes[1:] if len(classes) == 2 else classes)[None, :], 1.0, -1.0)
+    return float(np.maximum(0.0, 1.0 - signs * scores).mean())
+
+
+def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats):
+    """One row: ``classes`` = {"fastgd": fastgd's estimator class, "sklearn": scikit-learn's}."""
+    n, d = X.shape
+    params = {"max_iter": epochs, "tol": None, "random_state": 0, **extra}
+    loss_name = "MSE" if task == "regression" else "hinge"
+    work = f"{estimator} drop-in, {task}, {kind} n={n} d={d}"
+    if kind == "CSR":
+        work += f" density {X.nnz / (n * d):.2g}"
+    work += f" ×{epochs} ep"
+    target = f"≥ {TARGET_RATIO[kind]:g} × samples/s, {loss_name} ±{LOSS_RTOL:.1%}"
+    out = {}
+
+    def runner(key):
+        def run():
+            out[key] = quiet(classes[key](**params).fit)(X, y)
+
+        return run
+
+    # the first (untimed) call of each compiles fastgd's kernels; then fastgd, sklearn, fastgd, ...
+    med, times = timed({key: runner(key) for key in classes}, repeats)
+    rate = {key: n * epochs / t for key, t in med.items()}
+    loss = {key: mean_loss(task, X, y, model) for key, model in out.items()}
+    ratio = rate["fastgd"] / rate["sklearn"]
+    gap = loss["fastgd"] / loss["sklearn"] - 1
+    args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    averaged = ", mean of the one-vs-all problems" if task == "10 classes" else ""
+    return Row(
+        "sgd_dropin",
+        work,
+        f"{si(rate['fastgd'], 'samples/s')}, {loss_name} {loss['fastgd']:.6g}",
+        f"sklearn {si(rate['sklearn'], 'samples/s')}, {loss_name} {loss['sklearn']:.6g}",
+        ratio,
+        target,
+        ratio >= TARGET_RATIO[kind] and abs(gap) <= LOSS_RTOL,
+        note=(
+            f"{estimator}({args}), scikit-learn's defaults otherwise, for both; samples/s = n × epochs / median "
+            f"fit time; training {loss_name} (no penalty{averaged}) "
+            f"fastgd {loss['fastgd']:.10g}, sklearn {loss['sklearn']:.10g} ({gap:+.2e} relative)"
+        ),
+        figures={
+            "X": kind,
+            "task": task,
+            "estimator": estimator,
+            "n": n,
+            "d": d,
+            "nnz": int(X.nnz) if kind == "CSR" else n * d,
+            "params": params,
+            "n_iter": {key: int(model.n_iter_) for key, model in out.items()},
+            "median_s": med,
+            "best_s": {key: min(t) for key, t in times.items()},
+            "times_s": times,
+            "samples_per_s": rate,
+            "loss": loss,
+            "loss_relative_gap": gap,
+        },
+    )
+
+
+def bench_sgd_dropin(ctx):
+    """Rows 4b: the drop-in estimators against scikit-learn's, one row per X and task."""
+    n, d = ctx.sizes.dropin
+    n_csr, d_csr, density = ctx.sizes.dropin_csr
+    epochs, repeats = ctx.sizes.dropin_epochs, ctx.sizes.fit_repeats
+    try:
+        import sklearn.linear_model
+
+        import fastgd
+
+        classes = {
+            name: {"fastgd": getattr(fastgd, name), "sklearn": getattr(sklearn.linear_model, name)}
+            for name in ("SGDClassifier", "SGDRegressor")
+        }
+    except ImportError as exc:  # fastgd's need scikit-learn >= 1.6
+        return [
+            skipped("sgd_dropin", f"{estimator} drop-in, {task}", "≥ 2-3 × samples/s", str(exc))
+            for task, estimator, _ in TASKS
+        ]
+    rows = []
+    X_csr, ys = ctx.data("dropin_csr", lambda: csr_data(n_csr, d_csr, density, seed=4))
+    for task, estimator, extra in TASKS:
+        X, y = ctx.data(("dropin", task), lambda task=task: dense_data(n, d, task, seed=3))
+        rows.append(_one("dense", task, estimator, classes[estimator], extra, X, y, epochs, repeats))
+    for task, estimator, extra in TASKS:
+        rows.append(_one("CSR", task, estimator, classes[estimator], extra, X_csr, ys[task], epochs, repeats))
+    return rows
