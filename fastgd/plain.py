@@ -24,7 +24,7 @@ from .kernels import codes
 from .kernels import plain as K
 from .runner import ROW_WORK, SLICE_WORK, index_dtype
 
-__all__ = ["LOSSES", "OverflowDivergenceError", "PlainModel", "optimal_init", "plain_sgd"]
+__all__ = ["LOSSES", "Cancelled", "OverflowDivergenceError", "PlainModel", "optimal_init", "plain_sgd"]
 
 #: scikit-learn's loss names -> (kernels' loss code, factor of the kernels' loss, has epsilon)
 LOSSES = {
@@ -45,6 +45,10 @@ LEARNING_RATES = {
     "invscaling": K.LR_INVSCALING,
     "adaptive": K.LR_ADAPTIVE,
 }
+
+
+class Cancelled(Exception):
+    """A fit stopped by its ``cancel`` event: the caller raises the reason (e.g. a Ctrl-C)."""
 
 
 class OverflowDivergenceError(DivergenceError, ValueError):
@@ -105,14 +109,16 @@ def _rows_per_call(X):
 
 
 def plain_sgd(model, X, y, sample_weight, coef, intercept, average_coef, average_intercept, *,
-              validation_mask, score, seed, weight_pos, weight_neg, t, intercept_decay):  # fmt: skip
+              validation_mask, score, seed, weight_pos, weight_neg, t, intercept_decay, cancel=None):  # fmt: skip
     """scikit-learn's ``_plain_sgd`` on X (C-contiguous ndarray or CSR with int32 indices), y
     (labels in {-1, +1} for classification) and sample_weight, from ``coef``/``intercept`` (and
     the running average ``average_coef``/``average_intercept`` when ``model.average``), update
     count ``t`` (1-based, as scikit-learn's ``t_``).  ``score(coef, intercept)``: the validation
     score (higher is better) with early stopping, else None.  Returns (coef, intercept,
     average_coef or None, average_intercept, epochs run) as float64; the inputs are not touched.
-    Raises ``OverflowDivergenceError`` when the weights are no longer finite after an epoch."""
+    Raises ``OverflowDivergenceError`` when the weights are no longer finite after an epoch.
+    ``cancel``: a ``threading.Event``; once set, the fit raises ``Cancelled`` at its next kernel
+    call (the one-vs-all problems on worker threads stop so when the main thread is interrupted)."""
     n = X.shape[0]
     v = np.array(coef, dtype=np.float64)
     aw = np.array(average_coef, dtype=np.float64) if model.average else np.zeros(0)
@@ -142,6 +148,8 @@ def plain_sgd(model, X, y, sample_weight, coef, intercept, average_coef, average
         if model.shuffle:
             K.sklearn_shuffle(order, seed)
         for start in range(0, n, step):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the fit was cancelled (another problem of the same fit raised)")
             kernel(data, kernel_model, schedule, weights, (order, start, min(n, start + step)))
         if not K.all_finite(v, s):
             raise OverflowDivergenceError(

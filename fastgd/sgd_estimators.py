@@ -20,6 +20,7 @@ message, and a ``fastgd.DivergenceError``).
 """
 
 import functools
+import threading
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -286,7 +287,7 @@ class _BaseSGD(BaseEstimator):
 
         return score
 
-    def _run(self, i, X, y, sample_weight, max_iter, *, weights=(1.0, 1.0), mask, seed):
+    def _run(self, i, X, y, sample_weight, max_iter, *, weights=(1.0, 1.0), mask, seed, cancel=None):
         """One binary (or the regression) problem from the current parameters of output i (None:
         the only one); returns plain_sgd's (coef, intercept, average coef, average intercept, n_iter)."""
         averaging = self.average > 0
@@ -302,7 +303,7 @@ class _BaseSGD(BaseEstimator):
             self._model(max_iter), X, y, sample_weight, coef, intercept, avg_coef, avg_intercept,
             validation_mask=mask, score=self._score_function(mask, X, y, sample_weight), seed=seed,
             weight_pos=weights[0], weight_neg=weights[1], t=self.t_,
-            intercept_decay=SPARSE_INTERCEPT_DECAY if sp.issparse(X) else 1.0,
+            intercept_decay=SPARSE_INTERCEPT_DECAY if sp.issparse(X) else 1.0, cancel=cancel,
         )  # fmt: skip
 
     def _validate_Xy(self, X, y, reset=True):
@@ -616,7 +617,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             self._fit_binary(X, y, max_iter, class_weight, sample_weight)
         return self
 
-    def _binary(self, i, X, y, max_iter, weights, sample_weight, mask, random_state):
+    def _binary(self, i, X, y, max_iter, weights, sample_weight, mask, random_state, cancel=None):
         """Class i against the rest (i = 1 of two classes): labels ±1, as scikit-learn's fit_binary."""
         y_i = np.where(y == self.classes_[i], 1.0, -1.0)
         random_state = check_random_state(random_state)
@@ -625,7 +626,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             mask = self._validation_split(y_i, sample_mask=sample_weight > 0)
         seed = random_state.randint(MAX_INT)
         return self._run(None if self.classes_.shape[0] == 2 else i, X, y_i, sample_weight, max_iter,
-                         weights=weights, mask=mask, seed=seed)  # fmt: skip
+                         weights=weights, mask=mask, seed=seed, cancel=cancel)  # fmt: skip
 
     def _fit_binary(self, X, y, max_iter, class_weight, sample_weight):
         coef, intercept, avg_coef, avg_intercept, n_iter = self._binary(
@@ -653,10 +654,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         """One-vs-all: the classes' problems on ``n_jobs`` threads (the kernels release the GIL)."""
         mask = self._validation_split(y, sample_mask=sample_weight > 0)
         seeds = check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))
-        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
-            delayed(self._binary)(i, X, y, max_iter, (class_weight[i], 1.0), sample_weight, mask, seed)
-            for i, seed in enumerate(seeds)
-        )
+        cancel = threading.Event()  # set when this thread is interrupted: the workers stop at their next call
+        try:
+            results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
+                delayed(self._binary)(i, X, y, max_iter, (class_weight[i], 1.0), sample_weight, mask, seed, cancel)
+                for i, seed in enumerate(seeds)
+            )
+        except BaseException:
+            cancel.set()
+            raise
         dtype = X.dtype
         coef = np.array([r[0] for r in results], dtype=dtype)
         intercept = np.array([r[1] for r in results], dtype=dtype)

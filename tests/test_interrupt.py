@@ -154,6 +154,25 @@ def test_estimator_unchanged_after_interrupt(big, sliced_warmups):
     assert model.max_epochs == 20
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_sgd_estimator_unchanged_after_interrupt(big, n_jobs):
+    """scikit-learn's rule (fastgd.SGDClassifier): one-vs-all over 40 classes, each epoch cut into
+    kernel calls; with n_jobs=2 the classes run on worker threads while the main thread waits."""
+    pytest.importorskip("sklearn")
+    X, y = big
+    model = fastgd.SGDClassifier(max_iter=2, tol=None, random_state=0, n_jobs=n_jobs).fit(X[:WARM], y[:WARM])
+    coef, intercept, t = model.coef_.copy(), model.intercept_.copy(), model.t_
+    model.set_params(max_iter=50)
+    assert interrupted(lambda: model.fit(X, y)) < LIMIT
+    np.testing.assert_array_equal(model.coef_, coef)
+    np.testing.assert_array_equal(model.intercept_, intercept)
+    assert (model.t_, model.max_iter) == (t, 50)
+    time.sleep(0.2)  # the worker threads stop at their next kernel call: no CPU used after that
+    start = time.process_time()
+    time.sleep(0.5)
+    assert time.process_time() - start < 0.1
+
+
 # --- the slices change no bit ----------------------------------------------------------------
 
 
