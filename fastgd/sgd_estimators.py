@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
     from sklearn.utils import check_array, check_random_state, compute_class_weight
@@ -43,9 +43,12 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
         "fastgd.SGDRegressor and fastgd.SGDClassifier need scikit-learn >= 1.6: pip install fastgd[sklearn]"
     ) from exc
 
+from . import schedules
 from ._transaction import unchanged_on_error
+from .api import fit as fastgd_fit
 from .exceptions import convergence_warning
-from .plain import LEARNING_RATES, LOSSES, PENALTIES, PlainModel, plain_sgd
+from .plain import LEARNING_RATES, LOSSES, PENALTIES, PlainModel, optimal_init, plain_sgd
+from .stream import Stream
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
@@ -55,6 +58,13 @@ MAX_INT = np.iinfo(np.int32).max
 SPARSE_INTERCEPT_DECAY = 0.01
 DEFAULT_EPSILON = 0.1
 _DTYPES = [np.float64, np.float32]
+#: fastgd's own methods, the values of the extra ``method`` keyword (None: scikit-learn's rule)
+FASTGD_METHODS = ("sgd", "minibatch", "batch", "auto", "normal", "svd")
+#: fastgd's extra keywords and their defaults, which leave scikit-learn's behaviour unchanged
+EXTRAS = {"method": None, "optimizer": "sgd", "standardize": False, "batch_size": 32, "n_threads": None,
+          "progress": False, "callback": None}  # fmt: skip
+#: scikit-learn's loss names that fastgd spells otherwise
+_FASTGD_LOSS = {"squared_error": "squared", "log_loss": "log"}
 _REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
 _CLASSIFICATION_LOSSES = ("hinge", "squared_hinge", "perceptron", "log_loss", "modified_huber", *_REGRESSION_LOSSES)
 
@@ -86,6 +96,19 @@ def _is_real(value):
     return isinstance(value, Real) and not _is_bool(value)
 
 
+def _fastgd_seed(random_state):
+    """random_state as ``fastgd.fit`` takes it: a RandomState instance gives a seed drawn from it."""
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(MAX_INT))
+    return random_state
+
+
+def _theta(coef, intercept, fit_intercept):
+    """fastgd's ``init`` θ = [intercept, *coef] (coef without an intercept)."""
+    coef = np.asarray(coef, dtype=np.float64).ravel()
+    return np.concatenate([[float(np.ravel(intercept)[0])], coef]) if fit_intercept else coef
+
+
 def _check_sample_weight(sample_weight, X, allow_all_zero):
     """sample_weight as float64 (n,): None is ones; a number, that weight for every sample."""
     n = X.shape[0]
@@ -101,6 +124,13 @@ def _check_sample_weight(sample_weight, X, allow_all_zero):
     if not allow_all_zero and not weights.any():
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return weights
+
+
+def _streaming(estimator):
+    """``partial_fit`` exists for scikit-learn's rule and fastgd's "sgd" and "minibatch"."""
+    if estimator.method not in (None, "sgd", "minibatch"):
+        raise AttributeError(f"partial_fit needs method None, 'sgd' or 'minibatch', not method={estimator.method!r}")
+    return True
 
 
 class _BaseSGD(BaseEstimator):
@@ -163,8 +193,18 @@ class _BaseSGD(BaseEstimator):
         ]
         checks += self._more_checks()
         for name, ok, what in checks:
+            if (
+                name == "shuffle"
+                and not ok
+                and self.method is not None
+                and self.shuffle in ("rows", "blocks", "corgipile")
+            ):
+                continue  # fastgd's visiting orders, with its methods
+            if name == "learning_rate" and not ok and self.method is not None and self.learning_rate == "auto":
+                continue  # fastgd's rate, with its methods
             if not ok:
                 raise _bad(self, name, what, getattr(self, name))
+        self._check_extras()
         check_random_state(self.random_state)
         if self.learning_rate in ("pa1", "pa2"):  # unreachable: not in LEARNING_RATES (passive-aggressive)
             raise ValueError(f"Learning rate {self.learning_rate!r} is not supported")
@@ -180,6 +220,72 @@ class _BaseSGD(BaseEstimator):
 
     def _more_checks(self):
         return []
+
+    def _check_extras(self):
+        """fastgd's extra keywords: with method=None (scikit-learn's rule) each keeps its default."""
+        if self.method is not None and self.method not in FASTGD_METHODS:
+            raise _bad(self, "method", f"None or a str among {set(FASTGD_METHODS)}", self.method)
+        if self.method is None:
+            for name, default in EXTRAS.items():
+                if getattr(self, name) is not default and getattr(self, name) != default:
+                    raise ValueError(
+                        f"{name}={getattr(self, name)!r} is one of fastgd's extras, for fastgd's methods: pass "
+                        f"method='sgd' (or one of {FASTGD_METHODS[1:]}); method=None runs scikit-learn's SGD rule"
+                    )
+            return
+        if self.learning_rate == "adaptive":
+            raise ValueError(
+                "learning_rate='adaptive' is scikit-learn's rule (method=None); with a fastgd method use "
+                "'constant', 'invscaling', 'optimal' or fastgd's 'auto'"
+            )
+        if is_classifier(self) and self.loss in _REGRESSION_LOSSES:
+            raise ValueError(f"loss={self.loss!r} on a classifier is scikit-learn's rule only (method=None)")
+
+    # ---- fastgd's methods ---------------------------------------------------------------------
+    def _fastgd_rate(self):
+        """scikit-learn's schedule as fastgd's (fastgd's squared loss is r², twice scikit-learn's:
+        half the rate gives the same steps), or fastgd's "auto"."""
+        half = 0.5 if self.loss == "squared_error" else 1.0
+        if self.learning_rate == "auto":
+            return "auto"
+        if self.learning_rate == "constant":
+            return half * float(self.eta0)
+        if self.learning_rate == "invscaling":
+            return schedules.inverse_scaling(half * float(self.eta0), float(self.power_t))
+        t1 = optimal_init(self.loss, float(self.epsilon), float(self.alpha))  # "optimal": 1 / (alpha (t0 + t - 1))
+        return schedules.inverse_time(t0=half / float(self.alpha), t1=t1)
+
+    def _fastgd_args(self):
+        """``fastgd.fit``'s (and ``Stream``'s) keywords for this estimator's model: the same
+        minimizer as scikit-learn's (alpha doubled for the squared loss, whose fastgd form is r²)."""
+        loss = _FASTGD_LOSS.get(self.loss, self.loss)
+        args = dict(
+            method=self.method, loss=loss, optimizer=self.optimizer, average=self.average,
+            learning_rate=self._fastgd_rate(), batch_size=self.batch_size, fit_intercept=self.fit_intercept,
+            shuffle=self.shuffle, random_state=_fastgd_seed(self.random_state),
+        )  # fmt: skip
+        if LOSSES[self.loss][2]:
+            args["epsilon"] = float(self.epsilon)
+        if self.penalty is not None:
+            args.update(penalty=self.penalty, alpha=float(self.alpha) * (2.0 if loss == "squared" else 1.0))
+            if self.penalty == "elasticnet":
+                args["l1_ratio"] = float(self.l1_ratio)
+        return args
+
+    def _fastgd_fit(self, X, y, sample_weight, init):
+        """One problem by ``fastgd.fit`` (``tol`` is fastgd's: the optimality measure; None: 0)."""
+        return fastgd_fit(
+            X, y, sample_weight=sample_weight, init=init, max_epochs=self.max_iter,
+            tol=0.0 if self.tol is None else float(self.tol), n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
+            standardize=self.standardize, n_threads=self.n_threads, progress=self.progress,
+            callback=self.callback, **self._fastgd_args(),
+        )  # fmt: skip
+
+    def _fastgd_stream(self, init, classes=None):
+        if self.standardize:
+            raise ValueError("partial_fit cannot standardize (a stream has no global means): scale X upstream")
+        return Stream(init=init, classes=classes, **self._fastgd_args())
 
     def _model(self, max_iter):
         return PlainModel(
@@ -306,6 +412,30 @@ class _BaseSGD(BaseEstimator):
             intercept_decay=SPARSE_INTERCEPT_DECAY if sp.issparse(X) else 1.0, cancel=cancel,
         )  # fmt: skip
 
+    def _fastgd_start(self, X, y, n_classes, coef_init, intercept_init, sample_weight):
+        """Checked (X, y, weights) and the start θ of each problem for fastgd's methods (from the
+        inits, the previous fit with warm_start, or zeros)."""
+        if self.warm_start and getattr(self, "coef_", None) is not None:
+            coef_init = self._dense_coef() if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
+        given = coef_init is not None or intercept_init is not None
+        self._allocate(n_classes, X.shape[1], X.dtype, coef_init, intercept_init)
+        for name in ("_average_coef", "_average_intercept", "_standard_coef", "_standard_intercept"):
+            vars(self).pop(name, None)
+        coef, intercept = np.atleast_2d(self.coef_), np.reshape(self.intercept_, (-1,))
+        inits = [_theta(c, b, self.fit_intercept) if given else "zeros" for c, b in zip(coef, intercept, strict=True)]
+        return sample_weight, inits
+
+    def _store_fastgd(self, results, dtype, shape):
+        """coef_, intercept_, n_iter_, t_, result_ (a FitResult; a list of them for one-vs-all)."""
+        coef = np.array([np.ravel(r.coef) for r in results], dtype=dtype)
+        self.coef_ = coef.reshape(shape)
+        self.intercept_ = np.array([float(r.intercept) for r in results], dtype=dtype)
+        self.n_iter_ = max(int(r.n_epochs) for r in results)
+        self.t_ = 1.0 + max(int(r.n_updates) for r in results)
+        self.result_ = results[0] if len(results) == 1 else list(results)
+
     def _validate_Xy(self, X, y, reset=True):
         """X as the kernels take it (C-contiguous float32/float64, or CSR with int32 indices) and y."""
         return validate_data(
@@ -378,7 +508,21 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         n_iter_no_change=5,
         warm_start=False,
         average=False,
+        method=None,
+        optimizer="sgd",
+        standardize=False,
+        batch_size=32,
+        n_threads=None,
+        progress=False,
+        callback=None,
     ):
+        self.method = method
+        self.optimizer = optimizer
+        self.standardize = standardize
+        self.batch_size = batch_size
+        self.n_threads = n_threads
+        self.progress = progress
+        self.callback = callback
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
@@ -402,8 +546,11 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     @_transactional
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit by SGD for ``max_iter`` epochs at most (scikit-learn's stopping rule); from
-        ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``."""
+        ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``.  With a fastgd
+        ``method``: ``fastgd.fit`` with that method and its stopping rule (``tol``: its optimality)."""
         self._check_params()
+        if self.method is not None:
+            return self._fit_fastgd(X, y, coef_init, intercept_init, sample_weight)
         if self.warm_start and getattr(self, "coef_", None) is not None:
             coef_init = self._dense_coef() if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
@@ -415,12 +562,45 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self._after_fit_warnings()
         return self
 
+    @available_if(_streaming)
     @_transactional
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of SGD over (X, y), continuing from the previous call (or fit): θ and t_."""
+        """One epoch of SGD over (X, y), continuing from the previous call (or fit): θ and t_
+        (with method "sgd" or "minibatch": one pass of fastgd's ``Stream``)."""
         if getattr(self, "coef_", None) is None:
             self._check_params(for_partial_fit=True)
+        if self.method is not None:
+            return self._partial_fit_fastgd(X, y, sample_weight)
         return self._partial_fit(X, y, 1, sample_weight, None, None)
+
+    def _validate_regression(self, X, y, reset):
+        X, y = self._validate_Xy(X, y, reset=reset)
+        y = np.asarray(y, dtype=X.dtype)
+        if y.ndim != 1:
+            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+        return X, y
+
+    def _fit_fastgd(self, X, y, coef_init, intercept_init, sample_weight):
+        X, y = self._validate_regression(X, y, reset=True)
+        sample_weight, inits = self._fastgd_start(X, y, 1, coef_init, intercept_init, sample_weight)
+        self._store_fastgd([self._fastgd_fit(X, y, sample_weight, inits[0])], X.dtype, (X.shape[1],))
+        vars(self).pop("_streams", None)
+        return self
+
+    def _partial_fit_fastgd(self, X, y, sample_weight):
+        streams = getattr(self, "_streams", None)
+        fitted = getattr(self, "coef_", None) is not None
+        X, y = self._validate_regression(X, y, reset=streams is None and not fitted)
+        if fitted and X.shape[1] != self.coef_.shape[-1]:
+            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
+        sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
+        if streams is None:
+            streams = [self._fastgd_stream(_theta(self._dense_coef(), self.intercept_, self.fit_intercept)
+                                           if fitted else "zeros")]  # fmt: skip
+        streams[0].partial_fit(X, y, sample_weight=sample_weight)
+        self._streams = streams
+        self._store_fastgd([streams[0].result()], X.dtype, (X.shape[1],))
+        return self
 
     def _partial_fit(self, X, y, max_iter, sample_weight, coef_init, intercept_init):
         first_call = getattr(self, "coef_", None) is None
@@ -519,7 +699,21 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         class_weight=None,
         warm_start=False,
         average=False,
+        method=None,
+        optimizer="sgd",
+        standardize=False,
+        batch_size=32,
+        n_threads=None,
+        progress=False,
+        callback=None,
     ):
+        self.method = method
+        self.optimizer = optimizer
+        self.standardize = standardize
+        self.batch_size = batch_size
+        self.n_threads = n_threads
+        self.progress = progress
+        self.callback = callback
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
@@ -555,8 +749,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     @_transactional
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit by SGD (one-vs-all for more than two classes) for ``max_iter`` epochs at most;
-        from ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``."""
+        from ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``.  With a
+        fastgd ``method``: one ``fastgd.fit`` a binary problem (``tol``: its optimality)."""
         self._check_params()
+        if self.method is not None:
+            return self._fit_fastgd(X, y, coef_init, intercept_init, sample_weight)
         vars(self).pop("classes_", None)
         y = validate_data(self, y=y)
         classes = np.unique(y)
@@ -571,6 +768,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self._after_fit_warnings()
         return self
 
+    @available_if(_streaming)
     @_transactional
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of SGD over (X, y), continuing from the previous call (or fit); ``classes``
@@ -584,7 +782,87 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
                     "enough sample of the full training set target to properly estimate the class frequency "
                     "distributions. Pass the resulting weights as the class_weight parameter."
                 )
+        if self.method is not None:
+            return self._partial_fit_fastgd(X, y, classes, sample_weight)
         return self._partial_fit(X, y, 1, classes, sample_weight, None, None)
+
+    def _problems(self, y, sample_weight):
+        """The binary problems (labels ±1, weights times the class weights): one for two classes
+        (classes_[1] positive), one a class against the rest for more."""
+        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        if self.classes_.shape[0] == 2:
+            targets = [(self.classes_[1], class_weight[1], class_weight[0])]
+        else:
+            targets = [(c, class_weight[i], 1.0) for i, c in enumerate(self.classes_)]
+        problems = []
+        for label, pos, neg in targets:
+            y_i = np.where(y == label, 1.0, -1.0)
+            problems.append((y_i, sample_weight * np.where(y_i > 0, pos, neg)))
+        return problems
+
+    def _fit_fastgd(self, X, y, coef_init, intercept_init, sample_weight):
+        X, y = self._validate_Xy(X, y, reset=True)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
+        n_classes = self.classes_.shape[0]
+        sample_weight, inits = self._fastgd_start(X, y, n_classes, coef_init, intercept_init, sample_weight)
+        problems = self._problems(y, sample_weight)
+        if len(problems) == 1:
+            results = [self._fastgd_fit(X, problems[0][0], problems[0][1], inits[0])]
+        else:
+            results = self._one_vs_all(X, problems, inits)
+        self._store_fastgd(results, X.dtype, (len(results), X.shape[1]))
+        vars(self).pop("_streams", None)
+        return self
+
+    def _one_vs_all(self, X, problems, inits):
+        """The problems on n_jobs threads; an interrupted fit stops its workers after their epoch."""
+        cancel = threading.Event()
+        user = self.callback
+
+        def callback(epoch, state):
+            return cancel.is_set() or bool(user is not None and user(epoch, state))
+
+        estimator = clone(self).set_params(callback=callback) if self.n_jobs not in (None, 1) else self
+        try:
+            return Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
+                delayed(estimator._fastgd_fit)(X, y_i, w_i, init)
+                for (y_i, w_i), init in zip(problems, inits, strict=True)
+            )
+        except BaseException:
+            cancel.set()
+            raise
+
+    def _partial_fit_fastgd(self, X, y, classes, sample_weight):
+        streams = getattr(self, "_streams", None)
+        fitted = getattr(self, "coef_", None) is not None
+        X, y = self._validate_Xy(X, y, reset=streams is None and not fitted)
+        check_classification_targets(y)
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self.classes_ = unique_labels(classes)
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
+            )
+        if self.classes_.shape[0] < 2:
+            raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
+        if fitted and X.shape[1] != self.coef_.shape[-1]:
+            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
+        sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
+        problems = self._problems(y, sample_weight)
+        if streams is None:
+            rows = zip(np.atleast_2d(self._dense_coef()), np.ravel(self.intercept_), strict=True) if fitted else None
+            inits = [_theta(c, b, self.fit_intercept) for c, b in rows] if fitted else ["zeros"] * len(problems)
+            streams = [self._fastgd_stream(init, classes=np.array([-1.0, 1.0])) for init in inits]
+        for stream, (y_i, w_i) in zip(streams, problems, strict=True):
+            stream.partial_fit(X, y_i, sample_weight=w_i)
+        self._streams = streams
+        self._store_fastgd([stream.result() for stream in streams], X.dtype, (len(streams), X.shape[1]))
+        return self
 
     def _partial_fit(self, X, y, max_iter, classes, sample_weight, coef_init, intercept_init):
         first_call = not hasattr(self, "classes_")
