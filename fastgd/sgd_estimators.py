@@ -8,7 +8,8 @@ methods (``fit`` with ``coef_init``/``intercept_init``/``sample_weight``, ``part
 ``sparsify``, ``densify``), dense and CSR X, one-vs-all multi-class with ``n_jobs`` threads
 (the kernels release the GIL).  The update rule is scikit-learn's (``fastgd.plain``), and so is
 the visiting order: the same data, parameters and ``random_state`` give the same coefficients,
-to rounding, shuffled or not.
+to rounding, shuffled or not.  fastgd's extras (``method``, ``optimizer``, ``standardize``, ...)
+are keywords beyond scikit-learn's; with a fastgd ``method`` the fit is ``fastgd.fit``'s.
 
 Built on scikit-learn's public API only (``BaseEstimator``, ``validate_data``,
 ``compute_class_weight``, its splitters and metrics); scikit-learn (>= 1.6) is an optional
@@ -477,6 +478,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     ``warm_start``, ``average``.  The fit runs on fastgd's kernels (``fastgd.plain``); the same
     data and parameters give scikit-learn's coefficients to rounding.
 
+    fastgd's extras, additional keywords whose defaults leave scikit-learn's behaviour as it is:
+    ``method`` (None: scikit-learn's rule; "sgd", "minibatch", "batch", "auto", "normal", "svd":
+    ``fastgd.fit`` with that method, scikit-learn's objective, and fastgd's stopping rule, ``tol``
+    then bounding its optimality measure), and for those methods ``optimizer``, ``standardize``,
+    ``batch_size``, ``n_threads``, ``progress``, ``callback``, ``shuffle="rows"|"blocks"|
+    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings).  Fitted then: ``result_``
+    too (the ``FitResult``; a list of them for one-vs-all).
+
     Attributes: ``coef_`` (n_features,), ``intercept_`` (1,), ``n_iter_``, ``t_``,
     ``n_features_in_``, ``feature_names_in_``.
     """
@@ -664,6 +673,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     "optimal"), ``eta0``, ``power_t``, ``early_stopping``, ``validation_fraction``,
     ``n_iter_no_change``, ``class_weight`` (a dict or "balanced"), ``warm_start``, ``average``.
     More than two classes: one binary problem per class against the rest (one-vs-all).
+
+    fastgd's extras, additional keywords whose defaults leave scikit-learn's behaviour as it is:
+    ``method`` (None: scikit-learn's rule; "sgd", "minibatch", "batch", "auto", "normal", "svd":
+    ``fastgd.fit`` with that method, scikit-learn's objective, and fastgd's stopping rule, ``tol``
+    then bounding its optimality measure), and for those methods ``optimizer``, ``standardize``,
+    ``batch_size``, ``n_threads``, ``progress``, ``callback``, ``shuffle="rows"|"blocks"|
+    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings).  Fitted then: ``result_``
+    too (the ``FitResult``; a list of them for one-vs-all).
 
     Attributes: ``coef_`` (1, n_features) or (n_classes, n_features), ``intercept_``,
     ``n_iter_`` (the most epochs of the one-vs-all problems), ``t_``, ``classes_``,
