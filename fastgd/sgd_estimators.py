@@ -97,6 +97,11 @@ def _is_real(value):
     return isinstance(value, Real) and not _is_bool(value)
 
 
+def _loss_table(names):
+    """scikit-learn's ``loss_functions`` class attribute: name -> (name, default epsilon if it has one)."""
+    return {name: (name,) + ((DEFAULT_EPSILON,) if LOSSES[name][2] else ()) for name in names}
+
+
 def _fastgd_seed(random_state):
     """random_state as ``fastgd.fit`` takes it: a RandomState instance gives a seed drawn from it."""
     if isinstance(random_state, np.random.RandomState):
@@ -491,9 +496,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     """
 
     _losses = _REGRESSION_LOSSES
-    loss_functions: ClassVar[dict] = {
-        name: (name,) + ((DEFAULT_EPSILON,) if LOSSES[name][2] else ()) for name in _losses
-    }
+    loss_functions: ClassVar[dict] = _loss_table(_losses)
 
     def __init__(
         self,
@@ -688,9 +691,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     """
 
     _losses = _CLASSIFICATION_LOSSES
-    loss_functions: ClassVar[dict] = {
-        name: (name,) + ((DEFAULT_EPSILON,) if LOSSES[name][2] else ()) for name in _losses
-    }
+    loss_functions: ClassVar[dict] = _loss_table(_losses)
 
     def __init__(
         self,
