@@ -46,6 +46,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
 
 from . import schedules
 from ._transaction import unchanged_on_error
+from ._validation import is_dask
 from .api import fit as fastgd_fit
 from .exceptions import convergence_warning
 from .plain import LEARNING_RATES, LOSSES, PENALTIES, PlainModel, optimal_init, plain_sgd
@@ -424,7 +425,8 @@ class _BaseSGD(BaseEstimator):
         if self.warm_start and getattr(self, "coef_", None) is not None:
             coef_init = self._dense_coef() if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
-        sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
+        if not (is_dask(X) or is_dask(y) or is_dask(sample_weight)):
+            sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
         given = coef_init is not None or intercept_init is not None
         self._allocate(n_classes, X.shape[1], X.dtype, coef_init, intercept_init)
         for name in ("_average_coef", "_average_intercept", "_standard_coef", "_standard_intercept"):
@@ -443,10 +445,29 @@ class _BaseSGD(BaseEstimator):
         self.result_ = results[0] if len(results) == 1 else list(results)
 
     def _validate_Xy(self, X, y, reset=True):
-        """X as the kernels take it (C-contiguous float32/float64, or CSR with int32 indices) and y."""
+        """X as the kernels take it (C-contiguous float32/float64, or CSR with int32 indices) and y;
+        Dask collections pass through untouched for fastgd's methods (``fastgd.fit`` runs them on
+        the cluster; nothing is computed here), their number of features recorded."""
+        if is_dask(X) or is_dask(y):
+            if self.method is None:
+                raise ValueError(
+                    "scikit-learn's rule (method=None) runs in memory: pass method='sgd' (or another of fastgd's "
+                    "methods) to fit Dask collections on the cluster"
+                )
+            self._check_features(X, reset)
+            return X, y
         return validate_data(
             self, X, y, accept_sparse="csr", dtype=_DTYPES, order="C", accept_large_sparse=False, reset=reset
         )
+
+    def _check_features(self, X, reset):
+        n_features = X.shape[1] if len(X.shape) == 2 else 1
+        if reset:
+            self.n_features_in_ = n_features
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting {self.n_features_in_} features"
+            )
 
     def _dense_coef(self):
         return self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
@@ -454,6 +475,9 @@ class _BaseSGD(BaseEstimator):
     # ---- predictions ------------------------------------------------------------------------
     def _decision(self, X):
         check_is_fitted(self)
+        if is_dask(X):  # lazily, block by block on the cluster
+            self._check_features(X, reset=False)
+            return X @ self._dense_coef().T + self.intercept_
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
 
@@ -488,8 +512,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     ``fastgd.fit`` with that method, scikit-learn's objective, and fastgd's stopping rule, ``tol``
     then bounding its optimality measure), and for those methods ``optimizer``, ``standardize``,
     ``batch_size``, ``n_threads``, ``progress``, ``callback``, ``shuffle="rows"|"blocks"|
-    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings).  Fitted then: ``result_``
-    too (the ``FitResult``; a list of them for one-vs-all).
+    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings); X and y may then be Dask
+    collections, fitted on the cluster (predictions lazy).  Fitted then: ``result_`` too (the
+    ``FitResult``; a list of them for one-vs-all).
 
     Attributes: ``coef_`` (n_features,), ``intercept_`` (1,), ``n_iter_``, ``t_``,
     ``n_features_in_``, ``feature_names_in_``.
@@ -587,6 +612,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _validate_regression(self, X, y, reset):
         X, y = self._validate_Xy(X, y, reset=reset)
+        if is_dask(X) or is_dask(y):
+            return X, y
         y = np.asarray(y, dtype=X.dtype)
         if y.ndim != 1:
             raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
@@ -600,6 +627,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self
 
     def _partial_fit_fastgd(self, X, y, sample_weight):
+        _in_memory(X, y)
         streams = getattr(self, "_streams", None)
         fitted = getattr(self, "coef_", None) is not None
         X, y = self._validate_regression(X, y, reset=streams is None and not fitted)
@@ -655,8 +683,28 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self
 
     def predict(self, X):
-        """``X @ coef_ + intercept_``."""
-        return np.asarray(self._decision(X)).ravel()
+        """``X @ coef_ + intercept_`` (a lazy Dask array for a Dask X)."""
+        scores = self._decision(X)
+        return scores if is_dask(scores) else np.asarray(scores).ravel()
+
+
+def _in_memory(X, y):
+    if is_dask(X) or is_dask(y):
+        raise ValueError(
+            "partial_fit takes in-memory chunks; for Dask data use fit, which runs on the cluster "
+            "(only θ and partial sums travel to the client)"
+        )
+
+
+def _classes(y):
+    """The sorted labels of y; of a Dask y, computed on the cluster (only the labels travel)."""
+    if is_dask(y):
+        import dask.array as da
+
+        y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
+        return np.asarray(da.unique(y).compute())
+    check_classification_targets(y)
+    return np.unique(y)
 
 
 def _proba(estimator):
@@ -682,8 +730,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     ``fastgd.fit`` with that method, scikit-learn's objective, and fastgd's stopping rule, ``tol``
     then bounding its optimality measure), and for those methods ``optimizer``, ``standardize``,
     ``batch_size``, ``n_threads``, ``progress``, ``callback``, ``shuffle="rows"|"blocks"|
-    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings).  Fitted then: ``result_``
-    too (the ``FitResult``; a list of them for one-vs-all).
+    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings); X and y may then be Dask
+    collections, fitted on the cluster (predictions lazy).  Fitted then: ``result_`` too (the
+    ``FitResult``; a list of them for one-vs-all).
 
     Attributes: ``coef_`` (1, n_features) or (n_classes, n_features), ``intercept_``,
     ``n_iter_`` (the most epochs of the one-vs-all problems), ``t_``, ``classes_``,
@@ -807,21 +856,26 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def _problems(self, y, sample_weight):
         """The binary problems (labels ±1, weights times the class weights): one for two classes
         (classes_[1] positive), one a class against the rest for more."""
-        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        lazy = is_dask(y)
+        if lazy and self.class_weight is not None:
+            raise ValueError("class_weight needs y in memory; pass the weights as sample_weight for Dask data")
+        class_weight = (
+            np.ones(len(self.classes_)) if lazy else compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        )
         if self.classes_.shape[0] == 2:
             targets = [(self.classes_[1], class_weight[1], class_weight[0])]
         else:
             targets = [(c, class_weight[i], 1.0) for i, c in enumerate(self.classes_)]
         problems = []
         for label, pos, neg in targets:
-            y_i = np.where(y == label, 1.0, -1.0)
-            problems.append((y_i, sample_weight * np.where(y_i > 0, pos, neg)))
+            y_i = np.where(y == label, 1.0, -1.0)  # lazy for Dask y (NEP 18)
+            weights = sample_weight if lazy else sample_weight * np.where(y_i > 0, pos, neg)
+            problems.append((y_i, weights))
         return problems
 
     def _fit_fastgd(self, X, y, coef_init, intercept_init, sample_weight):
         X, y = self._validate_Xy(X, y, reset=True)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
+        self.classes_ = _classes(y)
         if self.classes_.shape[0] < 2:
             raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
         n_classes = self.classes_.shape[0]
@@ -854,6 +908,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise
 
     def _partial_fit_fastgd(self, X, y, classes, sample_weight):
+        _in_memory(X, y)
         streams = getattr(self, "_streams", None)
         fitted = getattr(self, "coef_", None) is not None
         X, y = self._validate_Xy(X, y, reset=streams is None and not fitted)
@@ -979,12 +1034,18 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def decision_function(self, X):
         """Scores ``X @ coef_.T + intercept_``: (n,) for two classes (> 0: ``classes_[1]``),
         (n, n_classes) for more."""
-        scores = np.asarray(self._decision(X))
-        return scores.ravel() if scores.shape[1] == 1 else scores
+        scores = self._decision(X)
+        scores = scores if is_dask(scores) else np.asarray(scores)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X):
-        """The class of the highest score."""
+        """The class of the highest score (lazily, block by block, for a Dask X)."""
         scores = self.decision_function(X)
+        if is_dask(scores):
+            return scores.map_blocks(self._labels, drop_axis=list(range(1, scores.ndim)), dtype=self.classes_.dtype)
+        return self._labels(scores)
+
+    def _labels(self, scores):
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
 

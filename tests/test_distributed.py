@@ -402,6 +402,38 @@ def test_the_estimators_fit_dask_collections_on_the_cluster(client):
         fastgd.GDRegressor().partial_fit(Xd, yd)
 
 
+def test_the_sgd_estimators_fit_dask_collections_with_a_fastgd_method(client):
+    """SGDRegressor / SGDClassifier(method=...) hand Dask input to fastgd.fit as GDRegressor does:
+    the in-memory coefficients, lazy predictions; scikit-learn's rule (method=None) and partial_fit
+    want in-memory data, and say so."""
+    pytest.importorskip("sklearn")
+    X, y = _data(n=6_000, d=4)
+    Xd, yd = _dask(X, y)
+    common = dict(method="batch", learning_rate="auto", standardize=True, tol=1e-10, max_iter=5_000)
+    on_dask = fastgd.SGDRegressor(**common).fit(Xd, yd)
+    in_memory = fastgd.SGDRegressor(**common).fit(X, y)
+    np.testing.assert_allclose(on_dask.coef_, in_memory.coef_, rtol=1e-6)
+    assert on_dask.n_features_in_ == 4
+    predicted = on_dask.predict(Xd)
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_allclose(predicted.compute(), in_memory.predict(X), rtol=1e-6)
+    # 3 noisy classes: one-vs-all, one fit on the cluster a class, each converged as in memory
+    labels = np.digitize(X[:, 0] + np.random.default_rng(1).normal(size=X.shape[0]), [-0.5, 0.5])
+    regularized = dict(common, alpha=1e-2, loss="log_loss", tol=1e-6)  # coefficients to ~1e-3
+    classifier = fastgd.SGDClassifier(**regularized).fit(Xd, da.from_array(labels, chunks=1_500))
+    reference = fastgd.SGDClassifier(**regularized).fit(X, labels)
+    assert all(r.converged for r in classifier.result_ + reference.result_)
+    assert classifier.classes_.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(classifier.coef_, reference.coef_, rtol=1e-2, atol=1e-4)
+    lazy = classifier.predict(Xd)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), reference.predict(X))
+    with pytest.raises(ValueError, match=r"method=None\) runs in memory"):
+        fastgd.SGDRegressor().fit(Xd, yd)
+    with pytest.raises(ValueError, match="partial_fit takes in-memory chunks"):
+        fastgd.SGDRegressor(method="sgd").partial_fit(Xd, yd)
+
+
 def test_closed_forms_reach_the_exact_solution_as_in_memory(client):
     """The certified designs of bench/accuracy.py (tests/test_accuracy.py): the Gram pass, the
     tsqr path and the refinement passes over blocks give the digits of the in-memory fit."""
