@@ -39,6 +39,7 @@ scikit-learn (>= 1.6) is an optional dependency: ``pip install fastgd[sklearn]``
 """
 
 import functools
+import warnings
 
 import numpy as np
 
@@ -55,6 +56,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
 from ._transaction import unchanged_on_error
 from ._validation import as_array, check_label_types, is_dask, is_sparse, keyword_hint, suggest_keywords
 from .api import fit as _fit
+from .exceptions import EstimatorDeprecationWarning
 from .losses import LOSSES
 from .losses import names as loss_names
 from .result import probabilities
@@ -70,10 +72,19 @@ _DTYPES = [np.float64, np.float32]
 
 
 def _unchanged_on_error(method):
-    """``method`` leaves the estimator as it was when it raises (no half-set fitted attribute)."""
+    """``method`` leaves the estimator as it was when it raises (no half-set fitted attribute);
+    it warns that the GD estimators are deprecated."""
 
     @functools.wraps(method)
     def call(self, *args, **kwargs):
+        name = type(self).__name__
+        warnings.warn(
+            f"fastgd.{name} is deprecated and will be removed in fastgd 0.3: use fastgd.S{name}(method=...) "
+            "(scikit-learn's parameter names: max_iter for max_epochs, loss='squared_error'/'log_loss', or "
+            "'softmax' for the multinomial model; alpha as scikit-learn's), or fastgd.fit and fastgd.Stream",
+            EstimatorDeprecationWarning,
+            stacklevel=2,
+        )
         with unchanged_on_error(self):
             return method(self, *args, **kwargs)
 

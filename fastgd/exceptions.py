@@ -63,6 +63,11 @@ def _with_base(base):
     )
 
 
+class EstimatorDeprecationWarning(FutureWarning):
+    """GDRegressor and GDClassifier are deprecated: SGDRegressor and SGDClassifier (with a fastgd
+    ``method``) are fastgd's one family of scikit-learn estimators."""
+
+
 class FeatureScaleWarning(UserWarning):
     """Features differ in scale by orders of magnitude: gradient descent will crawl."""
 

@@ -50,6 +50,7 @@ from ._validation import is_dask
 from .api import fit as fastgd_fit
 from .exceptions import convergence_warning
 from .plain import LEARNING_RATES, LOSSES, PENALTIES, PlainModel, optimal_init, plain_sgd
+from .result import probabilities
 from .stream import Stream
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
@@ -66,7 +67,7 @@ FASTGD_METHODS = ("sgd", "minibatch", "batch", "auto", "normal", "svd")
 EXTRAS = {"method": None, "optimizer": "sgd", "standardize": False, "batch_size": 32, "n_threads": None,
           "progress": False, "callback": None}  # fmt: skip
 #: scikit-learn's loss names that fastgd spells otherwise
-_FASTGD_LOSS = {"squared_error": "squared", "log_loss": "log"}
+_FASTGD_LOSS = {"squared_error": "squared", "log_loss": "log", "softmax": "softmax"}
 _REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
 _CLASSIFICATION_LOSSES = ("hinge", "squared_hinge", "perceptron", "log_loss", "modified_huber", *_REGRESSION_LOSSES)
 
@@ -209,6 +210,8 @@ class _BaseSGD(BaseEstimator):
                 continue  # fastgd's visiting orders, with its methods
             if name == "learning_rate" and not ok and self.method is not None and self.learning_rate == "auto":
                 continue  # fastgd's rate, with its methods
+            if name == "loss" and not ok and self.method is not None and is_classifier(self) and self.loss == "softmax":
+                continue  # fastgd's multinomial model, with its methods
             if not ok:
                 raise _bad(self, name, what, getattr(self, name))
         self._check_extras()
@@ -259,19 +262,22 @@ class _BaseSGD(BaseEstimator):
             return half * float(self.eta0)
         if self.learning_rate == "invscaling":
             return schedules.inverse_scaling(half * float(self.eta0), float(self.power_t))
-        t1 = optimal_init(self.loss, float(self.epsilon), float(self.alpha))  # "optimal": 1 / (alpha (t0 + t - 1))
+        loss = "log_loss" if self.loss == "softmax" else self.loss  # the same first derivative bound
+        t1 = optimal_init(loss, float(self.epsilon), float(self.alpha))  # "optimal": 1 / (alpha (t0 + t - 1))
         return schedules.inverse_time(t0=half / float(self.alpha), t1=t1)
 
     def _fastgd_args(self):
         """``fastgd.fit``'s (and ``Stream``'s) keywords for this estimator's model: the same
         minimizer as scikit-learn's (alpha doubled for the squared loss, whose fastgd form is r²)."""
         loss = _FASTGD_LOSS.get(self.loss, self.loss)
+        if loss == "softmax" and len(getattr(self, "classes_", ())) == 2:
+            loss = "log"  # two classes: the same model, as one binary problem
         args = dict(
             method=self.method, loss=loss, optimizer=self.optimizer, average=self.average,
             learning_rate=self._fastgd_rate(), batch_size=self.batch_size, fit_intercept=self.fit_intercept,
             shuffle=self.shuffle, random_state=_fastgd_seed(self.random_state),
         )  # fmt: skip
-        if LOSSES[self.loss][2]:
+        if self.loss in LOSSES and LOSSES[self.loss][2]:
             args["epsilon"] = float(self.epsilon)
         if self.penalty is not None:
             args.update(penalty=self.penalty, alpha=float(self.alpha) * (2.0 if loss == "squared" else 1.0))
@@ -708,7 +714,7 @@ def _classes(y):
 
 
 def _proba(estimator):
-    if estimator.loss not in ("log_loss", "modified_huber"):
+    if estimator.loss not in ("log_loss", "modified_huber", "softmax"):
         raise AttributeError(f"probability estimates are not available for loss={estimator.loss!r}")
     return True
 
@@ -730,7 +736,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     ``fastgd.fit`` with that method, scikit-learn's objective, and fastgd's stopping rule, ``tol``
     then bounding its optimality measure), and for those methods ``optimizer``, ``standardize``,
     ``batch_size``, ``n_threads``, ``progress``, ``callback``, ``shuffle="rows"|"blocks"|
-    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings); X and y may then be Dask
+    "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings), for the classifier
+    ``loss="softmax"`` (one multinomial model, not one-vs-all); X and y may then be Dask
     collections, fitted on the cluster (predictions lazy).  Fitted then: ``result_`` too (the
     ``FitResult``; a list of them for one-vs-all).
 
@@ -880,6 +887,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
         n_classes = self.classes_.shape[0]
         sample_weight, inits = self._fastgd_start(X, y, n_classes, coef_init, intercept_init, sample_weight)
+        if self.loss == "softmax" and n_classes > 2:
+            return self._fit_multinomial(X, y, sample_weight, inits)
         problems = self._problems(y, sample_weight)
         if len(problems) == 1:
             results = [self._fastgd_fit(X, problems[0][0], problems[0][1], inits[0])]
@@ -887,6 +896,35 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             results = self._one_vs_all(X, problems, inits)
         self._store_fastgd(results, X.dtype, (len(results), X.shape[1]))
         vars(self).pop("_streams", None)
+        return self
+
+    def _fit_multinomial(self, X, y, sample_weight, inits):
+        """loss="softmax" (fastgd's): one multinomial model of every class, not one-vs-all."""
+        if not is_dask(y):
+            class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            sample_weight = sample_weight * class_weight[np.searchsorted(self.classes_, y)]
+        elif self.class_weight is not None:
+            raise ValueError("class_weight needs y in memory; pass the weights as sample_weight for Dask data")
+        init = "zeros" if isinstance(inits[0], str) else np.array(inits).T  # (d + 1, K)
+        result = self._fastgd_fit(X, y, sample_weight, init)
+        self.coef_ = np.ascontiguousarray(np.asarray(result.coef).T, dtype=X.dtype)
+        self.intercept_ = np.asarray(result.intercept, dtype=X.dtype)
+        self.n_iter_, self.t_, self.result_ = int(result.n_epochs), 1.0 + int(result.n_updates), result
+        vars(self).pop("_streams", None)
+        return self
+
+    def _partial_fit_multinomial(self, X, y, sample_weight, streams, fitted):
+        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        sample_weight = sample_weight * class_weight[np.searchsorted(self.classes_, y)]
+        if streams is None:
+            init = np.vstack([np.reshape(self.intercept_, (1, -1)), self._dense_coef().T]) if fitted else "zeros"
+            streams = [self._fastgd_stream(init if self.fit_intercept or not fitted else init[1:], self.classes_)]
+        streams[0].partial_fit(X, y, sample_weight=sample_weight)
+        self._streams = streams
+        result = streams[0].result()
+        self.coef_ = np.ascontiguousarray(np.asarray(result.coef).T, dtype=X.dtype)
+        self.intercept_ = np.asarray(result.intercept, dtype=X.dtype)
+        self.n_iter_, self.t_, self.result_ = int(result.n_epochs), 1.0 + int(result.n_updates), result
         return self
 
     def _one_vs_all(self, X, problems, inits):
@@ -926,6 +964,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if fitted and X.shape[1] != self.coef_.shape[-1]:
             raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
         sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
+        if self.loss == "softmax" and self.classes_.shape[0] > 2:
+            return self._partial_fit_multinomial(X, y, sample_weight, streams, fitted)
         problems = self._problems(y, sample_weight)
         if streams is None:
             rows = zip(np.atleast_2d(self._dense_coef()), np.ravel(self.intercept_), strict=True) if fitted else None
@@ -1056,6 +1096,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         + 1) / 2`` for "modified_huber" (normalized likewise; uniform where all are 0), as
         scikit-learn."""
         scores = self.decision_function(X)
+        if self.loss == "softmax":
+            return probabilities("softmax", scores)
         if self.loss == "log_loss":
             prob = 1.0 / (1.0 + np.exp(-np.clip(scores, -500.0, 500.0)))
         else:

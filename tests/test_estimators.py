@@ -1,5 +1,6 @@
-"""fastgd.GDRegressor and fastgd.GDClassifier: scikit-learn's estimator checks, Pipeline and
-GridSearchCV, partial_fit, warm_start, and equality with the fastgd.fit they wrap."""
+"""fastgd.GDRegressor and fastgd.GDClassifier (deprecated: fastgd.SGDRegressor/SGDClassifier with a
+fastgd method replace them): scikit-learn's estimator checks, Pipeline and GridSearchCV,
+partial_fit, warm_start, and equality with the fastgd.fit they wrap."""
 
 import pickle
 import subprocess
@@ -208,6 +209,7 @@ def test_partial_fit_passes_equal_fit_epochs(reg, method):
     streamed = GDRegressor(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no ConvergenceWarning (nor any other) from partial_fit
+        warnings.simplefilter("ignore", fastgd.exceptions.EstimatorDeprecationWarning)  # but the deprecation
         for _ in range(3):
             streamed.partial_fit(X, y)
     fitted = GDRegressor(max_epochs=3, tol=0, **params).fit(X, y)
@@ -294,3 +296,12 @@ def test_warm_start_needs_the_same_classes(blobs):
     est = GDClassifier(warm_start=True, max_epochs=2, tol=0).fit(X, y)
     with pytest.raises(ValueError, match="warm_start: y's classes"):
         est.fit(X, y == 0)
+
+
+def test_the_gd_estimators_are_deprecated(reg):
+    X, y = reg
+    for estimator in (GDRegressor(max_epochs=2), GDClassifier(max_epochs=2)):
+        target = y if isinstance(estimator, GDRegressor) else y > 0
+        with pytest.warns(fastgd.exceptions.EstimatorDeprecationWarning, match=r"use fastgd\.SGD\w+\(method="):
+            estimator.fit(X, target)
+        assert issubclass(fastgd.exceptions.EstimatorDeprecationWarning, FutureWarning)

@@ -284,3 +284,23 @@ def test_fastgds_extras_need_a_fastgd_method(params, message):
     X, y = _data("binary")
     with pytest.raises(ValueError, match=message):
         SGDClassifier(**params).fit(X, y)
+
+
+def test_softmax_is_fastgds_multinomial_model():
+    """loss="softmax" (a fastgd method only): one model of every class, fastgd.fit's, in
+    scikit-learn's shapes; partial_fit on it is fastgd's Stream."""
+    X, y = _data("multiclass")
+    est = SGDClassifier(method="batch", loss="softmax", learning_rate="auto", alpha=1e-3, tol=1e-8).fit(X, y)
+    ref = fastgd.fit(X, y, method="batch", loss="softmax", penalty="l2", alpha=1e-3, tol=1e-8, init="zeros")
+    np.testing.assert_array_equal(est.coef_, ref.coef.T)
+    np.testing.assert_array_equal(est.intercept_, ref.intercept)
+    np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X), rtol=1e-12)
+    streamed = SGDClassifier(method="sgd", loss="softmax", learning_rate="auto", random_state=0)
+    stream = fastgd.Stream(method="sgd", loss="softmax", penalty="l2", alpha=1e-4, random_state=0, init="zeros",
+                           classes=np.unique(y))  # fmt: skip
+    for rows in np.array_split(np.arange(X.shape[0]), 3):
+        streamed.partial_fit(X[rows], y[rows], classes=np.unique(y))
+        stream.partial_fit(X[rows], y[rows])
+    np.testing.assert_array_equal(streamed.coef_, stream.result().coef.T)
+    with pytest.raises(ValueError, match="'loss' parameter"):
+        SGDClassifier(loss="softmax").fit(X, y)  # scikit-learn's rule has no softmax
