@@ -15,6 +15,7 @@ from .datasets import make_linear
 from .exceptions import (
     ConvergenceWarning,
     DivergenceError,
+    EstimatorDeprecationWarning,
     FeatureScaleWarning,
     IllConditionedWarning,
     RankDeficientWarning,
@@ -27,6 +28,7 @@ from .stream import Stream, fit_stream
 __all__ = [
     "ConvergenceWarning",
     "DivergenceError",
+    "EstimatorDeprecationWarning",
     "FeatureScaleWarning",
     "FitResult",
     "FitState",
