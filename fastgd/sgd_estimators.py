@@ -20,6 +20,7 @@ overflow raises ``fastgd.plain.OverflowDivergenceError`` (a ``ValueError`` with 
 message, and a ``fastgd.DivergenceError``).
 """
 
+import copy
 import functools
 import threading
 import warnings
@@ -157,7 +158,11 @@ class _BaseSGD(BaseEstimator):
         """scikit-learn's parameter constraints and its ``_more_validate_params``, same messages."""
         checks = [
             ("loss", isinstance(self.loss, str) and self.loss in self._losses, f"a str among {set(self._losses)}"),
-            ("penalty", self.penalty in PENALTIES, "a str among {'l2', 'l1', 'elasticnet'} or None"),
+            (
+                "penalty",
+                self.penalty is None or (isinstance(self.penalty, str) and self.penalty in PENALTIES),
+                "a str among {'l2', 'l1', 'elasticnet'} or None",
+            ),
             ("alpha", _is_real(self.alpha) and self.alpha >= 0, "a float in the range [0.0, inf)"),
             (
                 "l1_ratio",
@@ -200,6 +205,11 @@ class _BaseSGD(BaseEstimator):
             ),
         ]
         checks += self._more_checks()
+        if self.learning_rate in ("pa1", "pa2"):
+            raise ValueError(
+                f"learning_rate={self.learning_rate!r} (passive-aggressive) is not implemented by fastgd: use "
+                "sklearn.linear_model.PassiveAggressiveClassifier/Regressor, or another rate"
+            )
         for name, ok, what in checks:
             if (
                 name == "shuffle"
@@ -216,8 +226,6 @@ class _BaseSGD(BaseEstimator):
                 raise _bad(self, name, what, getattr(self, name))
         self._check_extras()
         check_random_state(self.random_state)
-        if self.learning_rate in ("pa1", "pa2"):  # unreachable: not in LEARNING_RATES (passive-aggressive)
-            raise ValueError(f"Learning rate {self.learning_rate!r} is not supported")
         if self.early_stopping and for_partial_fit:
             raise ValueError("early_stopping should be False with partial_fit")
         if self.learning_rate == "optimal" and self.alpha == 0:
@@ -252,10 +260,11 @@ class _BaseSGD(BaseEstimator):
             raise ValueError(f"loss={self.loss!r} on a classifier is scikit-learn's rule only (method=None)")
 
     # ---- fastgd's methods ---------------------------------------------------------------------
-    def _fastgd_rate(self):
+    def _fastgd_rate(self, weight_mean=1.0):
         """scikit-learn's schedule as fastgd's (fastgd's squared loss is r², twice scikit-learn's:
-        half the rate gives the same steps), or fastgd's "auto"."""
-        half = 0.5 if self.loss == "squared_error" else 1.0
+        half the rate gives the same steps; ``fastgd.fit`` divides the weights by their mean, so
+        the rate is multiplied by it), or fastgd's "auto"."""
+        half = (0.5 if self.loss == "squared_error" else 1.0) * weight_mean
         if self.learning_rate == "auto":
             return "auto"
         if self.learning_rate == "constant":
@@ -266,33 +275,44 @@ class _BaseSGD(BaseEstimator):
         t1 = optimal_init(loss, float(self.epsilon), float(self.alpha))  # "optimal": 1 / (alpha (t0 + t - 1))
         return schedules.inverse_time(t0=half / float(self.alpha), t1=t1)
 
-    def _fastgd_args(self):
+    def _fastgd_args(self, weight_mean=1.0, seed=None):
         """``fastgd.fit``'s (and ``Stream``'s) keywords for this estimator's model: the same
-        minimizer as scikit-learn's (alpha doubled for the squared loss, whose fastgd form is r²)."""
+        minimizer as scikit-learn's ``mean(w loss) + alpha R``: alpha doubled for the squared loss
+        (fastgd's form is r²), divided by the weights' mean (``fastgd.fit`` normalizes the weights
+        to mean 1; a ``Stream`` does not: ``weight_mean=1``).  ``seed``: the problem's own."""
         loss = _FASTGD_LOSS.get(self.loss, self.loss)
         if loss == "softmax" and len(getattr(self, "classes_", ())) == 2:
             loss = "log"  # two classes: the same model, as one binary problem
         args = dict(
             method=self.method, loss=loss, optimizer=self.optimizer, average=self.average,
-            learning_rate=self._fastgd_rate(), batch_size=self.batch_size, fit_intercept=self.fit_intercept,
-            shuffle=self.shuffle, random_state=_fastgd_seed(self.random_state),
+            learning_rate=self._fastgd_rate(weight_mean), batch_size=self.batch_size,
+            fit_intercept=self.fit_intercept, shuffle=self.shuffle,
+            random_state=_fastgd_seed(self.random_state) if seed is None else seed,
         )  # fmt: skip
         if self.loss in LOSSES and LOSSES[self.loss][2]:
             args["epsilon"] = float(self.epsilon)
         if self.penalty is not None:
-            args.update(penalty=self.penalty, alpha=float(self.alpha) * (2.0 if loss == "squared" else 1.0))
+            alpha = float(self.alpha) * (2.0 if loss == "squared" else 1.0) / weight_mean
+            args.update(penalty=self.penalty, alpha=alpha)
             if self.penalty == "elasticnet":
                 args["l1_ratio"] = float(self.l1_ratio)
         return args
 
-    def _fastgd_fit(self, X, y, sample_weight, init):
-        """One problem by ``fastgd.fit`` (``tol`` is fastgd's: the optimality measure; None: 0)."""
+    def _fastgd_fit(self, X, y, sample_weight, init, seed=None):
+        """One problem by ``fastgd.fit`` (``tol`` is fastgd's: the optimality measure; None: 0).
+        Weights all 1 go as None (the faster kernels; and the Dask backend takes no weights)."""
+        if is_dask(sample_weight):
+            weight_mean = float(sample_weight.mean().compute())
+        elif sample_weight is not None and np.all(sample_weight == 1.0):
+            sample_weight, weight_mean = None, 1.0
+        else:
+            weight_mean = 1.0 if sample_weight is None else float(sample_weight.mean())
         return fastgd_fit(
             X, y, sample_weight=sample_weight, init=init, max_epochs=self.max_iter,
             tol=0.0 if self.tol is None else float(self.tol), n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
             standardize=self.standardize, n_threads=self.n_threads, progress=self.progress,
-            callback=self.callback, **self._fastgd_args(),
+            callback=self.callback, **self._fastgd_args(weight_mean, seed),
         )  # fmt: skip
 
     def _fastgd_stream(self, init, classes=None):
@@ -431,10 +451,10 @@ class _BaseSGD(BaseEstimator):
         if self.warm_start and getattr(self, "coef_", None) is not None:
             coef_init = self._dense_coef() if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
-        if not (is_dask(X) or is_dask(y) or is_dask(sample_weight)):
-            sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
+        if not (is_dask(y) or is_dask(sample_weight)):  # y in memory: weights as an array of its length
+            sample_weight = _check_sample_weight(sample_weight, np.empty((len(y), 0)), allow_all_zero=False)
         given = coef_init is not None or intercept_init is not None
-        self._allocate(n_classes, X.shape[1], X.dtype, coef_init, intercept_init)
+        self._allocate(n_classes, X.shape[1], _dtype(X), coef_init, intercept_init)
         for name in ("_average_coef", "_average_intercept", "_standard_coef", "_standard_intercept"):
             vars(self).pop(name, None)
         coef, intercept = np.atleast_2d(self.coef_), np.reshape(self.intercept_, (-1,))
@@ -483,6 +503,7 @@ class _BaseSGD(BaseEstimator):
         check_is_fitted(self)
         if is_dask(X):  # lazily, block by block on the cluster
             self._check_features(X, reset=False)
+            X = X.to_dask_array(lengths=True) if hasattr(X, "to_dask_array") else X  # a DataFrame's rows
             return X @ self._dense_coef().T + self.intercept_
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
@@ -594,12 +615,12 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self._check_params()
         if self.method is not None:
             return self._fit_fastgd(X, y, coef_init, intercept_init, sample_weight)
-        if self.warm_start and getattr(self, "coef_", None) is not None:
-            coef_init = self._dense_coef() if coef_init is None else coef_init
-            intercept_init = self.intercept_ if intercept_init is None else intercept_init
-        for name in ("coef_", "intercept_", "_average_coef", "_average_intercept", "_standard_coef",
-                     "_standard_intercept"):  # fmt: skip
-            vars(self).pop(name, None)
+        vars(self).pop("_streams", None)
+        if not (self.warm_start and getattr(self, "coef_", None) is not None):
+            for name in ("coef_", "intercept_", "_average_coef", "_average_intercept", "_standard_coef",
+                         "_standard_intercept"):  # fmt: skip
+                vars(self).pop(name, None)
+        # else, as scikit-learn's regressor: on from coef_ (and the averages), the inits unused
         self.t_ = 1.0
         self._partial_fit(X, y, self.max_iter, sample_weight, coef_init, intercept_init)
         self._after_fit_warnings()
@@ -608,10 +629,11 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     @available_if(_streaming)
     @_transactional
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of SGD over (X, y), continuing from the previous call (or fit): θ and t_
-        (with method "sgd" or "minibatch": one pass of fastgd's ``Stream``)."""
-        if getattr(self, "coef_", None) is None:
-            self._check_params(for_partial_fit=True)
+        """One epoch of SGD over (X, y), continuing from the previous call (or fit): θ and t_.
+        With method "sgd" or "minibatch": one pass of fastgd's ``Stream``, built at the first call
+        (from the fitted coefficients after ``fit``; its schedule then starts anew) with the
+        parameters of that moment; ``n_threads``, ``progress`` and ``callback`` do not apply."""
+        self._check_params(for_partial_fit=getattr(self, "coef_", None) is None)
         if self.method is not None:
             return self._partial_fit_fastgd(X, y, sample_weight)
         return self._partial_fit(X, y, 1, sample_weight, None, None)
@@ -628,7 +650,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     def _fit_fastgd(self, X, y, coef_init, intercept_init, sample_weight):
         X, y = self._validate_regression(X, y, reset=True)
         sample_weight, inits = self._fastgd_start(X, y, 1, coef_init, intercept_init, sample_weight)
-        self._store_fastgd([self._fastgd_fit(X, y, sample_weight, inits[0])], X.dtype, (X.shape[1],))
+        self._store_fastgd([self._fastgd_fit(X, y, sample_weight, inits[0])], _dtype(X), (X.shape[1],))
         vars(self).pop("_streams", None)
         return self
 
@@ -646,6 +668,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         streams[0].partial_fit(X, y, sample_weight=sample_weight)
         self._streams = streams
         self._store_fastgd([streams[0].result()], X.dtype, (X.shape[1],))
+        self.n_iter_ = 1  # one pass a call, as scikit-learn's partial_fit
         return self
 
     def _partial_fit(self, X, y, max_iter, sample_weight, coef_init, intercept_init):
@@ -659,6 +682,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             self._allocate(1, X.shape[1], X.dtype, coef_init, intercept_init)
         elif X.shape[1] != self.coef_.shape[-1]:
             raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
+        else:
+            self.coef_ = self._dense_coef()
         if self.average > 0 and getattr(self, "_average_coef", None) is None:
             self._average_coef = np.zeros(X.shape[1], dtype=X.dtype)
             self._average_intercept = np.zeros(1, dtype=X.dtype)
@@ -692,6 +717,12 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         """``X @ coef_ + intercept_`` (a lazy Dask array for a Dask X)."""
         scores = self._decision(X)
         return scores if is_dask(scores) else np.asarray(scores).ravel()
+
+
+def _dtype(X):
+    """X's float dtype: float32 stays, anything else (a Dask DataFrame's columns) float64."""
+    dtype = getattr(X, "dtype", None)
+    return np.float32 if dtype == np.float32 else np.float64
 
 
 def _in_memory(X, y):
@@ -815,7 +846,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             ("n_jobs", self.n_jobs is None or _is_int(self.n_jobs), "an int or None"),
             (
                 "class_weight",
-                self.class_weight in (None, "balanced") or isinstance(self.class_weight, dict),
+                self.class_weight is None
+                or isinstance(self.class_weight, dict)
+                or (isinstance(self.class_weight, str) and self.class_weight == "balanced"),
                 "a str among {'balanced'}, an instance of 'dict' or None",
             ),
         ]
@@ -829,6 +862,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if self.method is not None:
             return self._fit_fastgd(X, y, coef_init, intercept_init, sample_weight)
         vars(self).pop("classes_", None)
+        vars(self).pop("_streams", None)
         y = validate_data(self, y=y)
         classes = np.unique(y)
         if self.warm_start and getattr(self, "coef_", None) is not None:
@@ -847,9 +881,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of SGD over (X, y), continuing from the previous call (or fit); ``classes``
         (every label of the stream) is required on the first call."""
+        self._check_params(for_partial_fit=not hasattr(self, "classes_"))
         if not hasattr(self, "classes_"):
-            self._check_params(for_partial_fit=True)
-            if self.class_weight == "balanced":
+            if isinstance(self.class_weight, str) and self.class_weight == "balanced":
                 raise ValueError(
                     "class_weight 'balanced' is not supported for partial_fit. In order to use 'balanced' weights, "
                     "use compute_class_weight('balanced', classes=classes, y=y). In place of y you can use a large "
@@ -875,7 +909,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             targets = [(c, class_weight[i], 1.0) for i, c in enumerate(self.classes_)]
         problems = []
         for label, pos, neg in targets:
-            y_i = np.where(y == label, 1.0, -1.0)  # lazy for Dask y (NEP 18)
+            y_i = (y == label) * 2.0 - 1.0  # ±1; lazy for a Dask y (array or Series)
             weights = sample_weight if lazy else sample_weight * np.where(y_i > 0, pos, neg)
             problems.append((y_i, weights))
         return problems
@@ -894,7 +928,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             results = [self._fastgd_fit(X, problems[0][0], problems[0][1], inits[0])]
         else:
             results = self._one_vs_all(X, problems, inits)
-        self._store_fastgd(results, X.dtype, (len(results), X.shape[1]))
+        self._store_fastgd(results, _dtype(X), (len(results), X.shape[1]))
         vars(self).pop("_streams", None)
         return self
 
@@ -907,24 +941,27 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise ValueError("class_weight needs y in memory; pass the weights as sample_weight for Dask data")
         init = "zeros" if isinstance(inits[0], str) else np.array(inits).T  # (d + 1, K)
         result = self._fastgd_fit(X, y, sample_weight, init)
-        self.coef_ = np.ascontiguousarray(np.asarray(result.coef).T, dtype=X.dtype)
-        self.intercept_ = np.asarray(result.intercept, dtype=X.dtype)
+        self.coef_ = np.ascontiguousarray(np.asarray(result.coef).T, dtype=_dtype(X))
+        self.intercept_ = np.asarray(result.intercept, dtype=_dtype(X))
         self.n_iter_, self.t_, self.result_ = int(result.n_epochs), 1.0 + int(result.n_updates), result
         vars(self).pop("_streams", None)
         return self
 
     def _partial_fit_multinomial(self, X, y, sample_weight, streams, fitted):
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(f"y has labels {unknown.tolist()!r} not in classes_ {self.classes_.tolist()!r}")
         class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
         sample_weight = sample_weight * class_weight[np.searchsorted(self.classes_, y)]
         if streams is None:
             init = np.vstack([np.reshape(self.intercept_, (1, -1)), self._dense_coef().T]) if fitted else "zeros"
             streams = [self._fastgd_stream(init if self.fit_intercept or not fitted else init[1:], self.classes_)]
-        streams[0].partial_fit(X, y, sample_weight=sample_weight)
+        streams[0].partial_fit(X, y, sample_weight=sample_weight)  # a raise leaves it as it was (Stream's rule)
         self._streams = streams
         result = streams[0].result()
         self.coef_ = np.ascontiguousarray(np.asarray(result.coef).T, dtype=X.dtype)
         self.intercept_ = np.asarray(result.intercept, dtype=X.dtype)
-        self.n_iter_, self.t_, self.result_ = int(result.n_epochs), 1.0 + int(result.n_updates), result
+        self.n_iter_, self.t_, self.result_ = 1, 1.0 + int(result.n_updates), result
         return self
 
     def _one_vs_all(self, X, problems, inits):
@@ -936,10 +973,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             return cancel.is_set() or bool(user is not None and user(epoch, state))
 
         estimator = clone(self).set_params(callback=callback) if self.n_jobs not in (None, 1) else self
+        seeds = [_fastgd_seed(self.random_state) for _ in problems]  # drawn here, in the classes' order
         try:
             return Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
-                delayed(estimator._fastgd_fit)(X, y_i, w_i, init)
-                for (y_i, w_i), init in zip(problems, inits, strict=True)
+                delayed(estimator._fastgd_fit)(X, y_i, w_i, init, seed)
+                for (y_i, w_i), init, seed in zip(problems, inits, seeds, strict=True)
             )
         except BaseException:
             cancel.set()
@@ -971,10 +1009,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             rows = zip(np.atleast_2d(self._dense_coef()), np.ravel(self.intercept_), strict=True) if fitted else None
             inits = [_theta(c, b, self.fit_intercept) for c, b in rows] if fitted else ["zeros"] * len(problems)
             streams = [self._fastgd_stream(init, classes=np.array([-1.0, 1.0])) for init in inits]
-        for stream, (y_i, w_i) in zip(streams, problems, strict=True):
+        updated = [copy.deepcopy(stream) for stream in streams]  # all or none: a raise leaves the streams as they were
+        for stream, (y_i, w_i) in zip(updated, problems, strict=True):
             stream.partial_fit(X, y_i, sample_weight=w_i)
-        self._streams = streams
-        self._store_fastgd([stream.result() for stream in streams], X.dtype, (len(streams), X.shape[1]))
+        self._streams = updated
+        self._store_fastgd([stream.result() for stream in updated], X.dtype, (len(updated), X.shape[1]))
+        self.n_iter_ = 1  # one pass a call, as scikit-learn's partial_fit
         return self
 
     def _partial_fit(self, X, y, max_iter, classes, sample_weight, coef_init, intercept_init):
@@ -1096,8 +1136,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         + 1) / 2`` for "modified_huber" (normalized likewise; uniform where all are 0), as
         scikit-learn."""
         scores = self.decision_function(X)
-        if self.loss == "softmax":
-            return probabilities("softmax", scores)
+        if self.loss == "softmax":  # two classes: one binary logistic model
+            return probabilities("softmax" if scores.ndim == 2 else "log", scores)
         if self.loss == "log_loss":
             prob = 1.0 / (1.0 + np.exp(-np.clip(scores, -500.0, 500.0)))
         else:

@@ -215,9 +215,25 @@ _ENGINE_STOP = (
 )
 
 
+_MEAN_OVER_ROWS = (
+    "scikit-learn's objective, kept with a fastgd method, is mean(w loss) over the n rows: weight 2 is a "
+    "repeated row only when the weights sum to n (its SGD estimators xfail this check too)"
+)
+
+
+def _method_failures(estimator):
+    failures = {
+        "check_sample_weight_equivalence_on_dense_data": _MEAN_OVER_ROWS,
+        "check_sample_weight_equivalence_on_sparse_data": _MEAN_OVER_ROWS,
+    }
+    if is_classifier(estimator):
+        failures["check_class_weight_classifiers"] = _ENGINE_STOP
+    return failures
+
+
 @parametrize_with_checks(
     [SGDRegressor(method="batch", learning_rate="auto"), SGDClassifier(method="batch", learning_rate="auto")],
-    expected_failed_checks=lambda est: {"check_class_weight_classifiers": _ENGINE_STOP} if is_classifier(est) else {},
+    expected_failed_checks=_method_failures,
 )
 def test_sklearn_checks_with_a_fastgd_method(estimator, check):
     check(estimator)
@@ -304,3 +320,44 @@ def test_softmax_is_fastgds_multinomial_model():
     np.testing.assert_array_equal(streamed.coef_, stream.result().coef.T)
     with pytest.raises(ValueError, match="'loss' parameter"):
         SGDClassifier(loss="softmax").fit(X, y)  # scikit-learn's rule has no softmax
+
+
+def test_weights_keep_scikit_learns_objective_with_a_fastgd_method():
+    """scikit-learn's objective is mean(w loss) + alpha R: weights of 3 weigh the data against the
+    penalty (Ridge with sample_weight=3 and the same alpha n), although fastgd.fit normalizes them."""
+    from sklearn.linear_model import Ridge
+
+    X, y = make_regression(n_samples=200, n_features=4, noise=5.0, random_state=1)
+    weights = np.full(200, 3.0)
+    ours = SGDRegressor(method="auto", alpha=0.2).fit(X, y, sample_weight=weights)
+    ridge = Ridge(alpha=0.2 * 200).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.coef_, ridge.coef_, rtol=1e-10)
+    assert not np.allclose(ours.coef_, Ridge(alpha=0.2 * 200).fit(X, y).coef_, rtol=1e-3)
+
+
+def test_regressor_warm_start_is_scikit_learns():
+    """scikit-learn's regressor goes on from coef_ and its running average (not the averaged
+    coef_), and ignores coef_init then."""
+    X, y = _data("reg")
+    params = dict(average=True, warm_start=True, shuffle=False, max_iter=3, tol=None, eta0=0.01)
+    ours, theirs = SGDRegressor(**params), linear_model.SGDRegressor(**params)
+    for _ in range(2):
+        ours.fit(X, y, coef_init=np.full(6, 5.0))
+        theirs.fit(X, y, coef_init=np.full(6, 5.0))
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-12)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-12)
+
+
+def test_one_vs_all_seeds_are_drawn_in_the_classes_order():
+    X, y = _data("multiclass")
+    params = dict(method="sgd", loss="hinge", learning_rate="auto", max_iter=3, tol=None)
+    fits = [SGDClassifier(**params, n_jobs=n, random_state=np.random.RandomState(0)).fit(X, y) for n in (1, 2, 2)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.coef_, fits[0].coef_)
+
+
+def test_softmax_of_two_classes_is_the_logistic_model():
+    X, y = _data("binary")
+    est = SGDClassifier(method="batch", loss="softmax", learning_rate="auto", tol=1e-8).fit(X, y)
+    p = 1.0 / (1.0 + np.exp(-est.decision_function(X)))
+    np.testing.assert_allclose(est.predict_proba(X), np.column_stack([1 - p, p]), rtol=1e-12)
