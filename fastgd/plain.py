@@ -152,15 +152,7 @@ def plain_sgd(model, X, y, sample_weight, coef, intercept, average_coef, average
                 raise Cancelled("the fit was cancelled (another problem of the same fit raised)")
             kernel(data, kernel_model, schedule, weights, (order, start, min(n, start + step)))
         if not K.all_finite(v, s):
-            raise OverflowDivergenceError(
-                f"Floating-point under-/overflow occurred at epoch #{epoch + 1}. Scaling input data with "
-                "StandardScaler or MinMaxScaler might help (or lower eta0, or raise alpha).",
-                method="sgd",
-                epoch=epoch + 1,
-                last_loss=None,
-                learning_rate=float(s[K.S_ETA]),
-                safe_learning_rate=None,
-            )
+            raise _overflow(model, schedule, s, epoch + 1)
         if model.early_stopping:
             value = score(v * s[K.S_WSCALE], s[K.S_INTERCEPT])
             improved = not (tol > -np.inf and value < best_score + tol)
@@ -182,6 +174,27 @@ def plain_sgd(model, X, y, sample_weight, coef, intercept, average_coef, average
                 break
     K.reset_scale(v, aw, s)
     return v, float(s[K.S_INTERCEPT]), aw if model.average else None, float(s[K.S_AVERAGE_INTERCEPT]), epoch + 1
+
+
+def _overflow(model, schedule, s, epoch):
+    """scikit-learn's overflow ValueError, with the rate in use at the end and what lowers it."""
+    code, eta0, power_t, t0 = schedule
+    t = s[K.S_T]
+    if code == K.LR_OPTIMAL:
+        rate, fix = 1.0 / (model.alpha * (t0 + t - 1.0)), "raise alpha (the 'optimal' rate is 1 / (alpha (t0 + t)))"
+    elif code == K.LR_INVSCALING:
+        rate, fix = eta0 / t**power_t, "lower eta0"
+    else:
+        rate, fix = float(s[K.S_ETA]), "lower eta0"
+    return OverflowDivergenceError(
+        f"Floating-point under-/overflow occurred at epoch #{epoch}. Scaling input data with StandardScaler or "
+        f"MinMaxScaler might help (or {fix}; the learning rate was {rate:.3g}).",
+        method="sgd",
+        epoch=epoch,
+        last_loss=None,
+        learning_rate=float(rate),
+        safe_learning_rate=None,
+    )
 
 
 def _report(v, s, train_count, validation_score):
