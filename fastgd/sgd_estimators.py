@@ -14,10 +14,13 @@ are keywords beyond scikit-learn's; with a fastgd ``method`` the fit is ``fastgd
 Built on scikit-learn's public API only (``BaseEstimator``, ``validate_data``,
 ``compute_class_weight``, its splitters and metrics); scikit-learn (>= 1.6) is an optional
 dependency: ``pip install fastgd[sklearn]``.  What differs, on purpose (README, "Coming from
-scikit-learn"): float32 X is fitted with float64 weights (``coef_`` is returned in float32), the
-early-stopping score uses the scaled weights and labels in the fitted encoding, and a weight
-overflow raises ``fastgd.plain.OverflowDivergenceError`` (a ``ValueError`` with scikit-learn's
-message, and a ``fastgd.DivergenceError``).
+scikit-learn"): float32 X is fitted with float64 weights, sample and class weights (``coef_`` is
+returned in float32); the early-stopping score uses the scaled weights ``wscale v`` (scikit-learn
+scores ``v``) and labels in the fitted encoding (±1 for every loss); with ``average``, repeated
+``partial_fit`` keeps the plain and the averaged intercepts apart (scikit-learn 1.9 writes the plain
+ones into the averaged ones, or never updates the plain one); a weight overflow raises
+``fastgd.plain.OverflowDivergenceError`` (a ``ValueError`` with scikit-learn's message, and a
+``fastgd.DivergenceError``).
 """
 
 import copy
