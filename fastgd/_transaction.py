@@ -1,6 +1,7 @@
 """A call that raises leaves its object as it was; a Ctrl-C is a KeyboardInterrupt, soon."""
 
 import contextvars
+import functools
 import threading
 from contextlib import contextmanager
 
@@ -69,3 +70,14 @@ def interruptible(fn, *args):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def transactional(method):
+    """Decorate ``method``: the object is left as it was when the method raises (``unchanged_on_error``)."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with unchanged_on_error(self):
+            return method(self, *args, **kwargs)
+
+    return call

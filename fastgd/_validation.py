@@ -96,6 +96,38 @@ def is_dask(a):
     return type(a).__module__.partition(".")[0] in ("dask", "dask_expr")
 
 
+def seed_from(random_state):
+    """``random_state`` as ``fastgd.fit`` takes it: a numpy RandomState instance (scikit-learn's
+    convention) gives a seed drawn from it, so successive fits differ as in scikit-learn."""
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    return random_state
+
+
+def refuse_dask_stream(X, y):
+    """partial_fit's check: in-memory chunks only."""
+    if is_dask(X) or is_dask(y):
+        raise ValueError(
+            "partial_fit takes in-memory chunks; for Dask data use fit, which runs on the cluster "
+            "(only θ and partial sums travel to the client)"
+        )
+
+
+def classes_of(y):
+    """The sorted labels of y, checked as scikit-learn checks classification targets; of a Dask
+    y, computed on the cluster (only the labels travel).  Needs scikit-learn (the estimators')."""
+    if is_dask(y):
+        import dask.array as da
+
+        y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
+        return np.asarray(da.unique(y).compute())
+    from sklearn.utils.multiclass import check_classification_targets
+
+    with np.errstate(invalid="ignore", over="ignore"):  # scikit-learn casts float labels to int to test them
+        check_classification_targets(y)
+    return np.unique(y)
+
+
 def as_numeric_array(a, name):
     """``a`` as an ndarray of a real numeric dtype (float32/float64 kept, others -> float64)."""
     if is_sparse(a) or hasattr(a, "tocsr") or hasattr(a, "toarray"):

@@ -53,8 +53,18 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
         "fastgd.GDRegressor and fastgd.GDClassifier need scikit-learn >= 1.6: pip install fastgd[sklearn]"
     ) from exc
 
-from ._transaction import unchanged_on_error
-from ._validation import as_array, check_label_types, is_dask, is_sparse, keyword_hint, suggest_keywords
+from ._transaction import transactional
+from ._validation import (
+    as_array,
+    check_label_types,
+    classes_of,
+    is_dask,
+    is_sparse,
+    keyword_hint,
+    refuse_dask_stream,
+    seed_from,
+    suggest_keywords,
+)
 from .api import fit as _fit
 from .exceptions import EstimatorDeprecationWarning
 from .losses import LOSSES
@@ -71,9 +81,11 @@ PROBA_LOSSES = loss_names("binary", proba=True)
 _DTYPES = [np.float64, np.float32]
 
 
-def _unchanged_on_error(method):
+def _deprecated(method):
     """``method`` leaves the estimator as it was when it raises (no half-set fitted attribute);
     it warns that the GD estimators are deprecated."""
+
+    transaction = transactional(method)
 
     @functools.wraps(method)
     def call(self, *args, **kwargs):
@@ -85,18 +97,9 @@ def _unchanged_on_error(method):
             EstimatorDeprecationWarning,
             stacklevel=2,
         )
-        with unchanged_on_error(self):
-            return method(self, *args, **kwargs)
+        return transaction(self, *args, **kwargs)
 
     return call
-
-
-def _seed(random_state):
-    """``random_state`` as ``fastgd.fit`` takes it: a numpy RandomState instance (scikit-learn's
-    convention) gives a seed drawn from it, so successive fits differ as in scikit-learn."""
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(np.iinfo(np.int32).max))
-    return random_state
 
 
 def _check_some_weight(sample_weight):
@@ -135,26 +138,6 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
             f"X has {n_features} features, but {type(estimator).__name__} was fitted with {estimator.n_features_in_}"
         )
     return X if y is _NO_Y else (X, y)
-
-
-def _no_dask_stream(X, y):
-    if is_dask(X) or is_dask(y):
-        raise ValueError(
-            "partial_fit takes in-memory chunks; for Dask data use fit, which runs on the cluster "
-            "(only θ and partial sums travel to the client)"
-        )
-
-
-def _classes_of(y):
-    """The sorted labels of y; of a Dask y, computed on the cluster (only the labels travel)."""
-    if is_dask(y):
-        import dask.array as da
-
-        y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
-        return np.asarray(da.unique(y).compute())
-    with np.errstate(invalid="ignore", over="ignore"):  # scikit-learn casts float labels to int to test them
-        check_classification_targets(y)
-    return np.unique(y)
 
 
 def _stochastic(estimator):
@@ -202,7 +185,7 @@ class _GDModel:
             batch_size=self.batch_size,
             fit_intercept=self.fit_intercept,
             shuffle=self.shuffle,
-            random_state=_seed(self.random_state),
+            random_state=seed_from(self.random_state),
         )
         if LOSSES[loss].has_epsilon:
             args["epsilon"] = self.epsilon
@@ -359,7 +342,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
         self.warm_start = warm_start
         self.n_threads = n_threads
 
-    @_unchanged_on_error
+    @_deprecated
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``."""
         warm = self.warm_start and self._fitted()
@@ -368,7 +351,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
         return self._run(X, y, self._loss(), init, sample_weight)
 
     @available_if(_stochastic)
-    @_unchanged_on_error
+    @_deprecated
     def partial_fit(self, X, y, sample_weight=None):
         """One pass of SGD (or mini-batch) over (X, y), continuing from the previous call: θ, the
         update count t (so the learning-rate schedule goes on), the optimizer state: k calls
@@ -379,7 +362,7 @@ class GDRegressor(RegressorMixin, _GDModel, BaseEstimator):
         The model's parameters are read when the stream starts (the first call after
         construction or ``fit``).  Sample weights scale each sample's step as given (``fit``
         normalizes them to mean 1; a stream's total weight is unknown)."""
-        _no_dask_stream(X, y)
+        refuse_dask_stream(X, y)
         first = getattr(self, "_stream", None) is None
         X, y = _validate(self, X, y, dtype=_DTYPES, y_numeric=True, reset=first and not self._fitted())
         init = self._theta() if first and self._fitted() else "zeros"
@@ -487,14 +470,14 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
             )
         return multiclass if n_classes > 2 else loss
 
-    @_unchanged_on_error
+    @_deprecated
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y) with ``fastgd.fit``; from the previous coefficients with ``warm_start``
         (the classes must be the same)."""
         warm = self.warm_start and self._fitted()
         check_label_types(y)
         X, y = _validate(self, X, y, dtype=_DTYPES, reset=not warm)
-        classes = _classes_of(y)
+        classes = classes_of(y)
         if warm and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start: y's classes {classes.tolist()!r} differ from those of the previous fit "
@@ -507,12 +490,12 @@ class GDClassifier(ClassifierMixin, _GDModel, BaseEstimator):
         return self
 
     @available_if(_stochastic)
-    @_unchanged_on_error
+    @_deprecated
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of SGD (or mini-batch) over (X, y), continuing from the previous call (see
         ``GDRegressor.partial_fit``).  ``classes`` (every label the stream will see) is required
         on the first call, unless ``fit`` ran before."""
-        _no_dask_stream(X, y)
+        refuse_dask_stream(X, y)
         first = getattr(self, "_stream", None) is None
         check_label_types(y)
         X, y = _validate(self, X, y, dtype=_DTYPES, reset=first and not self._fitted())

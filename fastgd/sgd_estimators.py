@@ -24,7 +24,6 @@ ones into the averaged ones, or never updates the plain one); a weight overflow 
 """
 
 import copy
-import functools
 import threading
 import warnings
 from numbers import Integral, Real
@@ -49,8 +48,8 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
     ) from exc
 
 from . import schedules
-from ._transaction import unchanged_on_error
-from ._validation import is_dask
+from ._transaction import transactional
+from ._validation import classes_of, is_dask, refuse_dask_stream, seed_from
 from .api import fit as fastgd_fit
 from .exceptions import convergence_warning
 from .plain import LEARNING_RATES, LOSSES, PENALTIES, PlainModel, optimal_init, plain_sgd
@@ -76,17 +75,6 @@ _REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_
 _CLASSIFICATION_LOSSES = ("hinge", "squared_hinge", "perceptron", "log_loss", "modified_huber", *_REGRESSION_LOSSES)
 
 
-def _transactional(method):
-    """The estimator is left as it was when ``method`` raises (no half-set fitted attribute)."""
-
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        with unchanged_on_error(self):
-            return method(self, *args, **kwargs)
-
-    return call
-
-
 def _bad(estimator, name, what, value):
     return ValueError(f"The {name!r} parameter of {type(estimator).__name__} must be {what}. Got {value!r} instead.")
 
@@ -106,13 +94,6 @@ def _is_real(value):
 def _loss_table(names):
     """scikit-learn's ``loss_functions`` class attribute: name -> (name, default epsilon if it has one)."""
     return {name: (name,) + ((DEFAULT_EPSILON,) if LOSSES[name][2] else ()) for name in names}
-
-
-def _fastgd_seed(random_state):
-    """random_state as ``fastgd.fit`` takes it: a RandomState instance gives a seed drawn from it."""
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(MAX_INT))
-    return random_state
 
 
 def _theta(coef, intercept, fit_intercept):
@@ -290,7 +271,7 @@ class _BaseSGD(BaseEstimator):
             method=self.method, loss=loss, optimizer=self.optimizer, average=self.average,
             learning_rate=self._fastgd_rate(weight_mean), batch_size=self.batch_size,
             fit_intercept=self.fit_intercept, shuffle=self.shuffle,
-            random_state=_fastgd_seed(self.random_state) if seed is None else seed,
+            random_state=seed_from(self.random_state) if seed is None else seed,
         )  # fmt: skip
         if self.loss in LOSSES and LOSSES[self.loss][2]:
             args["epsilon"] = float(self.epsilon)
@@ -610,7 +591,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.warm_start = warm_start
         self.average = average
 
-    @_transactional
+    @transactional
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit by SGD for ``max_iter`` epochs at most (scikit-learn's stopping rule); from
         ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``.  With a fastgd
@@ -630,7 +611,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self
 
     @available_if(_streaming)
-    @_transactional
+    @transactional
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of SGD over (X, y), continuing from the previous call (or fit): θ and t_.
         With method "sgd" or "minibatch": one pass of fastgd's ``Stream``, built at the first call
@@ -658,7 +639,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self
 
     def _partial_fit_fastgd(self, X, y, sample_weight):
-        _in_memory(X, y)
+        refuse_dask_stream(X, y)
         streams = getattr(self, "_streams", None)
         fitted = getattr(self, "coef_", None) is not None
         X, y = self._validate_regression(X, y, reset=streams is None and not fitted)
@@ -726,25 +707,6 @@ def _dtype(X):
     """X's float dtype: float32 stays, anything else (a Dask DataFrame's columns) float64."""
     dtype = getattr(X, "dtype", None)
     return np.float32 if dtype == np.float32 else np.float64
-
-
-def _in_memory(X, y):
-    if is_dask(X) or is_dask(y):
-        raise ValueError(
-            "partial_fit takes in-memory chunks; for Dask data use fit, which runs on the cluster "
-            "(only θ and partial sums travel to the client)"
-        )
-
-
-def _classes(y):
-    """The sorted labels of y; of a Dask y, computed on the cluster (only the labels travel)."""
-    if is_dask(y):
-        import dask.array as da
-
-        y = y.to_dask_array(lengths=True) if hasattr(y, "to_dask_array") else y
-        return np.asarray(da.unique(y).compute())
-    check_classification_targets(y)
-    return np.unique(y)
 
 
 def _proba(estimator):
@@ -856,7 +818,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             ),
         ]
 
-    @_transactional
+    @transactional
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit by SGD (one-vs-all for more than two classes) for ``max_iter`` epochs at most;
         from ``coef_init``/``intercept_init``, or the previous fit with ``warm_start``.  With a
@@ -880,7 +842,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         return self
 
     @available_if(_streaming)
-    @_transactional
+    @transactional
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of SGD over (X, y), continuing from the previous call (or fit); ``classes``
         (every label of the stream) is required on the first call."""
@@ -919,7 +881,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def _fit_fastgd(self, X, y, coef_init, intercept_init, sample_weight):
         X, y = self._validate_Xy(X, y, reset=True)
-        self.classes_ = _classes(y)
+        self.classes_ = classes_of(y)
         if self.classes_.shape[0] < 2:
             raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
         n_classes = self.classes_.shape[0]
@@ -976,7 +938,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             return cancel.is_set() or bool(user is not None and user(epoch, state))
 
         estimator = clone(self).set_params(callback=callback) if self.n_jobs not in (None, 1) else self
-        seeds = [_fastgd_seed(self.random_state) for _ in problems]  # drawn here, in the classes' order
+        seeds = [seed_from(self.random_state) for _ in problems]  # drawn here, in the classes' order
         try:
             return Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
                 delayed(estimator._fastgd_fit)(X, y_i, w_i, init, seed)
@@ -987,7 +949,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise
 
     def _partial_fit_fastgd(self, X, y, classes, sample_weight):
-        _in_memory(X, y)
+        refuse_dask_stream(X, y)
         streams = getattr(self, "_streams", None)
         fitted = getattr(self, "coef_", None) is not None
         X, y = self._validate_Xy(X, y, reset=streams is None and not fitted)
