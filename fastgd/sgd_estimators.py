@@ -71,6 +71,8 @@ EXTRAS = {"method": None, "optimizer": "sgd", "standardize": False, "batch_size"
           "progress": False, "callback": None}  # fmt: skip
 #: scikit-learn's loss names that fastgd spells otherwise
 _FASTGD_LOSS = {"squared_error": "squared", "log_loss": "log", "softmax": "softmax"}
+#: what a fit sets (and a fresh fit clears): the parameters and the running averages
+_FITTED = ("coef_", "intercept_", "_average_coef", "_average_intercept", "_standard_coef", "_standard_intercept")
 _REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
 _CLASSIFICATION_LOSSES = ("hinge", "squared_hinge", "perceptron", "log_loss", "modified_huber", *_REGRESSION_LOSSES)
 
@@ -439,17 +441,34 @@ class _BaseSGD(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, np.empty((len(y), 0)), allow_all_zero=False)
         given = coef_init is not None or intercept_init is not None
         self._allocate(n_classes, X.shape[1], _dtype(X), coef_init, intercept_init)
-        for name in ("_average_coef", "_average_intercept", "_standard_coef", "_standard_intercept"):
+        for name in _FITTED[2:]:  # fastgd's methods keep no running average of their own
             vars(self).pop(name, None)
         coef, intercept = np.atleast_2d(self.coef_), np.reshape(self.intercept_, (-1,))
         inits = [_theta(c, b, self.fit_intercept) if given else "zeros" for c, b in zip(coef, intercept, strict=True)]
         return sample_weight, inits
 
+    def _store_plain(self, coef, intercept, average_coef, average_intercept, dtype, shape):
+        """coef_/intercept_ (``shape``) from scikit-learn's rule, in X's dtype: with ``average``, the
+        averaged ones once ``average`` updates were made (t_ after them), the plain ones kept apart."""
+        coef, intercept = np.asarray(coef, dtype=dtype), np.atleast_1d(np.asarray(intercept, dtype=dtype))
+        if self.average > 0:
+            self._standard_coef, self._standard_intercept = coef, intercept
+            self._average_coef = np.asarray(average_coef, dtype=dtype)
+            self._average_intercept = np.atleast_1d(np.asarray(average_intercept, dtype=dtype))
+            if self.average <= self.t_ - 1.0:
+                coef, intercept = self._average_coef, self._average_intercept
+        self.coef_, self.intercept_ = coef.reshape(shape), intercept
+
     def _store_fastgd(self, results, dtype, shape):
-        """coef_, intercept_, n_iter_, t_, result_ (a FitResult; a list of them for one-vs-all)."""
-        coef = np.array([np.ravel(r.coef) for r in results], dtype=dtype)
-        self.coef_ = coef.reshape(shape)
-        self.intercept_ = np.array([float(r.intercept) for r in results], dtype=dtype)
+        """coef_, intercept_, n_iter_, t_, result_ (a FitResult; a list of them for one-vs-all); one
+        multinomial result (coef (d, K)) gives coef_ (K, d)."""
+        if np.ndim(results[0].coef) == 2:
+            self.coef_ = np.ascontiguousarray(np.asarray(results[0].coef).T, dtype=dtype)
+            self.intercept_ = np.asarray(results[0].intercept, dtype=dtype)
+        else:
+            coef = np.array([np.ravel(r.coef) for r in results], dtype=dtype)
+            self.coef_ = coef.reshape(shape)
+            self.intercept_ = np.array([float(r.intercept) for r in results], dtype=dtype)
         self.n_iter_ = max(int(r.n_epochs) for r in results)
         self.t_ = 1.0 + max(int(r.n_updates) for r in results)
         self.result_ = results[0] if len(results) == 1 else list(results)
@@ -478,6 +497,10 @@ class _BaseSGD(BaseEstimator):
             raise ValueError(
                 f"X has {n_features} features, but {type(self).__name__} is expecting {self.n_features_in_} features"
             )
+
+    def _check_previous_features(self, X):
+        if X.shape[1] != self.coef_.shape[-1]:
+            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
 
     def _dense_coef(self):
         return self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
@@ -601,8 +624,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             return self._fit_fastgd(X, y, coef_init, intercept_init, sample_weight)
         vars(self).pop("_streams", None)
         if not (self.warm_start and getattr(self, "coef_", None) is not None):
-            for name in ("coef_", "intercept_", "_average_coef", "_average_intercept", "_standard_coef",
-                         "_standard_intercept"):  # fmt: skip
+            for name in _FITTED:
                 vars(self).pop(name, None)
         # else, as scikit-learn's regressor: on from coef_ (and the averages), the inits unused
         self.t_ = 1.0
@@ -643,8 +665,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         streams = getattr(self, "_streams", None)
         fitted = getattr(self, "coef_", None) is not None
         X, y = self._validate_regression(X, y, reset=streams is None and not fitted)
-        if fitted and X.shape[1] != self.coef_.shape[-1]:
-            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
+        if fitted:
+            self._check_previous_features(X)
         sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
         if streams is None:
             streams = [self._fastgd_stream(_theta(self._dense_coef(), self.intercept_, self.fit_intercept)
@@ -657,16 +679,12 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _partial_fit(self, X, y, max_iter, sample_weight, coef_init, intercept_init):
         first_call = getattr(self, "coef_", None) is None
-        X, y = self._validate_Xy(X, y, reset=first_call)
-        y = np.asarray(y, dtype=X.dtype)
-        if y.ndim != 1:
-            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+        X, y = self._validate_regression(X, y, reset=first_call)
         sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
         if first_call:
             self._allocate(1, X.shape[1], X.dtype, coef_init, intercept_init)
-        elif X.shape[1] != self.coef_.shape[-1]:
-            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
         else:
+            self._check_previous_features(X)
             self.coef_ = self._dense_coef()
         if self.average > 0 and getattr(self, "_average_coef", None) is None:
             self._average_coef = np.zeros(X.shape[1], dtype=X.dtype)
@@ -680,21 +698,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         coef, intercept, avg_coef, avg_intercept, n_iter = self._run(
             None, X, y, sample_weight, max_iter, mask=mask, seed=seed
         )
-        dtype = X.dtype
         self.n_iter_ = n_iter
         self.t_ += n_iter * X.shape[0]
-        if self.average > 0:
-            self._average_coef = avg_coef.astype(dtype)
-            self._average_intercept = np.atleast_1d(avg_intercept).astype(dtype)
-            self._standard_coef = coef.astype(dtype)
-            self._standard_intercept = np.atleast_1d(intercept).astype(dtype)
-            if self.average <= self.t_ - 1.0:
-                self.coef_, self.intercept_ = self._average_coef, self._average_intercept
-            else:
-                self.coef_, self.intercept_ = self._standard_coef, self._standard_intercept
-        else:
-            self.coef_ = coef.astype(dtype)
-            self.intercept_ = np.atleast_1d(intercept).astype(dtype)
+        self._store_plain(coef, intercept, avg_coef, avg_intercept, X.dtype, (X.shape[1],))
         return self
 
     def predict(self, X):
@@ -833,8 +839,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if self.warm_start and getattr(self, "coef_", None) is not None:
             coef_init = self._dense_coef() if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
-        for name in ("coef_", "intercept_", "_average_coef", "_average_intercept", "_standard_coef",
-                     "_standard_intercept"):  # fmt: skip
+        for name in _FITTED:
             vars(self).pop(name, None)
         self.t_ = 1.0
         self._partial_fit(X, y, self.max_iter, classes, sample_weight, coef_init, intercept_init)
@@ -859,6 +864,22 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             return self._partial_fit_fastgd(X, y, classes, sample_weight)
         return self._partial_fit(X, y, 1, classes, sample_weight, None, None)
 
+    def _partial_fit_classes(self, classes):
+        """classes_ from the first call's ``classes``; a later ``classes`` must be the same."""
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self.classes_ = unique_labels(classes)
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
+            )
+        self._check_two_classes()
+
+    def _check_two_classes(self):
+        if self.classes_.shape[0] < 2:
+            raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
+
     def _problems(self, y, sample_weight):
         """The binary problems (labels ±1, weights times the class weights): one for two classes
         (classes_[1] positive), one a class against the rest for more."""
@@ -882,8 +903,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def _fit_fastgd(self, X, y, coef_init, intercept_init, sample_weight):
         X, y = self._validate_Xy(X, y, reset=True)
         self.classes_ = classes_of(y)
-        if self.classes_.shape[0] < 2:
-            raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
+        self._check_two_classes()
         n_classes = self.classes_.shape[0]
         sample_weight, inits = self._fastgd_start(X, y, n_classes, coef_init, intercept_init, sample_weight)
         if self.loss == "softmax" and n_classes > 2:
@@ -900,15 +920,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def _fit_multinomial(self, X, y, sample_weight, inits):
         """loss="softmax" (fastgd's): one multinomial model of every class, not one-vs-all."""
         if not is_dask(y):
-            class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-            sample_weight = sample_weight * class_weight[np.searchsorted(self.classes_, y)]
+            sample_weight = self._class_weighted(y, sample_weight)
         elif self.class_weight is not None:
             raise ValueError("class_weight needs y in memory; pass the weights as sample_weight for Dask data")
         init = "zeros" if isinstance(inits[0], str) else np.array(inits).T  # (d + 1, K)
-        result = self._fastgd_fit(X, y, sample_weight, init)
-        self.coef_ = np.ascontiguousarray(np.asarray(result.coef).T, dtype=_dtype(X))
-        self.intercept_ = np.asarray(result.intercept, dtype=_dtype(X))
-        self.n_iter_, self.t_, self.result_ = int(result.n_epochs), 1.0 + int(result.n_updates), result
+        self._store_fastgd([self._fastgd_fit(X, y, sample_weight, init)], _dtype(X), None)
         vars(self).pop("_streams", None)
         return self
 
@@ -916,18 +932,20 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
             raise ValueError(f"y has labels {unknown.tolist()!r} not in classes_ {self.classes_.tolist()!r}")
-        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-        sample_weight = sample_weight * class_weight[np.searchsorted(self.classes_, y)]
+        sample_weight = self._class_weighted(y, sample_weight)
         if streams is None:
             init = np.vstack([np.reshape(self.intercept_, (1, -1)), self._dense_coef().T]) if fitted else "zeros"
             streams = [self._fastgd_stream(init if self.fit_intercept or not fitted else init[1:], self.classes_)]
         streams[0].partial_fit(X, y, sample_weight=sample_weight)  # a raise leaves it as it was (Stream's rule)
         self._streams = streams
-        result = streams[0].result()
-        self.coef_ = np.ascontiguousarray(np.asarray(result.coef).T, dtype=X.dtype)
-        self.intercept_ = np.asarray(result.intercept, dtype=X.dtype)
-        self.n_iter_, self.t_, self.result_ = 1, 1.0 + int(result.n_updates), result
+        self._store_fastgd([streams[0].result()], X.dtype, None)
+        self.n_iter_ = 1  # one pass a call, as scikit-learn's partial_fit
         return self
+
+    def _class_weighted(self, y, sample_weight):
+        """The weights times each sample's class weight (the multinomial model's)."""
+        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        return sample_weight * class_weight[np.searchsorted(self.classes_, y)]
 
     def _one_vs_all(self, X, problems, inits):
         """The problems on n_jobs threads; an interrupted fit stops its workers after their epoch."""
@@ -939,11 +957,19 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
         estimator = clone(self).set_params(callback=callback) if self.n_jobs not in (None, 1) else self
         seeds = [seed_from(self.random_state) for _ in problems]  # drawn here, in the classes' order
-        try:
-            return Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
+        return self._threads(
+            cancel,
+            (
                 delayed(estimator._fastgd_fit)(X, y_i, w_i, init, seed)
                 for (y_i, w_i), init, seed in zip(problems, inits, seeds, strict=True)
-            )
+            ),
+        )
+
+    def _threads(self, cancel, tasks):
+        """The one-vs-all tasks on ``n_jobs`` threads; ``cancel`` set if this thread is interrupted
+        (the workers stop at their next kernel call, or epoch)."""
+        try:
+            return Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(tasks)
         except BaseException:
             cancel.set()
             raise
@@ -954,18 +980,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         fitted = getattr(self, "coef_", None) is not None
         X, y = self._validate_Xy(X, y, reset=streams is None and not fitted)
         check_classification_targets(y)
-        if not hasattr(self, "classes_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            self.classes_ = unique_labels(classes)
-        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
-            raise ValueError(
-                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
-            )
-        if self.classes_.shape[0] < 2:
-            raise ValueError(f"The number of classes has to be greater than one; got {self.classes_.shape[0]} class")
-        if fitted and X.shape[1] != self.coef_.shape[-1]:
-            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
+        self._partial_fit_classes(classes)
+        if fitted:
+            self._check_previous_features(X)
         sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=False)
         if self.loss == "softmax" and self.classes_.shape[0] > 2:
             return self._partial_fit_multinomial(X, y, sample_weight, streams, fitted)
@@ -986,24 +1003,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         first_call = not hasattr(self, "classes_")
         X, y = self._validate_Xy(X, y, reset=first_call)
         check_classification_targets(y)
-        if first_call:
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            self.classes_ = unique_labels(classes)
-        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
-            raise ValueError(
-                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
-            )
+        self._partial_fit_classes(classes)
         n_classes = self.classes_.shape[0]
-        if n_classes < 2:
-            raise ValueError(f"The number of classes has to be greater than one; got {n_classes} class")
         class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
         sample_weight = _check_sample_weight(sample_weight, X, allow_all_zero=self.early_stopping)
         if getattr(self, "coef_", None) is None or coef_init is not None:
             self._allocate(n_classes, X.shape[1], X.dtype, coef_init, intercept_init)
-        elif X.shape[1] != self.coef_.shape[-1]:
-            raise ValueError(f"Number of features {X.shape[1]} does not match previous data {self.coef_.shape[-1]}.")
         else:
+            self._check_previous_features(X)
             self.coef_ = self._dense_coef()
         if not hasattr(self, "t_"):
             self.t_ = 1.0
@@ -1028,53 +1035,27 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         coef, intercept, avg_coef, avg_intercept, n_iter = self._binary(
             1, X, y, max_iter, (class_weight[1], class_weight[0]), sample_weight, None, self.random_state
         )
-        dtype = X.dtype
         self.t_ += n_iter * X.shape[0]
         self.n_iter_ = n_iter
-        if self.average > 0:
-            self._average_coef = avg_coef.astype(dtype)
-            self._average_intercept = np.atleast_1d(avg_intercept).astype(dtype)
-            self._standard_coef = coef.astype(dtype)
-            self._standard_intercept = np.atleast_1d(intercept).astype(dtype)
-            if self.average <= self.t_ - 1:
-                self.coef_ = self._average_coef.reshape(1, -1)
-                self.intercept_ = self._average_intercept
-            else:
-                self.coef_ = self._standard_coef.reshape(1, -1)
-                self.intercept_ = self._standard_intercept
-        else:
-            self.coef_ = coef.astype(dtype).reshape(1, -1)
-            self.intercept_ = np.atleast_1d(intercept).astype(dtype)
+        self._store_plain(coef, intercept, avg_coef, avg_intercept, X.dtype, (1, X.shape[1]))
 
     def _fit_multiclass(self, X, y, max_iter, class_weight, sample_weight):
         """One-vs-all: the classes' problems on ``n_jobs`` threads (the kernels release the GIL)."""
         mask = self._validation_split(y, sample_mask=sample_weight > 0)
         seeds = check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))
-        cancel = threading.Event()  # set when this thread is interrupted: the workers stop at their next call
-        try:
-            results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, require="sharedmem")(
+        cancel = threading.Event()
+        results = self._threads(
+            cancel,
+            (
                 delayed(self._binary)(i, X, y, max_iter, (class_weight[i], 1.0), sample_weight, mask, seed, cancel)
                 for i, seed in enumerate(seeds)
-            )
-        except BaseException:
-            cancel.set()
-            raise
-        dtype = X.dtype
-        coef = np.array([r[0] for r in results], dtype=dtype)
-        intercept = np.array([r[1] for r in results], dtype=dtype)
-        n_iter = max(r[4] for r in results)
-        self.t_ += n_iter * X.shape[0]
-        self.n_iter_ = n_iter
-        if self.average > 0:
-            self._average_coef = np.array([r[2] for r in results], dtype=dtype)
-            self._average_intercept = np.array([r[3] for r in results], dtype=dtype)
-            self._standard_coef, self._standard_intercept = coef, intercept
-            if self.average <= self.t_ - 1.0:
-                self.coef_, self.intercept_ = self._average_coef, self._average_intercept
-            else:
-                self.coef_, self.intercept_ = coef, intercept
-        else:
-            self.coef_, self.intercept_ = coef, intercept
+            ),
+        )
+        coef, intercept, avg_coef, avg_intercept, n_iters = zip(*results, strict=True)
+        self.t_ += max(n_iters) * X.shape[0]
+        self.n_iter_ = max(n_iters)
+        averages = (np.array(avg_coef), np.array(avg_intercept)) if self.average > 0 else (None, None)
+        self._store_plain(np.array(coef), np.array(intercept), *averages, X.dtype, (len(coef), X.shape[1]))
 
     def decision_function(self, X):
         """Scores ``X @ coef_.T + intercept_``: (n,) for two classes (> 0: ``classes_[1]``),
