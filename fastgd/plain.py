@@ -22,7 +22,7 @@ import numpy as np
 from .exceptions import DivergenceError
 from .kernels import codes
 from .kernels import plain as K
-from .runner import ROW_WORK, SLICE_WORK, index_dtype
+from .runner import index_dtype, rows_per_call
 
 __all__ = ["LOSSES", "Cancelled", "OverflowDivergenceError", "PlainModel", "optimal_init", "plain_sgd"]
 
@@ -104,8 +104,15 @@ def optimal_init(loss, epsilon, alpha):
 
 def _rows_per_call(X):
     """Rows of one kernel call: about SLICE_WORK multiply-adds (and row reads)."""
-    per_row = X.nnz / max(1, X.shape[0]) if hasattr(X, "indptr") else X.shape[1]
-    return max(1, int(SLICE_WORK // (per_row + ROW_WORK)))
+    return rows_per_call(X.nnz / max(1, X.shape[0]) if hasattr(X, "indptr") else X.shape[1])
+
+
+def _shuffle(order, seed):
+    """scikit-learn's shuffle of ``order`` from ``seed``, in calls of bounded work (Ctrl-C)."""
+    state, swaps = np.array([seed], dtype=np.int64), order.shape[0] - 1
+    step = rows_per_call(0)
+    for start in range(0, swaps, step):
+        K.sklearn_shuffle(order, state, start, min(swaps, start + step))
 
 
 def plain_sgd(model, X, y, sample_weight, coef, intercept, average_coef, average_intercept, *,
@@ -146,12 +153,12 @@ def plain_sgd(model, X, y, sample_weight, coef, intercept, average_coef, average
         if model.verbose:
             print(f"-- Epoch {epoch + 1}")
         if model.shuffle:
-            K.sklearn_shuffle(order, seed)
+            _shuffle(order, seed)
         for start in range(0, n, step):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("the fit was cancelled (another problem of the same fit raised)")
             kernel(data, kernel_model, schedule, weights, (order, start, min(n, start + step)))
-        if not K.all_finite(v, s):
+        if not K.weights_finite(v, s):
             raise _overflow(model, schedule, s, epoch + 1)
         if model.early_stopping:
             value = score(v * s[K.S_WSCALE], s[K.S_INTERCEPT])
@@ -178,14 +185,8 @@ def plain_sgd(model, X, y, sample_weight, coef, intercept, average_coef, average
 
 def _overflow(model, schedule, s, epoch):
     """scikit-learn's overflow ValueError, with the rate in use at the end and what lowers it."""
-    code, eta0, power_t, t0 = schedule
-    t = s[K.S_T]
-    if code == K.LR_OPTIMAL:
-        rate, fix = 1.0 / (model.alpha * (t0 + t - 1.0)), "raise alpha (the 'optimal' rate is 1 / (alpha (t0 + t)))"
-    elif code == K.LR_INVSCALING:
-        rate, fix = eta0 / t**power_t, "lower eta0"
-    else:
-        rate, fix = float(s[K.S_ETA]), "lower eta0"
+    rate = K.plain_rate.py_func(schedule, s[K.S_T], s[K.S_ETA], model.alpha)  # the kernel's own formula, as Python
+    fix = "raise alpha (the 'optimal' rate is 1 / (alpha (t0 + t)))" if schedule[0] == K.LR_OPTIMAL else "lower eta0"
     return OverflowDivergenceError(
         f"Floating-point under-/overflow occurred at epoch #{epoch}. Scaling input data with StandardScaler or "
         f"MinMaxScaler might help (or {fix}; the learning rate was {rate:.3g}).",

@@ -115,13 +115,14 @@ def test_threads_and_kernel_cuts_change_no_bit(monkeypatch):
     one = SGDClassifier(random_state=1, n_jobs=1).fit(X, y)
     two = SGDClassifier(random_state=1, n_jobs=2).fit(X, y)
     np.testing.assert_array_equal(one.coef_, two.coef_)
-    monkeypatch.setattr(plain_driver, "_rows_per_call", lambda X: 7)  # every epoch cut into calls of 7 rows
+    # every epoch cut into calls of 7 rows, and its shuffle into calls of 7 swaps
+    monkeypatch.setattr(plain_driver, "rows_per_call", lambda work: 7)
     for sparse in (False, True):
         XX = sp.csr_matrix(X) if sparse else X
         cut = SGDClassifier(random_state=1, penalty="elasticnet", average=3).fit(XX, y)
         monkeypatch.undo()
         whole = SGDClassifier(random_state=1, penalty="elasticnet", average=3).fit(XX, y)
-        monkeypatch.setattr(plain_driver, "_rows_per_call", lambda X: 7)
+        monkeypatch.setattr(plain_driver, "rows_per_call", lambda work: 7)
         np.testing.assert_array_equal(cut.coef_, whole.coef_)
         np.testing.assert_array_equal(cut.intercept_, whole.intercept_)
 

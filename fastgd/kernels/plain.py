@@ -37,16 +37,16 @@ Arguments, grouped as in every epoch kernel of fastgd (``fastgd.kernels``):
   weights (read only when model's average > 0); q (d,) the L1 penalty each coordinate
   received (read only with an L1 penalty); s the scalar state (``STATE_SIZE`` float64: the
   ``S_*`` slots below), carried from call to call.
+* ``span = (order, start, stop)``: the epoch visits ``order[start:stop]``; an epoch cut into
+  calls over consecutive spans gives the bits of one call.
 
 The optional parts are arrays and flags, never ``None`` arguments: one compiled loop per X
 format and dtype (4 in all, not 32), and the same machine code whether or not a mask skips rows
 (scikit-learn's tests compare a fit with validation rows masked to one on the rest, bit for
 bit; two compiled variants may contract multiply-adds differently).
-* ``span = (order, start, stop)``: the epoch visits ``order[start:stop]``; an epoch cut into
-  calls over consecutive spans gives the bits of one call.
 
 Returns the number of samples learnt from.  Nothing is checked inside (scikit-learn checks
-finiteness once an epoch, as the caller does: ``all_finite``).
+finiteness once an epoch, as the caller does: ``weights_finite``).
 """
 
 import math
@@ -57,6 +57,7 @@ from numba import njit
 from ._config import INLINE, KERNEL
 from ._prefetch import PREFETCH_ROWS, prefetch_row, prefetch_span
 from .losses import loss_dp, loss_value
+from .optimizers import all_finite
 
 #: penalty codes (scikit-learn's PENALTY_TYPES)
 PENALTY_NONE, PENALTY_L1, PENALTY_L2, PENALTY_ELASTICNET = 0, 1, 2, 3
@@ -180,7 +181,8 @@ def _l1_penalty(v, q, ind, a, b, wscale, u):
 
 
 @njit(**INLINE)
-def _rate(schedule, t, eta, alpha):
+def plain_rate(schedule, t, eta, alpha):
+    """The learning rate at update t (``eta``: the constant or adaptive one), as scikit-learn's."""
     lr_code, eta0, power_t, optimal_init = schedule
     if lr_code == LR_OPTIMAL:
         return 1.0 / (alpha * (optimal_init + t - 1.0))
@@ -224,7 +226,7 @@ def plain_loop(X, indices, indptr, y, sample_weight, mask, v, aw, q, s, order, s
         else:
             row, a, b = 0, indptr[i], indptr[i + 1]
         p = _dot(v, X, row, indices, a, b) * wscale + intercept
-        rate = _rate(schedule, t, eta, alpha)
+        rate = plain_rate(schedule, t, eta, alpha)
         yi = y[i]
         if track:
             loss = half * loss_value(loss_code, eps, p, yi)
@@ -283,21 +285,24 @@ def csr_plain_epoch(data, model, schedule, weights, span):
 
 
 @njit(**KERNEL)
-def sklearn_shuffle(index, seed):
-    """Permute ``index`` in place as scikit-learn's ``SequentialDataset.shuffle(seed)``: a
-    Fisher-Yates shuffle driven by its 32-bit xorshift ``our_rand_r`` (each call restarts from
-    ``seed``; scikit-learn shuffles the previous epoch's order again, every epoch)."""
-    state = np.int64(seed) & 0xFFFFFFFF
+def sklearn_shuffle(index, state, start, stop):
+    """Swaps start .. stop - 1 of scikit-learn's ``SequentialDataset.shuffle(seed)`` on ``index``,
+    in place: a Fisher-Yates shuffle driven by its 32-bit xorshift ``our_rand_r``, whose state
+    (int64[1], the seed at swap 0) is carried in ``state``, so calls over consecutive ranges of
+    0 .. n - 2 give the bits of one (scikit-learn shuffles the previous epoch's order again, every
+    epoch, from the same seed)."""
     n = index.shape[0]
-    for i in range(n - 1):
-        if state == 0:
-            state = 1
-        state ^= (state << 13) & 0xFFFFFFFF
-        state ^= state >> 17
-        state ^= (state << 5) & 0xFFFFFFFF
-        r = state % 2147483648
+    s = state[0] & 0xFFFFFFFF
+    for i in range(start, stop):
+        if s == 0:
+            s = 1
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        r = s % 2147483648
         j = i + r % (n - i)
         index[i], index[j] = index[j], index[i]
+    state[0] = s
 
 
 @njit(**KERNEL)
@@ -308,11 +313,6 @@ def loss_derivative(loss_code, eps, half, p, y):
 
 
 @njit(**KERNEL)
-def all_finite(v, s):
+def weights_finite(v, s):
     """Whether the weights and the intercept are finite (scikit-learn's end-of-epoch check)."""
-    if not np.isfinite(s[S_INTERCEPT]):
-        return False
-    for j in range(v.shape[0]):
-        if not np.isfinite(v[j]):
-            return False
-    return True
+    return np.isfinite(s[S_INTERCEPT]) and all_finite(v)
