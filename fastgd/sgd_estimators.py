@@ -141,9 +141,14 @@ class _BaseSGD(BaseEstimator):
 
     # ---- parameters -------------------------------------------------------------------------
     def _check_params(self, for_partial_fit=False):
-        """scikit-learn's parameter constraints and its ``_more_validate_params``, same messages."""
+        """scikit-learn's parameter constraints and its ``_more_validate_params``, same messages;
+        with a fastgd method, fastgd's values too (softmax, shuffle strategies, the "auto" rate)."""
+        fastgd = self.method is not None
+        losses = (*self._losses, "softmax") if fastgd and is_classifier(self) else self._losses
+        rates = (*LEARNING_RATES, "auto") if fastgd else tuple(LEARNING_RATES)
+        orders = ("rows", "blocks", "corgipile") if fastgd else ()
         checks = [
-            ("loss", isinstance(self.loss, str) and self.loss in self._losses, f"a str among {set(self._losses)}"),
+            ("loss", isinstance(self.loss, str) and self.loss in losses, f"a str among {set(self._losses)}"),
             (
                 "penalty",
                 self.penalty is None or (isinstance(self.penalty, str) and self.penalty in PENALTIES),
@@ -162,12 +167,16 @@ class _BaseSGD(BaseEstimator):
                 self.tol is None or (_is_real(self.tol) and self.tol >= 0),
                 "a float in the range [0.0, inf) or None",
             ),
-            ("shuffle", _is_bool(self.shuffle), "an instance of 'bool'"),
+            (
+                "shuffle",
+                _is_bool(self.shuffle) or (isinstance(self.shuffle, str) and self.shuffle in orders),
+                "an instance of 'bool'",
+            ),
             ("verbose", _is_int(self.verbose) or _is_bool(self.verbose), "an int or a bool"),
             ("epsilon", _is_real(self.epsilon) and self.epsilon >= 0, "a float in the range [0.0, inf)"),
             (
                 "learning_rate",
-                isinstance(self.learning_rate, str) and self.learning_rate in LEARNING_RATES,
+                isinstance(self.learning_rate, str) and self.learning_rate in rates,
                 f"a str among {set(LEARNING_RATES)}",
             ),
             ("eta0", _is_real(self.eta0) and self.eta0 > 0, "a float in the range (0.0, inf)"),
@@ -197,17 +206,6 @@ class _BaseSGD(BaseEstimator):
                 "sklearn.linear_model.PassiveAggressiveClassifier/Regressor, or another rate"
             )
         for name, ok, what in checks:
-            if (
-                name == "shuffle"
-                and not ok
-                and self.method is not None
-                and self.shuffle in ("rows", "blocks", "corgipile")
-            ):
-                continue  # fastgd's visiting orders, with its methods
-            if name == "learning_rate" and not ok and self.method is not None and self.learning_rate == "auto":
-                continue  # fastgd's rate, with its methods
-            if name == "loss" and not ok and self.method is not None and is_classifier(self) and self.loss == "softmax":
-                continue  # fastgd's multinomial model, with its methods
             if not ok:
                 raise _bad(self, name, what, getattr(self, name))
         self._check_extras()
