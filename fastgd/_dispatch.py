@@ -151,6 +151,7 @@ class Problem:
         most ``runner.SLICE_WORK`` multiply-adds, each over whole row blocks of ``work``, so that
         Ctrl-C is honoured between them; the blocks' sums are then combined once, in block order,
         as one call would: the same bits."""
+        weights = K.NO_WEIGHTS if weights is None else weights  # one compiled pass for both
         blocks = work.shape[0]
         per_call = max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
         if blocks <= per_call:
@@ -159,8 +160,7 @@ class Problem:
             c1 = min(c0 + per_call, blocks)
             a, b = c0 * K.CHUNK, min(c1 * K.CHUNK, self.n)
             xs = (*self.xs[:2], self.xs[2][a : b + 1]) if self.sparse else (self.xs[0][a:b],)
-            w = None if weights is None else weights[a:b]
-            self.pass_kernel(*xs, y[a:b], w, theta, *self.where, model, grad, work[c0:c1])
+            self.pass_kernel(*xs, y[a:b], weights[a:b], theta, *self.where, model, grad, work[c0:c1])
         return K.combine_blocks(work, model[0], grad)
 
     def loss(self, theta, weights=False):

@@ -237,7 +237,8 @@ class Dense:
             self._work = np.zeros((K.n_chunks(self.n), 2, self.d + 2))
         out = np.zeros((2, self.d + 2))
         y = np.zeros_like(self.y) if zero_y else self.y
-        self.kernel(self.X, y, self.weights, center, theta, theta_lo, self._work, out)
+        weights = K.NO_WEIGHTS if self.weights is None else self.weights
+        self.kernel(self.X, y, weights, center, theta, theta_lo, self._work, out)
         return out
 
 

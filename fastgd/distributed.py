@@ -110,7 +110,7 @@ def _block_loss_grad(Xb, yb, theta, where, model, with_grad):
     n = Xb.shape[0]
     grad = np.zeros(theta.shape) if with_grad else None
     work = np.zeros(K.work_shape(n, theta.size))
-    loss = K.loss_grad(Xb, yb, None, theta, center, scale_inv, model, grad, work)
+    loss = K.loss_grad(Xb, yb, K.NO_WEIGHTS, theta, center, scale_inv, model, grad, work)
     return loss * n, (grad * n if with_grad else None)
 
 
@@ -708,7 +708,7 @@ def _sums_task(Xb, yb, center, theta, theta_lo, zero_y=False):
     yb = np.zeros(Xb.shape[0], dtype=Xb.dtype) if zero_y else _contiguous(yb)
     out = np.zeros((2, theta.shape[0] + 1))
     work = np.zeros((K.n_chunks(Xb.shape[0]), 2, theta.shape[0] + 1))
-    K.residual_gradient(Xb, yb, None, center, theta, theta_lo, work, out)
+    K.residual_gradient(Xb, yb, K.NO_WEIGHTS, center, theta, theta_lo, work, out)
     return out
 
 

@@ -9,6 +9,7 @@ simple enough for LLVM to vectorize (a run-time test inside the row loop made th
 gradient pass ~3x slower, measured).
 """
 
+import numpy as np
 from numba import njit
 
 from ._config import INLINE
@@ -36,3 +37,26 @@ def add_row(a, x, out, center, scale_inv):
     else:
         for j in range(x.shape[0]):
             out[j + 1] += a * ((x[j] - center[j]) * scale_inv[j])
+
+
+@njit(**INLINE)
+def given(a):
+    """Whether an optional array argument is given: not None and not empty.  The library passes
+    an empty array of the argument's own type for "none" (``kernels.NO_WEIGHTS``, ``NO_AVERAGE``,
+    ``NO_PATH``): a None is a type of its own to numba, so each None-or-array argument compiled
+    every loop twice, where this test, made once a row or an update, outside the loops over
+    features, costs no measurable time.  A None from a caller's own numba code still works
+    (resolved at compile time)."""
+    if a is None:
+        return False
+    return a.size > 0
+
+
+@njit(**INLINE)
+def weight_at(weights, i):
+    """w_i as float64: 1 without weights (``given``)."""
+    if weights is None:  # resolved at compile time
+        return 1.0
+    if weights.shape[0] == 0:
+        return 1.0
+    return np.float64(weights[i])

@@ -35,6 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._config import CHUNK, EXACT, EXACT_INLINE, EXACT_PARALLEL
+from ._rows import given
 
 #: rows per tile of the residuals (transposed into a d x TILE scratch that stays in the L1/L2 cache)
 TILE = 64
@@ -199,6 +200,7 @@ def _block(X, y, weights, center, theta, theta_lo, c, acc):
     Zt = np.empty((d, TILE))
     p, s, s_lo = np.empty(TILE), np.empty(TILE), np.empty(TILE)
     stop = min((c + 1) * CHUNK, n)
+    weighted = given(weights)
     for start in range(c * CHUNK, stop, TILE):
         rows = min(TILE, stop - start)
         _residuals(X, y, start, rows, theta, theta_lo, Zt, p, s, s_lo)
@@ -206,7 +208,7 @@ def _block(X, y, weights, center, theta, theta_lo, c, acc):
             r, r_lo = two_sum(p[i], s[i])
             r, r_lo = two_sum(r, r_lo + s_lo[i])
             u, u_lo = r, r_lo  # the residual itself; r becomes w r
-            if weights is not None:  # resolved at compile time
+            if weighted:
                 w = np.float64(weights[start + i])
                 r_lo = w * r_lo
                 r, e = two_prod(w, r)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
-from ._rows import add_row, predict_row
+from ._rows import add_row, given, predict_row, weight_at
 from .codes import SQUARED
 from .losses import loss_dp, loss_value, sample_loss, sample_terms
 from .optimizers import as_rows
@@ -41,19 +41,20 @@ def _block_scalar(X, y, weights, row, center, scale_inv, loss_code, eps, grad, c
     """``_block`` for one output: the parameters ``row`` (d + 1,)."""
     d1 = row.shape[0]
     local = np.zeros(d1 + 2)  # a fresh array: LLVM knows it aliases neither X nor theta
+    weighted = given(weights)
     stop = min((c + 1) * CHUNK, X.shape[0])
     for i in range(c * CHUNK, stop):
         x = X[i]
-        w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time (see _rows)
+        w = weight_at(weights, i)
         p = predict_row(x, row, center, scale_inv)
         local[d1] += w * loss_value(loss_code, eps, p, y[i])
-        if weights is not None:
+        if weighted:
             local[d1 + 1] += w
         if grad is not None:  # resolved at compile time (see _rows)
             a = w * loss_dp(loss_code, eps, p, y[i])
             local[0] += a
             add_row(a, x, local, center, scale_inv)
-    if weights is None:
+    if not weighted:
         local[d1 + 1] = stop - c * CHUNK
     for k in range(d1 + 2):
         acc[k] = local[k]
@@ -73,7 +74,7 @@ def _block_general(X, y, weights, theta, center, scale_inv, model, with_grad, c,
     if with_grad:
         for i in range(c * CHUNK, stop):
             x = X[i]
-            w = 1.0 if weights is None else np.float64(weights[i])
+            w = weight_at(weights, i)
             local[size] += w * sample_terms(loss_code, eps, x, y[i], theta, center, scale_inv, g)
             local[size + 1] += w
             for k in range(n_out):
@@ -83,7 +84,7 @@ def _block_general(X, y, weights, theta, center, scale_inv, model, with_grad, c,
     else:  # the loss alone: no derivative computed (it costs as much as the loss for these losses)
         for i in range(c * CHUNK, stop):
             x = X[i]
-            w = 1.0 if weights is None else np.float64(weights[i])
+            w = weight_at(weights, i)
             local[size] += w * sample_loss(loss_code, eps, x, y[i], theta, center, scale_inv, g)
             local[size + 1] += w
     for k in range(size + 2):

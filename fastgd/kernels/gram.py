@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from ._config import KERNEL
+from ._rows import given
 from .optimizers import apply_step, as_rows, copy_rows, penalty_of, stationarity_of
 
 #: statuses of ``gram_descent``
@@ -65,7 +66,7 @@ def gram_descent(
         history[k] = loss
         if not loss <= limit:
             return k + 1, DIVERGED
-        if path is not None:
+        if given(path):
             copy_rows(as_rows(path[k]), rows)
         if state is None:
             measure = np.sqrt(np.sum(gradient * gradient))

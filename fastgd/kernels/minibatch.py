@@ -6,7 +6,7 @@ from numba import njit, prange
 
 from ._config import HELPER, INLINE, KERNEL, PARALLEL
 from ._prefetch import PREFETCH_ROWS, prefetch_row
-from ._rows import add_row, predict_row
+from ._rows import add_row, given, predict_row, weight_at
 from .codes import NEEDS_STATE, OK, SGD
 from .losses import sample_dp, squared_dp
 from .optimizers import after_update, all_finite, apply_step, as_rows
@@ -28,7 +28,7 @@ def batch_gradient(X, y, weights, theta, order, start, stop, center, scale_inv, 
         sample_dp(loss_code, eps, x, y[i], theta, center, scale_inv, g)
         if not all_finite(g):
             return False
-        w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time (see _rows)
+        w = weight_at(weights, i)
         for o in range(theta.shape[0]):
             a = w * g[o]
             grad[o, 0] += a
@@ -63,7 +63,7 @@ def minibatch_step(X, y, weights, theta, order, start, stop, eta, t, center, sca
         dp = squared_dp(predict_row(x, row, center, scale_inv), y[i])
         if not np.isfinite(dp):
             return False
-        if weights is not None:  # resolved at compile time (see _rows)
+        if given(weights):
             dp *= np.float64(weights[i])
         total[0] += dp
         add_row(dp, x, total, center, scale_inv)

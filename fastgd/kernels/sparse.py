@@ -36,6 +36,7 @@ from numba import njit, prange
 from numba.extending import overload
 
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
+from ._rows import given, weight_at
 from .codes import CENTERED_CSR, NEEDS_STATE, OK, SGD, SOFTMAX
 from .gradient import combine_chunks
 from .losses import loss_dp, loss_value, softmax_of_scores, squared_dp
@@ -153,7 +154,7 @@ def _block(data, indices, indptr, y, weights, theta, scale_inv, model, grad, c, 
     stop = min((c + 1) * CHUNK, indptr.shape[0] - 1)
     for i in range(c * CHUNK, stop):
         a0, a1 = indptr[i], indptr[i + 1]
-        w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time (see _rows)
+        w = weight_at(weights, i)
         local[size] += w * csr_sample_terms(loss_code, eps, data, indices, a0, a1, y[i], theta, scale_inv, 1.0, g)
         local[size + 1] += w
         if grad is not None:  # resolved at compile time
@@ -272,7 +273,7 @@ def _plain_step(data, indices, indptr, y, weights, row, i, eta, scale_inv, fit_i
     dp = squared_dp(csr_predict_row(data, indices, a0, a1, row, scale_inv, 1.0), y[i])
     if not np.isfinite(dp):
         return False
-    if weights is not None:  # resolved at compile time
+    if given(weights):
         dp *= np.float64(weights[i])
     step = eta * dp
     if fit_intercept:
@@ -291,7 +292,7 @@ def _general_step(data, indices, indptr, y, weights, theta, i, eta, t, scale_inv
     csr_sample_dp(loss_code, eps, data, indices, a0, a1, y[i], theta, scale_inv, scale, g)
     if not all_finite(g):
         return False, scale
-    w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time
+    w = weight_at(weights, i)
     if opt[0] != SGD:  # the dense gradient, for the optimizer: O(d)
         for k in range(theta.shape[0]):
             for j in range(theta.shape[1]):
@@ -368,10 +369,10 @@ def csr_sgd_loop(
         if not ok:
             status = k
             break
-        if avg is not None:  # resolved at compile time: the mean of every coordinate, O(d)
+        if given(avg):  # the mean of every coordinate, O(d)
             scale = fold(rows, scale)
             keep_average(avg, rows, opt, t)
-        if path is not None:
+        if given(path):
             scale = fold(rows, scale)
             copy_rows(as_rows(path[k]), rows)
     end_scale(rows, scale, carry)
@@ -393,7 +394,7 @@ def _sparse_batch_step(data, indices, indptr, y, weights, theta, order, start, s
         csr_sample_dp(loss_code, eps, data, indices, a0, a1, y[i], theta, scale_inv, scale, g)
         if not all_finite(g):
             return False, scale  # grad is left dirty: the kernel stops here, its caller discards theta
-        w = 1.0 if weights is None else np.float64(weights[i])  # resolved at compile time
+        w = weight_at(weights, i)
         for k in range(theta.shape[0]):
             a = w * g[k]
             grad[k, 0] += a
@@ -433,7 +434,7 @@ def _dense_batch_step(data, indices, indptr, y, weights, theta, order, start, st
         csr_sample_dp(loss_code, eps, data, indices, a0, a1, y[i], theta, scale_inv, 1.0, g)
         if not all_finite(g):
             return False
-        w = 1.0 if weights is None else np.float64(weights[i])
+        w = weight_at(weights, i)
         for k in range(theta.shape[0]):
             a = w * g[k]
             grad[k, 0] += a
@@ -504,10 +505,10 @@ def csr_minibatch_loop(
         if not ok:
             status = b
             break
-        if avg is not None:  # resolved at compile time
+        if given(avg):
             scale = fold(rows, scale)
             keep_average(avg, rows, opt, t)
-        if path is not None:
+        if given(path):
             scale = fold(rows, scale)
             copy_rows(as_rows(path[b]), rows)
     end_scale(rows, scale, carry)
