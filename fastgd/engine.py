@@ -584,7 +584,7 @@ def batch(fit, theta):
     while done < max_epochs and reason is None and (observer is None or observer.stopped is None):
         etas = schedule.table(done, min(per_call, max_epochs - done))
         if problem.gram is not None:
-            steps = np.empty((etas.shape[0], *problem.shape)) if path is not None else K.NO_PATH
+            steps = np.empty((etas.shape[0], *problem.shape)) if path is not None else None
             losses = np.empty(etas.shape[0])
             plain = opt[0] == K.codes.SGD and problem.l2 == problem.l1 == 0  # the fast loop
             n, status = K.gram_descent(

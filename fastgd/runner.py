@@ -202,7 +202,6 @@ class EpochRunner:
         """``run`` with the schedule as the kernels take it: its code and float64 parameters (a
         custom schedule's table of rates from ``t_start`` on)."""
         xs, y, w, where = data
-        w = K.NO_WEIGHTS if w is None else w  # one compiled loop for weighted and unweighted fits
         groups = (xs[0] if len(xs) == 1 else xs, y, w), where if len(where) == 2 else (None, *where)
         status = OK
         if self.shards:  # every call runs the same part of each shard, on the whole order
@@ -287,14 +286,12 @@ class EpochRunner:
         """One kernel call; data = (X, y, weights) and view = (center, scale_inv) as the kernels
         take them, part = (a, b) local SGD's part of every shard."""
         schedule, b = (code, params, t), self.batch_size
-        path = K.NO_PATH if path is None else path  # empty arrays, not None: one compiled loop (``kernels.NO_WEIGHTS``)
-        avg = K.NO_AVERAGE if self.avg is None else self.avg
         if self.shards:
             shards = (self.thetas, self.state, self.status)
             if not b:
                 return K.sgd_epoch_local(data, view, self.model, schedule, self.theta, order, shards, part)
             return K.minibatch_epoch_local(data, view, self.model, schedule, self.theta, (order, b), shards, part)
-        optimizer = (self.opt, self.state, avg, self.carry) if self.sparse else (self.opt, self.state, avg)
+        optimizer = (self.opt, self.state, self.avg, self.carry) if self.sparse else (self.opt, self.state, self.avg)
         if not b:
             sgd_epoch = K.csr_sgd_epoch if self.sparse else K.sgd_epoch
             return sgd_epoch(data, view, self.model, optimizer, schedule, self.theta, order, path)

@@ -41,12 +41,9 @@ def add_row(a, x, out, center, scale_inv):
 
 @njit(**INLINE)
 def given(a):
-    """Whether an optional array argument is given: not None and not empty.  The library passes
-    an empty array of the argument's own type for "none" (``kernels.NO_WEIGHTS``, ``NO_AVERAGE``,
-    ``NO_PATH``): a None is a type of its own to numba, so each None-or-array argument compiled
-    every loop twice, where this test, made once a row or an update, outside the loops over
-    features, costs no measurable time.  A None from a caller's own numba code still works
-    (resolved at compile time)."""
+    """Whether an optional array argument is given: not None and not empty.  An empty array of
+    the argument's own type (``kernels.NO_WEIGHTS``) shares the compiled code of a given one,
+    where a None is a type of its own to numba, compiled apart (and resolved at compile time)."""
     if a is None:
         return False
     return a.size > 0

@@ -12,7 +12,6 @@ import numpy as np
 from numba import njit
 
 from ._config import KERNEL
-from ._rows import given
 from .optimizers import apply_step, as_rows, copy_rows, penalty_of, stationarity_of
 
 #: statuses of ``gram_descent``
@@ -66,7 +65,7 @@ def gram_descent(
         history[k] = loss
         if not loss <= limit:
             return k + 1, DIVERGED
-        if given(path):
+        if path is not None:
             copy_rows(as_rows(path[k]), rows)
         if state is None:
             measure = np.sqrt(np.sum(gradient * gradient))

@@ -17,7 +17,6 @@ from numba import njit
 from numba.extending import overload
 
 from ._config import HELPER, INLINE, KERNEL
-from ._rows import given
 from .codes import ADAGRAD, ADAM, MOMENTUM, NESTEROV, RMSPROP, SGD
 
 
@@ -131,11 +130,11 @@ def keep_average(avg, theta, opt, t):
 
 @njit(**INLINE)
 def after_update(theta, opt, t, avg, path, k):
-    """What the loops do after update k (at count t): the running average (unless ``avg`` is
-    empty or None) and the recorded path (unless ``path`` is; ``_rows.given``)."""
-    if given(avg):
+    """What the loops do after update k (at count t): the running average (``avg`` None: none)
+    and the recorded path (``path`` None: none), both resolved at compile time."""
+    if avg is not None:
         keep_average(avg, theta, opt, t)
-    if given(path):
+    if path is not None:
         copy_rows(as_rows(path[k]), theta)
 
 

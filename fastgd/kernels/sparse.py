@@ -369,10 +369,10 @@ def csr_sgd_loop(
         if not ok:
             status = k
             break
-        if given(avg):  # the mean of every coordinate, O(d)
+        if avg is not None:  # resolved at compile time: the mean of every coordinate, O(d)
             scale = fold(rows, scale)
             keep_average(avg, rows, opt, t)
-        if given(path):
+        if path is not None:
             scale = fold(rows, scale)
             copy_rows(as_rows(path[k]), rows)
     end_scale(rows, scale, carry)
@@ -505,10 +505,10 @@ def csr_minibatch_loop(
         if not ok:
             status = b
             break
-        if given(avg):
+        if avg is not None:  # resolved at compile time
             scale = fold(rows, scale)
             keep_average(avg, rows, opt, t)
-        if given(path):
+        if path is not None:
             scale = fold(rows, scale)
             copy_rows(as_rows(path[b]), rows)
     end_scale(rows, scale, carry)
