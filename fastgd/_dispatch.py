@@ -151,7 +151,10 @@ class Problem:
         most ``runner.SLICE_WORK`` multiply-adds, each over whole row blocks of ``work``, so that
         Ctrl-C is honoured between them; the blocks' sums are then combined once, in block order,
         as one call would: the same bits."""
-        weights = K.NO_WEIGHTS if weights is None else weights  # one compiled pass for both
+        # one compiled pass for weighted and unweighted fits, one for θ of one row and of K rows
+        weights = K.NO_WEIGHTS if weights is None else weights
+        theta = theta[None] if theta.ndim == 1 else theta  # views: grad is still written in place
+        grad = grad[None] if grad is not None and grad.ndim == 1 else grad
         blocks = work.shape[0]
         per_call = max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
         if blocks <= per_call:
