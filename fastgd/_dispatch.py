@@ -154,7 +154,7 @@ class Problem:
         # one compiled pass for weighted and unweighted fits, one for θ of one row and of K rows
         weights = K.NO_WEIGHTS if weights is None else weights
         theta = theta[None] if theta.ndim == 1 else theta  # views: grad is still written in place
-        grad = grad[None] if grad is not None and grad.ndim == 1 else grad
+        grad = K.NO_GRAD if grad is None else grad[None] if grad.ndim == 1 else grad
         blocks = work.shape[0]
         per_call = max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
         if blocks <= per_call:

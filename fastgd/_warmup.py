@@ -23,7 +23,7 @@ def warmup(dtypes=(np.float64, np.float32), progress=True):
     from .api import fit
     from .datasets import make_linear
     from .distributed import warmup as warmup_blocks
-    from .kernels import CHUNK, combine_blocks, work_shape
+    from .kernels import CHUNK, NO_GRAD, combine_blocks, work_shape
 
     steps = [
         (dtype, n, method)
@@ -45,10 +45,10 @@ def warmup(dtypes=(np.float64, np.float32), progress=True):
                 if method in ("batch", "sgd", "minibatch"):  # the general loop: any loss, penalty, optimizer
                     fit(X, y, method=method, standardize=standardize, max_epochs=1, random_state=0, penalty="l2")
         # the last step of a pass cut into calls (``Problem.run_pass`` above SLICE_WORK), which
-        # the small fits above make in one call: the loss alone, a gradient (d + 1,) or (K, d + 1)
+        # the small fits above make in one call: the loss alone (NO_GRAD) or a (K, d + 1) gradient
         for fit_intercept in (False, True):
-            for grad in (None, np.zeros(3), np.zeros((2, 3))):
-                combine_blocks(np.ones(work_shape(1, 3 if grad is None else grad.size)), fit_intercept, grad)
+            for grad in (NO_GRAD, np.zeros((2, 3))):
+                combine_blocks(np.ones(work_shape(1, max(3, grad.size))), fit_intercept, grad)
         if bar is not None:
             bar(len(steps), "the Dask workers' kernels, scikit-learn's SGD rule")
         warmup_blocks(dtypes)

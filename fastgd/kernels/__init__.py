@@ -9,7 +9,10 @@ float64 X from one source); parameters and partial sums are float64.  The compen
 * ``center``, ``scale_inv``: (d,) float64 to standardize on the fly (feature j read as
   ``(x_j - center[j]) * scale_inv[j]``), or both ``None`` to read X as is.  Optional outputs
   (``grad`` of ``loss_grad``, ``path`` of the epoch kernels) are likewise ``None`` when not
-  wanted: numba compiles each case apart, so the loops carry no run-time test.
+  wanted: numba compiles each case apart, so the loops carry no run-time test.  The passes
+  (``loss_grad``, its CSR and parallel twins, ``combine_blocks``) also take ``NO_GRAD``, an
+  empty array, for the loss alone: tested once a block, it shares the gradient pass's compiled
+  code, which the library uses for both.
 * ``theta`` may also be (K, d + 1): one row of parameters per class, for the softmax loss
   (K = 1 for every other loss; a (d + 1,) vector is read as one row).
 * ``weights``: (n,) float64 sample weights, or ``None`` or ``NO_WEIGHTS`` (an empty array):
@@ -153,9 +156,12 @@ from .stats import (
 
 #: ``weights`` of an unweighted fit: the weighted loops' own type, so that one compiled loop serves both
 NO_WEIGHTS = np.zeros(0)
+#: ``grad`` of a pass for the loss alone: the gradient pass's own type (one compiled pass for both)
+NO_GRAD = np.zeros((0, 0))
 
 __all__ = [
     "CHUNK",
+    "NO_GRAD",
     "NO_WEIGHTS",
     "Loss",
     "Optimizer",

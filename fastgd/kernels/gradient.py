@@ -33,27 +33,37 @@ def _block(X, y, weights, theta, center, scale_inv, model, grad, c, acc):
     if theta.shape[0] == 1 and model[1] == SQUARED:  # the loss a constant: no selector in this loop
         _block_scalar(X, y, weights, theta[0], center, scale_inv, SQUARED, model[2], grad, c, acc)
     else:  # every other loss, in a function of its own (compiled once, apart from the hot loop)
-        _block_general(X, y, weights, theta, center, scale_inv, model, grad is not None, c, acc)
+        _block_general(X, y, weights, theta, center, scale_inv, model, given(grad), c, acc)
 
 
 @njit(**INLINE)
 def _block_scalar(X, y, weights, row, center, scale_inv, loss_code, eps, grad, c, acc):
-    """``_block`` for one output: the parameters ``row`` (d + 1,)."""
+    """``_block`` for one output: the parameters ``row`` (d + 1,); the gradient summed unless
+    ``grad`` is None or empty (``kernels.NO_GRAD``).  The flag is tested once a block, each case
+    a loop of its own: one compiled function serves the loss pass and the gradient pass."""
     d1 = row.shape[0]
     local = np.zeros(d1 + 2)  # a fresh array: LLVM knows it aliases neither X nor theta
     weighted = given(weights)
     stop = min((c + 1) * CHUNK, X.shape[0])
-    for i in range(c * CHUNK, stop):
-        x = X[i]
-        w = weight_at(weights, i)
-        p = predict_row(x, row, center, scale_inv)
-        local[d1] += w * loss_value(loss_code, eps, p, y[i])
-        if weighted:
-            local[d1 + 1] += w
-        if grad is not None:  # resolved at compile time (see _rows)
+    if given(grad):
+        for i in range(c * CHUNK, stop):
+            x = X[i]
+            w = weight_at(weights, i)
+            p = predict_row(x, row, center, scale_inv)
+            local[d1] += w * loss_value(loss_code, eps, p, y[i])
+            if weighted:
+                local[d1 + 1] += w
             a = w * loss_dp(loss_code, eps, p, y[i])
             local[0] += a
             add_row(a, x, local, center, scale_inv)
+    else:
+        for i in range(c * CHUNK, stop):
+            x = X[i]
+            w = weight_at(weights, i)
+            p = predict_row(x, row, center, scale_inv)
+            local[d1] += w * loss_value(loss_code, eps, p, y[i])
+            if weighted:
+                local[d1 + 1] += w
     if not weighted:
         local[d1 + 1] = stop - c * CHUNK
     for k in range(d1 + 2):
@@ -122,6 +132,8 @@ def combine_blocks(work, fit_intercept, grad):
     the very bits one ``loss_grad`` call over all rows gives."""
     if grad is None:  # resolved at compile time
         return combine_chunks(work, fit_intercept, None)
+    if grad.size == 0:  # NO_GRAD
+        return combine_chunks(work, fit_intercept, None)
     return combine_chunks(work, fit_intercept, as_rows(grad))
 
 
@@ -143,6 +155,8 @@ def loss_grad(X, y, weights, theta, center, scale_inv, model, grad, work):
         _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
         return combine_chunks(work, model[0], None)
+    if grad.size == 0:  # NO_GRAD: the loss alone, in the gradient pass's compiled code
+        return combine_chunks(work, model[0], None)
     return combine_chunks(work, model[0], as_rows(grad))
 
 
@@ -153,6 +167,8 @@ def loss_grad_parallel(X, y, weights, theta, center, scale_inv, model, grad, wor
     for c in prange(work.shape[0]):
         _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
+        return combine_chunks(work, model[0], None)
+    if grad.size == 0:  # NO_GRAD: the loss alone, in the gradient pass's compiled code
         return combine_chunks(work, model[0], None)
     return combine_chunks(work, model[0], as_rows(grad))
 

@@ -152,12 +152,13 @@ def _block(data, indices, indptr, y, weights, theta, scale_inv, model, grad, c, 
     local = np.zeros(size + 2)
     g = np.empty(n_out)
     stop = min((c + 1) * CHUNK, indptr.shape[0] - 1)
+    with_grad = given(grad)  # None or NO_GRAD: the loss alone (one compiled block for both passes)
     for i in range(c * CHUNK, stop):
         a0, a1 = indptr[i], indptr[i + 1]
         w = weight_at(weights, i)
         local[size] += w * csr_sample_terms(loss_code, eps, data, indices, a0, a1, y[i], theta, scale_inv, 1.0, g)
         local[size + 1] += w
-        if grad is not None:  # resolved at compile time
+        if with_grad:
             for k in range(n_out):
                 a = w * g[k]
                 local[k * d1] += a
@@ -175,6 +176,8 @@ def csr_loss_grad(data, indices, indptr, y, weights, theta, scale_inv, model, gr
         _block(data, indices, indptr, y, weights, rows, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
         return combine_chunks(work, model[0], None)
+    if grad.size == 0:  # NO_GRAD
+        return combine_chunks(work, model[0], None)
     return combine_chunks(work, model[0], as_rows(grad))
 
 
@@ -185,6 +188,8 @@ def csr_loss_grad_parallel(data, indices, indptr, y, weights, theta, scale_inv, 
     for c in prange(work.shape[0]):
         _block(data, indices, indptr, y, weights, rows, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
+        return combine_chunks(work, model[0], None)
+    if grad.size == 0:  # NO_GRAD
         return combine_chunks(work, model[0], None)
     return combine_chunks(work, model[0], as_rows(grad))
 
