@@ -108,7 +108,7 @@ def _block_loss_grad(Xb, yb, theta, where, model, with_grad):
     gradient (theta's shape) or None).  theta: (K, d + 1); where: (center, scale_inv)."""
     center, scale_inv = where
     n = Xb.shape[0]
-    grad = np.zeros(theta.shape) if with_grad else None
+    grad = np.zeros(theta.shape) if with_grad else K.NO_GRAD
     work = np.zeros(K.work_shape(n, theta.size))
     loss = K.loss_grad(Xb, yb, K.NO_WEIGHTS, theta, center, scale_inv, model, grad, work)
     return loss * n, (grad * n if with_grad else None)

@@ -164,8 +164,12 @@ def grad_scale(X, y, theta, center, scale_inv):
     return float(np.mean(r * r)), 2.0 * (Xt.T @ r) / X.shape[0]
 
 
-def call_loss_grad(kernel, X, y, theta, center, scale_inv, model, weights=None, with_grad=True):
-    grad = np.full(theta.shape, np.nan) if with_grad else None
+def call_loss_grad(kernel, X, y, theta, center, scale_inv, model, weights=None, with_grad=True, nones=False):
+    """One pass as the library makes it: no weights as ``NO_WEIGHTS``, the loss alone with
+    ``NO_GRAD`` (``nones``: as ``None``, the kernels' other accepted form, compiled apart)."""
+    if weights is None and not nones:
+        weights = K.NO_WEIGHTS
+    grad = np.full(theta.shape, np.nan) if with_grad else (None if nones else K.NO_GRAD)
     work = np.full(K.work_shape(X.shape[0], theta.size), np.nan)  # the kernel must not rely on zeros
     loss = kernel(X, y, weights, theta, center, scale_inv, model, grad, work)
     return loss, grad
@@ -220,9 +224,26 @@ def test_loss_grad_random_shapes(n, d, seed, dtype, standardize, fit_intercept, 
     loss_scale, g_scale = grad_scale(X, y, theta[0], center, scale_inv)
     assert abs(loss - ref_loss) <= RTOL * loss_scale
     np.testing.assert_array_less(np.abs(grad[0] - ref_grad), RTOL * g_scale + 1e-300)
-    # the loss alone (grad None: compiled apart, so summed in another order) agrees to rounding
+    # the loss alone (its own loop, so summed in another order) agrees to rounding
     alone = call_loss_grad(K.loss_grad, X, y, theta, center, scale_inv, model, with_grad=False)[0]
     assert abs(alone - loss) <= RTOL * loss_scale
+
+
+@pytest.mark.parametrize("kernel", [K.loss_grad, K.loss_grad_parallel], ids=["serial", "parallel"])
+def test_none_is_the_empty_weights_and_gradient(kernel):
+    """``None`` for the weights and for the gradient (a user's own numba code may pass it; the
+    library passes ``NO_WEIGHTS`` and ``NO_GRAD``): the same loss and gradient."""
+    X, y = make_data(3 * CHUNK + 5, 3, np.float64, seed=2)
+    theta = np.random.default_rng(2).standard_normal((1, 4))
+    model = make_model()
+    loss, grad = call_loss_grad(kernel, X, y, theta, None, None, model)
+    none_loss, none_grad = call_loss_grad(kernel, X, y, theta, None, None, model, nones=True)
+    scale = grad_scale(X, y, theta[0], None, None)
+    assert abs(none_loss - loss) <= RTOL * scale[0]
+    np.testing.assert_array_less(np.abs(none_grad - grad)[0], RTOL * scale[1] + 1e-300)
+    for nones in (False, True):
+        alone = call_loss_grad(kernel, X, y, theta, None, None, model, with_grad=False, nones=nones)[0]
+        assert abs(alone - loss) <= RTOL * scale[0]
 
 
 @DTYPES

@@ -105,15 +105,15 @@ def test_standardize_with_intercept_only_scales():
 def test_kernel_parallel_twin_same_bits():
     X, y = _data(n=5000, d=7, density=0.3)
     S = sp.csr_matrix(X)
-    theta = np.random.default_rng(0).standard_normal(8)
+    theta = np.random.default_rng(0).standard_normal((1, 8))  # as the library passes it: (K, d + 1)
     model = (True, int(K.Loss.SQUARED), 0.0, 0.0, 0.0)
     out = []
     for kernel in (K.csr_loss_grad, K.csr_loss_grad_parallel):
-        grad, work = np.zeros(8), np.zeros(K.work_shape(5000, 8))
-        out.append((kernel(S.data, S.indices, S.indptr, y, None, theta, None, model, grad, work), grad))
+        grad, work = np.zeros((1, 8)), np.zeros(K.work_shape(5000, 8))
+        out.append((kernel(S.data, S.indices, S.indptr, y, K.NO_WEIGHTS, theta, None, model, grad, work), grad))
     assert out[0][0] == out[1][0] and np.array_equal(out[0][1], out[1][1])
-    grad, work = np.zeros(8), np.zeros(K.work_shape(5000, 8))
-    loss = K.loss_grad(X, y, None, theta, None, None, model, grad, work)
+    grad, work = np.zeros((1, 8)), np.zeros(K.work_shape(5000, 8))
+    loss = K.loss_grad(X, y, K.NO_WEIGHTS, theta, None, None, model, grad, work)
     np.testing.assert_allclose(out[0][1], grad, rtol=1e-12)
     assert out[0][0] == pytest.approx(loss, rel=1e-13)
 
