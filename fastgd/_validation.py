@@ -104,6 +104,19 @@ def seed_from(random_state):
     return random_state
 
 
+def check_n_features(estimator, X, reset):
+    """Record (``reset``) or check ``estimator.n_features_in_`` against X's columns, in
+    scikit-learn's words: for input ``validate_data`` does not see (Dask collections)."""
+    n_features = X.shape[1] if len(X.shape) == 2 else 1
+    if reset:
+        estimator.n_features_in_ = n_features
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+
+
 def refuse_dask_stream(X, y):
     """partial_fit's check: in-memory chunks only."""
     if is_dask(X) or is_dask(y):

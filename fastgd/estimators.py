@@ -57,6 +57,7 @@ from ._transaction import transactional
 from ._validation import (
     as_array,
     check_label_types,
+    check_n_features,
     classes_of,
     is_dask,
     is_sparse,
@@ -130,13 +131,7 @@ def _validate(estimator, X, y=_NO_Y, reset=True, **kwargs):
             if y is _NO_Y:
                 return validate_data(estimator, X, reset=reset, **kwargs)
             return validate_data(estimator, X, y, reset=reset, **kwargs)
-    n_features = X.shape[1] if len(X.shape) == 2 else 1
-    if reset:
-        estimator.n_features_in_ = n_features
-    elif n_features != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {n_features} features, but {type(estimator).__name__} was fitted with {estimator.n_features_in_}"
-        )
+    check_n_features(estimator, X, reset)
     return X if y is _NO_Y else (X, y)
 
 

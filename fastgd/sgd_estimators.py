@@ -49,7 +49,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no public
 
 from . import schedules
 from ._transaction import transactional
-from ._validation import classes_of, is_dask, refuse_dask_stream, seed_from
+from ._validation import check_n_features, classes_of, is_dask, refuse_dask_stream, seed_from
 from .api import fit as fastgd_fit
 from .exceptions import convergence_warning
 from .plain import LEARNING_RATES, LOSSES, PENALTIES, PlainModel, optimal_init, plain_sgd
@@ -481,20 +481,11 @@ class _BaseSGD(BaseEstimator):
                     "scikit-learn's rule (method=None) runs in memory: pass method='sgd' (or another of fastgd's "
                     "methods) to fit Dask collections on the cluster"
                 )
-            self._check_features(X, reset)
+            check_n_features(self, X, reset)
             return X, y
         return validate_data(
             self, X, y, accept_sparse="csr", dtype=_DTYPES, order="C", accept_large_sparse=False, reset=reset
         )
-
-    def _check_features(self, X, reset):
-        n_features = X.shape[1] if len(X.shape) == 2 else 1
-        if reset:
-            self.n_features_in_ = n_features
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting {self.n_features_in_} features"
-            )
 
     def _check_previous_features(self, X):
         if X.shape[1] != self.coef_.shape[-1]:
@@ -507,7 +498,7 @@ class _BaseSGD(BaseEstimator):
     def _decision(self, X):
         check_is_fitted(self)
         if is_dask(X):  # lazily, block by block on the cluster
-            self._check_features(X, reset=False)
+            check_n_features(self, X, reset=False)
             X = X.to_dask_array(lengths=True) if hasattr(X, "to_dask_array") else X  # a DataFrame's rows
             return X @ self._dense_coef().T + self.intercept_
         X = validate_data(self, X, accept_sparse="csr", reset=False)
@@ -882,8 +873,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         """The binary problems (labels ±1, weights times the class weights): one for two classes
         (classes_[1] positive), one a class against the rest for more."""
         lazy = is_dask(y)
-        if lazy and self.class_weight is not None:
-            raise ValueError("class_weight needs y in memory; pass the weights as sample_weight for Dask data")
+        if lazy:
+            self._refuse_lazy_class_weight()
         class_weight = (
             np.ones(len(self.classes_)) if lazy else compute_class_weight(self.class_weight, classes=self.classes_, y=y)
         )
@@ -917,10 +908,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def _fit_multinomial(self, X, y, sample_weight, inits):
         """loss="softmax" (fastgd's): one multinomial model of every class, not one-vs-all."""
-        if not is_dask(y):
+        if is_dask(y):
+            self._refuse_lazy_class_weight()
+        else:
             sample_weight = self._class_weighted(y, sample_weight)
-        elif self.class_weight is not None:
-            raise ValueError("class_weight needs y in memory; pass the weights as sample_weight for Dask data")
         init = "zeros" if isinstance(inits[0], str) else np.array(inits).T  # (d + 1, K)
         self._store_fastgd([self._fastgd_fit(X, y, sample_weight, init)], _dtype(X), None)
         vars(self).pop("_streams", None)
@@ -939,6 +930,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self._store_fastgd([streams[0].result()], X.dtype, None)
         self.n_iter_ = 1  # one pass a call, as scikit-learn's partial_fit
         return self
+
+    def _refuse_lazy_class_weight(self):
+        if self.class_weight is not None:
+            raise ValueError("class_weight needs y in memory; pass the weights as sample_weight for Dask data")
 
     def _class_weighted(self, y, sample_weight):
         """The weights times each sample's class weight (the multinomial model's)."""
