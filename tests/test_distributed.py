@@ -376,6 +376,17 @@ def test_a_worker_killed_in_the_middle_of_a_fit_changes_nothing(client, persiste
     np.testing.assert_array_equal(out["res"].history, expected.history)
 
 
+def _assert_regressor_fits_on_the_cluster(estimator, params, X, y, Xd, yd):
+    """``estimator(**params)`` on Dask (Xd, yd): the in-memory fit's coefficients, lazy predictions."""
+    on_dask = estimator(**params).fit(Xd, yd)
+    in_memory = estimator(**params).fit(X, y)
+    np.testing.assert_allclose(on_dask.coef_, in_memory.coef_, rtol=1e-6)
+    assert on_dask.n_features_in_ == X.shape[1]
+    predicted = on_dask.predict(Xd)
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_allclose(predicted.compute(), in_memory.predict(X), rtol=1e-6)
+
+
 def test_the_estimators_fit_dask_collections_on_the_cluster(client):
     """GDRegressor / GDClassifier hand Dask input to fastgd.fit (nothing computed on the client),
     give the in-memory coefficients, and predict lazily; partial_fit wants in-memory chunks."""
@@ -383,13 +394,7 @@ def test_the_estimators_fit_dask_collections_on_the_cluster(client):
     X, y = _data(n=6_000, d=4)
     Xd, yd = _dask(X, y)
     common = dict(method="batch", penalty="l2", alpha=1e-3, standardize=True, tol=1e-10, max_epochs=5_000)
-    on_dask = fastgd.GDRegressor(**common).fit(Xd, yd)
-    in_memory = fastgd.GDRegressor(**common).fit(X, y)
-    np.testing.assert_allclose(on_dask.coef_, in_memory.coef_, rtol=1e-6)
-    assert on_dask.n_features_in_ == 4
-    predicted = on_dask.predict(Xd)
-    assert isinstance(predicted, da.Array)
-    np.testing.assert_allclose(predicted.compute(), in_memory.predict(X), rtol=1e-6)
+    _assert_regressor_fits_on_the_cluster(fastgd.GDRegressor, common, X, y, Xd, yd)
 
     labels = (_labels(X) == "yes").astype(np.int64)
     classifier = fastgd.GDClassifier(**common).fit(Xd, da.from_array(labels, chunks=1_500))
@@ -411,13 +416,7 @@ def test_the_sgd_estimators_fit_dask_collections_with_a_fastgd_method(client):
     X, y = _data(n=6_000, d=4)
     Xd, yd = _dask(X, y)
     common = dict(method="batch", learning_rate="auto", standardize=True, tol=1e-10, max_iter=5_000)
-    on_dask = fastgd.SGDRegressor(**common).fit(Xd, yd)
-    in_memory = fastgd.SGDRegressor(**common).fit(X, y)
-    np.testing.assert_allclose(on_dask.coef_, in_memory.coef_, rtol=1e-6)
-    assert on_dask.n_features_in_ == 4
-    predicted = on_dask.predict(Xd)
-    assert isinstance(predicted, da.Array)
-    np.testing.assert_allclose(predicted.compute(), in_memory.predict(X), rtol=1e-6)
+    _assert_regressor_fits_on_the_cluster(fastgd.SGDRegressor, common, X, y, Xd, yd)
     # 3 noisy classes: one-vs-all, one fit on the cluster a class, each converged as in memory
     # X[:, 0] - 3 is standard normal: three classes of about a third each (the rare classes of an
     # uncentered cut made batch GD crawl along the intercept: 551 epochs against 29)
