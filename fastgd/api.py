@@ -142,7 +142,8 @@ def fit(
         by ``tol`` (relative) for ``n_iter_no_change`` epochs and keep going while it is unmet
         (measuring again every ``n_iter_no_change`` epochs); batch GD stops on a gradient-norm
         threshold derived from the measure, then verifies it.  Non-smooth losses and early
-        stopping converge on that plateau (not a certificate).  0 disables all of it: exactly
+        stopping stop on that plateau, which is no certificate: ``converged`` stays False (the
+        message says so; no ConvergenceWarning).  0 disables all of it: exactly
         ``max_epochs`` epochs run, ``converged`` is False, nothing is measured and no
         ConvergenceWarning is raised.
     n_iter_no_change : int >= 1

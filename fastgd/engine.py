@@ -246,6 +246,7 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
     tol, max_epochs = options.tol, options.max_epochs
     theta = watch.final(theta)
     known = measured is not None and np.array_equal(measured[0], theta)
+    plateau_stop = False  # the plateau rule ended a fit it cannot certify: said in the message, no warning
     if watch.certifies and tol == 0:  # no stopping rule: nothing to measure (no gradient pass)
         loss, value, name, converged = measured[1] if known else problem.loss(theta), math.nan, "none", False
     elif watch.certifies:
@@ -257,16 +258,16 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
         converged = tol > 0 and value <= tol
         if converged and reason is None:
             reason = certified(name, value, tol)
-    else:
+    else:  # a plateau is a stopping rule, not an optimality certificate: never converged
         loss = measured[1] if known else problem.loss(theta)  # a pass, not expanded from the Gram matrix
-        value, name = watch.plateau(), watch.measure_name()
-        converged = reason is not None
+        value, name, converged = watch.plateau(), watch.measure_name(), False
+        plateau_stop = reason is not None
     stopped = fit.observer.stopped if fit.observer is not None else None
     if stopped is not None:
         converged, reason = False, stopped
     elif not converged and tol == 0:
         reason = f"ran max_epochs={max_epochs} epochs (tol=0: no stopping rule)"
-    elif not converged:
+    elif not converged and not plateau_stop:
         if reason is None:  # else the fit said why it stopped early (``Stall``)
             reason = (
                 f"stopped at max_epochs={max_epochs} with {MEASURES[name]} at {value:.3g}, above tol={tol:g}: "
@@ -468,9 +469,19 @@ class Watch:
         return done
 
     def reason(self):
+        """Why a plateau stopped the fit, and why that is not convergence."""
         tol, patience = self.stop.tol, self.stop.patience
-        what = "the validation loss" if self.validation is not None else "the loss"
-        return f"converged: {what} improved by less than tol={tol:g} (relative) for {patience} consecutive epochs"
+        what = "the validation loss" if self.validation is not None else "the objective"
+        why = (
+            "early stopping returns the θ of the best validation loss, not a certified training optimum"
+            if self.validation is not None
+            else f"the {self.problem.spec.name} loss is not smooth and fastgd has no optimality measure for it: "
+            "a plateau can lie far from the optimum (a subgradient method crawls)"
+        )
+        return (
+            f"stopped on a plateau: {what} improved by less than tol={tol:g} (relative) for {patience} "
+            f"consecutive epochs; converged=False, because {why}"
+        )
 
     def measure_name(self):
         return VALIDATION_PLATEAU if self.validation is not None else OBJECTIVE_PLATEAU

@@ -26,7 +26,8 @@ class FitResult:
         Passes over the data and parameter updates made (0 for the closed forms).
     converged : bool
         Whether ``optimality`` <= ``tol`` at the returned parameters (always True for the closed
-        forms; False with ``tol=0``, or when a callback stopped the fit).  For a smooth loss this
+        forms; False with ``tol=0``, when a callback stopped the fit, and for a plateau measure:
+        a non-smooth loss or early stopping stops on its plateau without a certificate).  For a smooth loss this
         is a certificate: with ``optimality_measure == "excess_bound"``, (F - F*) / F <= optimality.
     message : str
         Why the fit stopped.
@@ -57,7 +58,7 @@ class FitResult:
           std(y) for a regression loss), for other smooth losses;
         - ``"objective_plateau"``: non-smooth losses (hinge, perceptron, epsilon_insensitive): the
           objective's largest relative improvement over the last ``n_iter_no_change`` epochs
-          (not a certificate of optimality);
+          (not a certificate of optimality: ``converged`` is False even when it is <= tol);
         - ``"validation_plateau"``: early stopping, the same of the validation loss (the returned
           θ is the best on the validation split, not the training optimum);
         - ``"closed_form"``: normal / svd; ``"none"``: nothing measured (a stream; ``tol=0``).

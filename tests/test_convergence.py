@@ -134,6 +134,46 @@ def test_the_other_measures(kwargs, name):
     assert res.optimality >= 0
 
 
+NON_SMOOTH = {"hinge": "binary", "perceptron": "binary", "epsilon_insensitive": "regression"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("loss", sorted(NON_SMOOTH))
+def test_a_plateau_is_never_reported_as_convergence(loss, method, dtype):
+    """A non-smooth loss stops on its objective's plateau: converged=False (no optimality measure
+    was met), the message says why, and no ConvergenceWarning (the stopping rule did its job)."""
+    X, y = make_problem(300, 3, 8)
+    if NON_SMOOTH[loss] == "binary":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fastgd.fit(X.astype(dtype), y.astype(dtype), method=method, loss=loss, standardize=True,
+                         tol=1e-3, random_state=0)  # fmt: skip
+    assert res.n_epochs < 1000 and res.optimality_measure == "objective_plateau"  # the plateau stopped it
+    assert res.optimality <= 1e-3
+    assert not res.converged and res.message.startswith("stopped on a plateau") and "converged=False" in res.message
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_a_plateau_far_from_the_optimum_is_not_called_converged():
+    """The case that showed the plateau is no certificate: hinge + L2 by batch GD on unscaled blobs
+    (std 20) with class weights 1000 : 0.0001 plateaus at tol=1e-3 with an objective over 1000x that
+    of a longer fit (scikit-learn's check_class_weight_classifiers data).  It used to say converged=True."""
+    from sklearn.datasets import make_blobs
+
+    X, labels = make_blobs(n_samples=400, centers=2, cluster_std=20, random_state=0)
+    y = np.where(labels == 1, 1.0, -1.0)
+    kwargs = dict(method="batch", loss="hinge", penalty="l2", alpha=1e-4, random_state=0)
+    kwargs["sample_weight"] = np.where(labels == 1, 1000.0, 1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plateau = fastgd.fit(X, y, tol=1e-3, **kwargs)
+        longer = fastgd.fit(X, y, tol=1e-6, max_epochs=100_000, **kwargs)  # ~40k epochs, ~1 s
+    assert plateau.message.startswith("stopped on a plateau") and not plateau.converged
+    assert plateau.objective > 1000 * longer.objective
+
+
 def test_tol_zero_measures_nothing_and_does_not_warn():
     X, y = make_problem(100, 2, 3)
     with warnings.catch_warnings():

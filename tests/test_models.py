@@ -12,6 +12,8 @@ the intercept never penalized, and scikit-learn's parameters are mapped onto fas
 ``objective``; for the exact solvers the two values must agree to 1e-4 relative.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris, make_classification, make_regression
@@ -617,11 +619,15 @@ def overfit():
 def test_early_stopping_returns_best(overfit, method):
     X, y = overfit
     max_epochs = 2000
-    res = fastgd.fit(
-        X, y, method=method, early_stopping=True, validation_fraction=0.3, tol=1e-4, max_epochs=max_epochs,
-        learning_rate="auto" if method == "batch" else 0.01, record_path="epoch", random_state=0,
-    )  # fmt: skip
-    assert res.converged and res.n_epochs < max_epochs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fastgd.fit(
+            X, y, method=method, early_stopping=True, validation_fraction=0.3, tol=1e-4, max_epochs=max_epochs,
+            learning_rate="auto" if method == "batch" else 0.01, record_path="epoch", random_state=0,
+        )  # fmt: skip
+    # stopped by its rule, so no warning; but the best validation θ is no certified optimum
+    assert not res.converged and res.n_epochs < max_epochs and res.message.startswith("stopped on a plateau")
+    assert not [w for w in caught if issubclass(w.category, fastgd.ConvergenceWarning)]
     assert res.validation.shape == (res.n_epochs,) and np.isfinite(res.validation).all()
     best = int(np.argmin(res.validation))
     np.testing.assert_array_equal(res.theta, res.path[best + 1].astype(res.theta.dtype))  # path[0] is θ0
