@@ -247,6 +247,38 @@ def test_sklearn_peer_takes_fastgds_steps_at_twice_the_rate(standardized):
     np.testing.assert_allclose(np.concatenate((model.intercept_, model.coef_)), ours, rtol=1e-9)
 
 
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_the_vw_peer_reads_the_model_vw_trained(kind, tmp_path):
+    """The Vowpal Wabbit row's writers and model reader: the coefficients read by feature name
+    predict what Vowpal Wabbit itself predicts for each row, and they fit the data (MSE well
+    under that of predicting 0)."""
+    vowpalwabbit = pytest.importorskip("vowpalwabbit")
+    import scipy.sparse as sp
+
+    from fastgd.bench import vw
+
+    rng = np.random.default_rng(0)
+    X = (
+        rng.standard_normal((400, 6))
+        if kind == "dense"
+        else sp.random(400, 50, density=0.2, format="csr", random_state=0, data_rvs=rng.standard_normal)
+    )
+    y = np.asarray(X @ rng.standard_normal(X.shape[1])).ravel() + 3.0
+    text = tmp_path / "train.txt"
+    (vw._write_dense if kind == "dense" else vw._write_csr)(text, X, y)
+    lines = text.read_text().splitlines()
+    assert len(lines) == X.shape[0] and lines[0].startswith(f"{y[0]:.9g} |f ")
+    cache = tmp_path / "train.cache"
+    workspace = vowpalwabbit.Workspace(f"-d {text} --cache_file {cache} -k --passes 30 --holdout_off --quiet")
+    workspace.run_parser()
+    intercept, coef = vw._vw_model(workspace, X.shape[1])
+    theirs = [workspace.predict(line.split(" ", 1)[1]) for line in lines[:20]]
+    workspace.finish()
+    ours = np.asarray(X[:20] @ coef).ravel() + intercept
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert bench.mse_of(X, y, intercept, coef) < 0.1 * float(y @ y) / len(y)
+
+
 def test_the_bandwidth_probe_reads_every_element():
     X = np.arange(12.0).reshape(4, 3)
     assert bench.stream_sum(X.reshape(-1), 5) == pytest.approx(66.0)

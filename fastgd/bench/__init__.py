@@ -15,7 +15,8 @@ Peers: a parallel numba streaming read of the same X (the bandwidth probe: the p
 of a pass over the data), numpy doing the same arithmetic (vectorized BLAS), scikit-learn's
 ``SGDRegressor``, scikit-learn's ``SGDClassifier`` and ``SGDRegressor`` against their drop-ins
 ``fastgd.SGDClassifier`` and ``fastgd.SGDRegressor`` (the same parameters, dense and CSR X),
-``numpy.linalg.lstsq`` and torch on the CPU (each skipped with a note when not installed).
+``numpy.linalg.lstsq``, Vowpal Wabbit and torch on the CPU (each skipped with a note when not
+installed).
 """
 
 import importlib
@@ -54,6 +55,7 @@ _LAZY = {
     **dict.fromkeys(("numpy_minibatch", "torch_minibatch", "bench_minibatch", "bench_torch"), "minibatch"),
     **dict.fromkeys(("bench_lstsq",), "lstsq"),
     **dict.fromkeys(("bench_startup",), "startup"),
+    **dict.fromkeys(("bench_vw",), "vw"),
     **dict.fromkeys(("memory_child", "bench_memory"), "memory"),
     **dict.fromkeys(("linear_fit", "bench_scaling"), "scaling"),
     **dict.fromkeys(("DASK_SIZES", "dask_main", "dask_rows"), "dask_bench"),

@@ -18,6 +18,7 @@ ROWS = (
     "memory",
     "scaling",
     "levers",
+    "vw",
     "torch",
 )
 #: the keys of ``fastgd.bench.PRESETS``

@@ -20,6 +20,7 @@ from .scaling import bench_scaling
 from .sgd import bench_levers, bench_sgd
 from .sgd_dropin import bench_sgd_dropin
 from .startup import bench_startup
+from .vw import bench_vw
 
 #: every row, in the order they run (torch last: its OpenMP threads must not disturb the others)
 BENCHES = {
@@ -34,6 +35,7 @@ BENCHES = {
     "memory": (bench_memory, set()),
     "scaling": (bench_scaling, set()),
     "levers": (bench_levers, {"sgd"}),
+    "vw": (bench_vw, {"sgd"}),
     "torch": (bench_torch, {"sgd"}),
 }
 
