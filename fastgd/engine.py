@@ -444,7 +444,8 @@ class Watch:
 
     ``certifies``: a smooth loss without early stopping, whose fit converges only when the
     optimality measure at the final θ (``Problem.optimality``) is <= tol; the plateau then only
-    says when to measure.  Otherwise the plateau is the verdict, and ``plateau()`` its measure."""
+    says when to measure.  Otherwise the plateau only ends the fit, ``plateau()`` its measure, and
+    the fit never converges: a plateau is no certificate (``reason`` says so)."""
 
     def __init__(self, fit, patience=None):
         self.problem, self.validation = fit.problem, fit.validation

@@ -146,7 +146,8 @@ class _BaseSGD(BaseEstimator):
         fastgd = self.method is not None
         losses = (*self._losses, "softmax") if fastgd and is_classifier(self) else self._losses
         rates = (*LEARNING_RATES, "auto") if fastgd else tuple(LEARNING_RATES)
-        orders = ("rows", "blocks", "corgipile") if fastgd else ()
+        # fastgd's visiting orders; with scikit-learn's rule too, but for "rows" (True: scikit-learn's own)
+        orders = ("rows", "blocks", "corgipile") if fastgd else ("blocks", "corgipile")
         checks = [
             ("loss", isinstance(self.loss, str) and self.loss in losses, f"a str among {set(self._losses)}"),
             (
@@ -537,7 +538,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     ``batch_size``, ``n_threads``, ``progress``, ``callback``, ``shuffle="rows"|"blocks"|
     "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings); X and y may then be Dask
     collections, fitted on the cluster (predictions lazy).  Fitted then: ``result_`` too (the
-    ``FitResult``; a list of them for one-vs-all).
+    ``FitResult``; a list of them for one-vs-all).  ``shuffle="blocks"|"corgipile"`` with
+    method=None: scikit-learn's rule in a cache-friendly order (runs of consecutive rows), faster
+    on large X, not scikit-learn's coefficients (another shuffle's).
 
     Attributes: ``coef_`` (n_features,), ``intercept_`` (1,), ``n_iter_``, ``t_``,
     ``n_features_in_``, ``feature_names_in_``.
@@ -730,7 +733,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     "corgipile"`` and ``learning_rate="auto"`` (``fastgd.fit``'s meanings), for the classifier
     ``loss="softmax"`` (one multinomial model, not one-vs-all); X and y may then be Dask
     collections, fitted on the cluster (predictions lazy).  Fitted then: ``result_`` too (the
-    ``FitResult``; a list of them for one-vs-all).
+    ``FitResult``; a list of them for one-vs-all).  ``shuffle="blocks"|"corgipile"`` with
+    method=None: scikit-learn's rule in a cache-friendly order (runs of consecutive rows), faster
+    on large X, not scikit-learn's coefficients (another shuffle's).
 
     Attributes: ``coef_`` (1, n_features) or (n_classes, n_features), ``intercept_``,
     ``n_iter_`` (the most epochs of the one-vs-all problems), ``t_``, ``classes_``,

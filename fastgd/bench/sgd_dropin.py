@@ -60,6 +60,10 @@ def csr_data(n, d, density, seed):
     return X, ys
 
 
+#: the lever rows: fastgd's cache-friendly visiting order for scikit-learn's rule (runs of consecutive rows)
+LEVER = {"shuffle": "blocks"}
+
+
 def mean_loss(task, X, y, model):
     """The fitted model's mean training loss, computed in numpy the same way for both: MSE, or
     the hinge loss of its decision function (averaged over the one-vs-all problems; no penalty)."""
@@ -73,21 +77,26 @@ def mean_loss(task, X, y, model):
     return float(np.maximum(0.0, 1.0 - signs * scores).mean())
 
 
-def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats):
-    """One row: ``classes`` = {"fastgd": fastgd's estimator class, "sklearn": scikit-learn's}."""
+def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, lever=None):
+    """One row: ``classes`` = {"fastgd": fastgd's estimator class, "sklearn": scikit-learn's};
+    ``lever``: fastgd's extra keywords for fastgd's estimator alone (a visiting order: then its
+    loss is another shuffle's, and the row asks it to be no worse than scikit-learn's + 0.5 %)."""
     n, d = X.shape
     params = {"max_iter": epochs, "tol": None, "random_state": 0, **extra}
     loss_name = "MSE" if task == "regression" else "hinge"
-    work = f"{estimator} drop-in, {task}, {kind} n={n} d={d}"
+    lever_text = ", ".join(f"{k}={v!r}" for k, v in (lever or {}).items())
+    work = f"{estimator} drop-in{' + ' + lever_text if lever else ''}, {task}, {kind} n={n} d={d}"
     if kind == "CSR":
         work += f" density {X.nnz / (n * d):.2g}"
     work += f" ×{epochs} ep"
-    target = f"≥ {TARGET_RATIO[kind]:g} × samples/s, {loss_name} ±{LOSS_RTOL:.1%}"
+    target = f"≥ {TARGET_RATIO[kind]:g} × samples/s, {loss_name} {'≤ +' if lever else '±'}{LOSS_RTOL:.1%}"
     out = {}
 
     def runner(key):
+        own = {**params, **lever} if lever and key == "fastgd" else params
+
         def run():
-            out[key] = quiet(classes[key](**params).fit)(X, y)
+            out[key] = quiet(classes[key](**own).fit)(X, y)
 
         return run
 
@@ -106,9 +115,10 @@ def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats):
         f"sklearn {si(rate['sklearn'], 'samples/s')}, {loss_name} {loss['sklearn']:.6g}",
         ratio,
         target,
-        ratio >= TARGET_RATIO[kind] and abs(gap) <= LOSS_RTOL,
+        ratio >= TARGET_RATIO[kind] and (gap <= LOSS_RTOL if lever else abs(gap) <= LOSS_RTOL),
         note=(
-            f"{estimator}({args}), scikit-learn's defaults otherwise, for both; samples/s = n × epochs / median "
+            (f"fastgd's with {lever_text} (scikit-learn's update rule, fastgd's visiting order); " if lever else "")
+            + f"{estimator}({args}), scikit-learn's defaults otherwise, for both; samples/s = n × epochs / median "
             f"fit time; training {loss_name} (no penalty{averaged}) "
             f"fastgd {loss['fastgd']:.10g}, sklearn {loss['sklearn']:.10g} ({gap:+.2e} relative)"
         ),
@@ -120,6 +130,7 @@ def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats):
             "d": d,
             "nnz": int(X.nnz) if kind == "CSR" else n * d,
             "params": params,
+            "lever": lever,
             "n_iter": {key: int(model.n_iter_) for key, model in out.items()},
             "median_s": med,
             "best_s": {key: min(t) for key, t in times.items()},
@@ -150,11 +161,14 @@ def bench_sgd_dropin(ctx):
             skipped("sgd_dropin", f"{estimator} drop-in, {task}", "≥ 2-3 × samples/s", str(exc))
             for task, estimator, _ in TASKS
         ]
-    rows = []
     X_csr, ys = ctx.data("dropin_csr", lambda: csr_data(n_csr, d_csr, density, seed=4))
-    for task, estimator, extra in TASKS:
-        X, y = ctx.data(("dropin", task), lambda task=task: dense_data(n, d, task, seed=3))
-        rows.append(_one("dense", task, estimator, classes[estimator], extra, X, y, epochs, repeats))
-    for task, estimator, extra in TASKS:
-        rows.append(_one("CSR", task, estimator, classes[estimator], extra, X_csr, ys[task], epochs, repeats))
+    data = {("CSR", task): (X_csr, ys[task]) for task, _, _ in TASKS}
+    for task, _, _ in TASKS:
+        data["dense", task] = ctx.data(("dropin", task), lambda task=task: dense_data(n, d, task, seed=3))
+    rows = []
+    for lever in (None, LEVER):  # scikit-learn's parameters alone, then with fastgd's visiting order
+        for kind in ("dense", "CSR"):
+            for task, estimator, extra in TASKS:
+                X, y = data[kind, task]
+                rows.append(_one(kind, task, estimator, classes[estimator], extra, X, y, epochs, repeats, lever))
     return rows
