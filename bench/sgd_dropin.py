@@ -7,10 +7,13 @@ The rows ``sgd_dropin`` of ``fastgd bench`` (``fastgd.bench.sgd_dropin``; the sa
 ``fastgd bench --only sgd_dropin``), as one table: dense X (make_classification /
 make_regression, standardized, d=32) and CSR X (d=10,000, density 0.001); binary hinge, 10
 classes one-vs-all with n_jobs=2, squared-error regression; scikit-learn's default parameters
-with max_iter=5, tol=None, random_state=0 for both estimators.  The two fits alternate (after
-one untimed fit of each: fastgd's kernels compile there); the figure is the median of the
-repeats.  The final loss: the mean training hinge loss (no penalty; averaged over the
-one-vs-all problems) or MSE, computed the same way for both.  ``--json PATH`` writes the rows.
+with max_iter=5, tol=None for both estimators, the k-th fit of each with random_state=k.  The
+two fits alternate (after one untimed fit of each: fastgd's kernels compile there); the figure
+is the median of the repeats.  The final loss: the mean training hinge loss (no penalty;
+averaged over the one-vs-all problems) or MSE, computed the same way for both, averaged over
+the fits.  Then the same six rows with fastgd's ``shuffle="blocks"`` (scikit-learn's update
+rule in a cache-friendly visiting order), against scikit-learn's defaults.  ``--json PATH``
+writes the rows.
 """
 
 import argparse
