@@ -105,7 +105,9 @@ def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, lever=Non
     # the first (untimed) call of each compiles fastgd's kernels; then fastgd, sklearn, fastgd, ...
     med, times = timed({key: runner(key) for key in classes}, repeats)
     rate = {key: n * epochs / t for key, t in med.items()}
-    loss = {key: float(np.mean([mean_loss(task, X, y, model) for model in models])) for key, models in out.items()}
+    losses = {key: [mean_loss(task, X, y, model) for model in models] for key, models in out.items()}
+    loss = {key: float(np.mean(values)) for key, values in losses.items()}
+    spread = float(np.std(losses["sklearn"]) / loss["sklearn"])  # scikit-learn's own, seed to seed
     ratio = rate["fastgd"] / rate["sklearn"]
     gap = loss["fastgd"] / loss["sklearn"] - 1
     args = ", ".join(f"{k}={v!r}" for k, v in params.items())
@@ -123,7 +125,7 @@ def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, lever=Non
             + f"{estimator}({args}, random_state=k), scikit-learn's defaults otherwise, for both; samples/s = n × "
             f"epochs / median fit time; training {loss_name} (no penalty{averaged}), mean of the fits k = 0 .. "
             f"{len(out['fastgd']) - 1}: fastgd {loss['fastgd']:.10g}, sklearn {loss['sklearn']:.10g} "
-            f"({gap:+.2e} relative)"
+            f"({gap:+.2e} relative; scikit-learn's seed-to-seed spread {spread:.2%})"
         ),
         figures={
             "X": kind,
@@ -141,6 +143,7 @@ def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, lever=Non
             "times_s": times,
             "samples_per_s": rate,
             "loss": loss,
+            "losses": losses,
             "loss_relative_gap": gap,
         },
     )
