@@ -14,8 +14,12 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-#: how many rows ahead of the current one the loops prefetch
-PREFETCH_ROWS = 4
+#: how many rows ahead of the current one the loops prefetch.  Measured (n = 10^6, d = 32 f64,
+#: fresh processes alternating 4 and 16, three each): fastgd's SGD epochs with shuffle="rows" ran
+#: at the same speed (11.1 / 11.4 M samples/s), "corgipile" 14.6 -> 16.7, "blocks" 18.9 -> 22.2;
+#: mini-batch (b = 64) "rows" the same, "blocks" 17.0 -> 20.6; scikit-learn's rule (the drop-in,
+#: dense and CSR) within noise.  Runs of consecutive rows profit from more loads in flight.
+PREFETCH_ROWS = 16
 _CACHE_LINE = 64
 # the intrinsic's name carries the pointer type: opaque pointers from LLVM 15 on
 _NAME = "llvm.prefetch.p0" if llvm.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"
