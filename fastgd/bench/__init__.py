@@ -57,6 +57,7 @@ _LAZY = {
     **dict.fromkeys(("bench_startup",), "startup"),
     **dict.fromkeys(("bench_vw",), "vw"),
     **dict.fromkeys(("memory_child", "bench_memory"), "memory"),
+    **dict.fromkeys(("bench_memmap",), "memmap"),
     **dict.fromkeys(("linear_fit", "bench_scaling"), "scaling"),
     **dict.fromkeys(("DASK_SIZES", "dask_main", "dask_rows"), "dask_bench"),
 }

@@ -16,6 +16,7 @@ ROWS = (
     "lstsq",
     "startup",
     "memory",
+    "memmap",
     "scaling",
     "levers",
     "vw",

@@ -29,6 +29,7 @@ class Sizes:
     lstsq: tuple  # (n, d) of batch GD vs lstsq
     lstsq_budget: float  # seconds one batch-GD fit may take (max_epochs is searched for within it)
     memory: tuple  # (n, d) float32 of the peak-memory row
+    memmap: tuple  # (n, d) float32 of the memory-mapped file's rows
     scaling: tuple  # values of n of the time-per-epoch row (d = scaling_d, float32)
     scaling_d: int
     repeats: int  # repeats of the fast passes
@@ -49,6 +50,7 @@ PRESETS = {
         lstsq=(1_000_000, 50),
         lstsq_budget=60.0,
         memory=(5_000_000, 20),
+        memmap=(40_000_000, 20),
         scaling=(100_000, 300_000, 1_000_000, 3_000_000, 10_000_000),
         scaling_d=20,
         repeats=7,
@@ -67,6 +69,7 @@ PRESETS = {
         lstsq=(100_000, 50),
         lstsq_budget=3.0,
         memory=(1_000_000, 20),
+        memmap=(5_000_000, 20),
         scaling=(100_000, 300_000, 1_000_000),
         scaling_d=20,
         repeats=5,
@@ -86,6 +89,7 @@ PRESETS = {
         lstsq=(5_000, 4),
         lstsq_budget=0.5,
         memory=(20_000, 4),
+        memmap=(20_000, 4),
         scaling=(5_000, 10_000, 20_000),
         scaling_d=4,
         repeats=2,

@@ -13,6 +13,7 @@ from .dask_bench import dask_main
 from .gradient import PROBE_BLOCK, bench_float32, bench_gradient, bench_threads, stream_sum
 from .harness import PRESETS, Context
 from .lstsq import bench_lstsq
+from .memmap import bench_memmap
 from .memory import bench_memory
 from .minibatch import bench_minibatch, bench_torch
 from .report import blas_text, env_warnings, format_table, machine_info, save_report
@@ -33,6 +34,7 @@ BENCHES = {
     "lstsq": (bench_lstsq, set()),
     "startup": (bench_startup, set()),
     "memory": (bench_memory, set()),
+    "memmap": (bench_memmap, set()),
     "scaling": (bench_scaling, set()),
     "levers": (bench_levers, {"sgd"}),
     "vw": (bench_vw, {"sgd"}),
