@@ -150,7 +150,8 @@ def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, lever=Non
 
 
 def bench_sgd_dropin(ctx):
-    """Rows 4b: the drop-in estimators against scikit-learn's, one row per X and task."""
+    """Rows 4b: the drop-in estimators against scikit-learn's, one row per X and task; then the
+    same rows with fastgd's estimators given ``LEVER`` (a visiting order of fastgd's)."""
     n, d = ctx.sizes.dropin
     n_csr, d_csr, density = ctx.sizes.dropin_csr
     epochs, repeats = ctx.sizes.dropin_epochs, ctx.sizes.fit_repeats
