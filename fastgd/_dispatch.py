@@ -106,11 +106,16 @@ class Problem:
         self.parallel = parallel
         self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         if self.sparse:
-            self.pass_kernel = K.csr_loss_grad_parallel if parallel else K.csr_loss_grad
+            self.pass_kernels = (K.csr_loss_grad_parallel,) * 2 if parallel else (K.csr_loss_grad,) * 2
             bad = _csr_column_stats(*self.xs, self.mean, m2)  # a position in X.data, or -1
             self.bad_row = -1 if bad < 0 else int(np.searchsorted(X.indptr, bad, side="right")) - 1
         else:
-            self.pass_kernel = K.loss_grad_parallel if parallel else K.loss_grad
+            # loss_grad's two branches, each a kernel (K.is_squared_pass): only what a fit needs compiles
+            self.pass_kernels = (
+                (K.squared_loss_grad_parallel, K.general_loss_grad_parallel)
+                if parallel
+                else (K.squared_loss_grad, K.general_loss_grad)
+            )
             self.bad_row = _column_stats(X, self.mean, m2, parallel)
         self.std = np.sqrt(m2 / self.n)
         y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments, column_stats's bits: no n-sized temporaries
@@ -155,16 +160,21 @@ class Problem:
         weights = K.NO_WEIGHTS if weights is None else weights
         theta = theta[None] if theta.ndim == 1 else theta  # views: grad is still written in place
         grad = K.NO_GRAD if grad is None else grad[None] if grad.ndim == 1 else grad
+        kernel = self.pass_kernel(model, theta)
         blocks = work.shape[0]
         per_call = max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
         if blocks <= per_call:
-            return self.pass_kernel(*self.xs, y, weights, theta, *self.where, model, grad, work)
+            return kernel(*self.xs, y, weights, theta, *self.where, model, grad, work)
         for c0 in range(0, blocks, per_call):
             c1 = min(c0 + per_call, blocks)
             a, b = c0 * K.CHUNK, min(c1 * K.CHUNK, self.n)
             xs = (*self.xs[:2], self.xs[2][a : b + 1]) if self.sparse else (self.xs[0][a:b],)
-            self.pass_kernel(*xs, y[a:b], weights[a:b], theta, *self.where, model, grad, work[c0:c1])
+            kernel(*xs, y[a:b], weights[a:b], theta, *self.where, model, grad, work[c0:c1])
         return K.combine_blocks(work, model[0], grad)
+
+    def pass_kernel(self, model, theta):
+        """The pass kernel for ``model`` and θ (K, d + 1): the squared loss's or the others'."""
+        return self.pass_kernels[0] if K.is_squared_pass(model, theta) else self.pass_kernels[1]
 
     def loss(self, theta, weights=False):
         """Mean loss of theta (model units; no penalty), weighted by the fit's weights, or by

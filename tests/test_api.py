@@ -435,7 +435,7 @@ def test_kernels_are_loaded_from_the_disk_cache_in_a_new_process(tmp_path):
     code = (
         "import numpy as np, fastgd; from fastgd import kernels as K;"
         "X, y = fastgd.make_linear(50, 2); fastgd.fit(X, y, method='sgd', max_epochs=2, tol=0);"
-        "print(sum(K.sgd_epoch.stats.cache_hits.values()), sum(K.loss_grad.stats.cache_hits.values()))"
+        "print(sum(K.sgd_epoch.stats.cache_hits.values()), sum(K.squared_loss_grad.stats.cache_hits.values()))"
     )
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True) for _ in range(2)]

@@ -164,11 +164,23 @@ def grad_scale(X, y, theta, center, scale_inv):
     return float(np.mean(r * r)), 2.0 * (Xt.T @ r) / X.shape[0]
 
 
+#: the library's passes for ``loss_grad`` and its parallel twin: their two branches as kernels of
+#: their own, picked by ``K.is_squared_pass`` (``_dispatch.Problem.pass_kernel``)
+LIBRARY_PASSES = {
+    K.loss_grad: (K.squared_loss_grad, K.general_loss_grad),
+    K.loss_grad_parallel: (K.squared_loss_grad_parallel, K.general_loss_grad_parallel),
+}
+
+
 def call_loss_grad(kernel, X, y, theta, center, scale_inv, model, weights=None, with_grad=True, nones=False):
     """One pass as the library makes it: no weights as ``NO_WEIGHTS``, the loss alone with
-    ``NO_GRAD`` (``nones``: as ``None``, the kernels' other accepted form, compiled apart)."""
+    ``NO_GRAD``, θ (K, d + 1), through the library's pass kernel for ``kernel`` (``LIBRARY_PASSES``:
+    the same bits, compiled once for the library and the tests).  ``nones`` (``None`` for both) or
+    a 1-D θ: the public ``kernel`` itself, in the kernels' other accepted forms (compiled apart)."""
     if weights is None and not nones:
         weights = K.NO_WEIGHTS
+    if kernel in LIBRARY_PASSES and not nones and theta.ndim == 2:
+        kernel = LIBRARY_PASSES[kernel][0 if K.is_squared_pass(model, theta) else 1]
     grad = np.full(theta.shape, np.nan) if with_grad else (None if nones else K.NO_GRAD)
     work = np.full(K.work_shape(X.shape[0], theta.size), np.nan)  # the kernel must not rely on zeros
     loss = kernel(X, y, weights, theta, center, scale_inv, model, grad, work)
@@ -245,6 +257,25 @@ def test_none_is_the_empty_weights_and_gradient():
     for nones in (False, True):
         alone = call_loss_grad(kernel, X, y, theta, None, None, model, with_grad=False, nones=nones)[0]
         assert abs(alone - loss) <= RTOL * scale[0]
+
+
+@pytest.mark.parametrize("loss", ["squared", "log", "softmax"])
+def test_the_library_passes_are_loss_grads_branches(loss):
+    """``squared_loss_grad`` / ``general_loss_grad`` (what the library runs) give the public
+    ``loss_grad``'s bits, with and without the gradient: each is one of its branches."""
+    X, y, theta = loss_problem(loss, 2 * CHUNK + 7, 3, seed=5)
+    model = make_model(loss)
+    split = LIBRARY_PASSES[K.loss_grad][0 if K.is_squared_pass(model, theta) else 1]
+    assert (split is K.squared_loss_grad) == (loss == "squared")
+    for with_grad in (True, False):
+        got = call_loss_grad(split, X, y, theta, None, None, model, with_grad=with_grad)
+        public = K.loss_grad  # called directly, not through call_loss_grad's mapping
+        grad = np.full(theta.shape, np.nan) if with_grad else K.NO_GRAD
+        work = np.full(K.work_shape(X.shape[0], theta.size), np.nan)
+        expected = public(X, y, K.NO_WEIGHTS, theta, None, None, model, grad, work)
+        assert got[0] == expected
+        if with_grad:
+            np.testing.assert_array_equal(got[1], grad)
 
 
 @DTYPES

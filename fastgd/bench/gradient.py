@@ -35,10 +35,10 @@ def _probe(X):
 
 def _fastgd_pass(X, y, theta):
     """The full-batch loss + gradient pass of method="batch": ``Problem.loss_grad``, which runs
-    ``kernels.loss_grad_parallel`` (more than one block of rows, numba with > 1 thread)."""
+    ``kernels.squared_loss_grad_parallel`` (more than one block of rows, numba with > 1 thread)."""
     problem = Problem(X, y, fit_intercept=True, n_threads=max(2, numba.get_num_threads()))
     grad = np.zeros(X.shape[1] + 1)
-    kernel = problem.pass_kernel.__name__
+    kernel = problem.pass_kernel(problem.model, theta[None]).__name__
     return (lambda: problem.loss_grad(theta, grad)), kernel, grad
 
 

@@ -64,6 +64,9 @@ Kernels never raise, print or call back into Python; they return a status instea
 ===========================  ===================================================================
 ``loss_grad``                mean loss and mean gradient over all rows (serial)
 ``loss_grad_parallel``       the same, blocks in parallel, bit-identical for any thread count
+``squared_loss_grad``,       ``loss_grad``'s two branches as kernels of their own (and ``_parallel``
+``general_loss_grad``        twins), the library's passes: ``is_squared_pass`` picks one, so a
+                             squared-loss fit never compiles the other losses (the same bits)
 ``work_shape``               shape of the ``work`` scratch array those two need (Python helper)
 ``combine_blocks``           their last step alone: a pass made in calls over ranges of whole blocks
 ``update``                   one optimizer step with a given gradient (penalties included)
@@ -122,7 +125,18 @@ from .compensated import (
     two_prod,
     two_sum,
 )
-from .gradient import combine_blocks, loss_grad, loss_grad_parallel, n_chunks, work_shape
+from .gradient import (
+    combine_blocks,
+    general_loss_grad,
+    general_loss_grad_parallel,
+    is_squared_pass,
+    loss_grad,
+    loss_grad_parallel,
+    n_chunks,
+    squared_loss_grad,
+    squared_loss_grad_parallel,
+    work_shape,
+)
 from .gram import gram_descent, gram_loss_grad
 from .minibatch import minibatch_epoch, minibatch_epoch_local
 from .optimizers import penalty, stationarity, update
@@ -187,8 +201,11 @@ __all__ = [
     "csr_sgd_epoch",
     "dot2",
     "finish_gradient",
+    "general_loss_grad",
+    "general_loss_grad_parallel",
     "gram_descent",
     "gram_loss_grad",
+    "is_squared_pass",
     "learning_rate",
     "learning_rates",
     "loss_grad",
@@ -210,6 +227,8 @@ __all__ = [
     "shuffle_groups",
     "shuffle_steps",
     "sklearn_shuffle",
+    "squared_loss_grad",
+    "squared_loss_grad_parallel",
     "stationarity",
     "two_prod",
     "two_sum",
