@@ -104,13 +104,15 @@ def _block_gram(Xb, yb, x_shift, y_shift):
 
 
 def _block_loss_grad(Xb, yb, theta, where, model, with_grad):
-    """``loss_grad`` of one block (no sample weights): (sum of the loss over its rows, sum of the
+    """The pass of one block (no sample weights; ``loss_grad``'s branch for the model, as the
+    in-memory passes): (sum of the loss over its rows, sum of the
     gradient (theta's shape) or None).  theta: (K, d + 1); where: (center, scale_inv)."""
     center, scale_inv = where
     n = Xb.shape[0]
     grad = np.zeros(theta.shape) if with_grad else K.NO_GRAD
     work = np.zeros(K.work_shape(n, theta.size))
-    loss = K.loss_grad(Xb, yb, K.NO_WEIGHTS, theta, center, scale_inv, model, grad, work)
+    kernel = K.squared_loss_grad if K.is_squared_pass(model, theta) else K.general_loss_grad  # as in memory
+    loss = kernel(Xb, yb, K.NO_WEIGHTS, theta, center, scale_inv, model, grad, work)
     return loss * n, (grad * n if with_grad else None)
 
 

@@ -316,7 +316,8 @@ def _compiles_in_this_process():
 
     kernels = (
         K.column_stats,
-        K.loss_grad,
+        K.squared_loss_grad,
+        K.general_loss_grad,
         K.sgd_epoch,
         K.minibatch_epoch,
         K.shuffle,
