@@ -246,7 +246,6 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
     tol, max_epochs = options.tol, options.max_epochs
     theta = watch.final(theta)
     known = measured is not None and np.array_equal(measured[0], theta)
-    plateau_stop = False  # the plateau rule ended a fit it cannot certify: said in the message, no warning
     if watch.certifies and tol == 0:  # no stopping rule: nothing to measure (no gradient pass)
         loss, value, name, converged = measured[1] if known else problem.loss(theta), math.nan, "none", False
     elif watch.certifies:
@@ -261,7 +260,7 @@ def finish(fit, theta, schedule, history, n_updates, reason, path, watch, measur
     else:  # a plateau is a stopping rule, not an optimality certificate: never converged
         loss = measured[1] if known else problem.loss(theta)  # a pass, not expanded from the Gram matrix
         value, name, converged = watch.plateau(), watch.measure_name(), False
-        plateau_stop = reason is not None
+    plateau_stop = reason is not None and not watch.certifies  # said in the message; no warning
     stopped = fit.observer.stopped if fit.observer is not None else None
     if stopped is not None:
         converged, reason = False, stopped
