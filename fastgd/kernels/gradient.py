@@ -27,10 +27,16 @@ def work_shape(n_rows, n_params):
 
 
 @njit(**INLINE)
+def _squared_branch(theta, model):
+    """Whether ``_block`` takes its squared-loss branch: one output (θ (1, d + 1)) and the squared loss."""
+    return theta.shape[0] == 1 and model[1] == SQUARED
+
+
+@njit(**INLINE)
 def _block(X, y, weights, theta, center, scale_inv, model, grad, c, acc):
     """Sum the (weighted) loss and gradient of rows ``c*CHUNK ...`` into
     ``acc`` = [gradient (K (d + 1), row-major), loss, weight sum]."""
-    if theta.shape[0] == 1 and model[1] == SQUARED:  # the loss a constant: no selector in this loop
+    if _squared_branch(theta, model):  # the loss a constant: no selector in this loop
         _block_scalar(X, y, weights, theta[0], center, scale_inv, SQUARED, model[2], grad, c, acc)
     else:  # every other loss, in a function of its own (compiled once, apart from the hot loop)
         _block_general(X, y, weights, theta, center, scale_inv, model, given(grad), c, acc)
@@ -124,6 +130,15 @@ def combine_chunks(work, fit_intercept, grad):
     return total / weight
 
 
+@njit(**INLINE)
+def combine_into(work, fit_intercept, grad):
+    """``combine_chunks`` for a ``grad`` given as an array: empty (``NO_GRAD``: the loss alone, in
+    the gradient pass's compiled code) or θ's shape."""
+    if grad.size == 0:
+        return combine_chunks(work, fit_intercept, None)
+    return combine_chunks(work, fit_intercept, as_rows(grad))
+
+
 @njit(**KERNEL)
 def combine_blocks(work, fit_intercept, grad):
     """``loss_grad``'s last step alone, over a ``work`` its block rows were written into by
@@ -132,9 +147,7 @@ def combine_blocks(work, fit_intercept, grad):
     the very bits one ``loss_grad`` call over all rows gives."""
     if grad is None:  # resolved at compile time
         return combine_chunks(work, fit_intercept, None)
-    if grad.size == 0:  # NO_GRAD
-        return combine_chunks(work, fit_intercept, None)
-    return combine_chunks(work, fit_intercept, as_rows(grad))
+    return combine_into(work, fit_intercept, grad)
 
 
 @njit(**KERNEL)
@@ -155,9 +168,7 @@ def loss_grad(X, y, weights, theta, center, scale_inv, model, grad, work):
         _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
         return combine_chunks(work, model[0], None)
-    if grad.size == 0:  # NO_GRAD: the loss alone, in the gradient pass's compiled code
-        return combine_chunks(work, model[0], None)
-    return combine_chunks(work, model[0], as_rows(grad))
+    return combine_into(work, model[0], grad)
 
 
 @njit(**PARALLEL)
@@ -168,17 +179,7 @@ def loss_grad_parallel(X, y, weights, theta, center, scale_inv, model, grad, wor
         _block(X, y, weights, rows, center, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
         return combine_chunks(work, model[0], None)
-    if grad.size == 0:  # NO_GRAD: the loss alone, in the gradient pass's compiled code
-        return combine_chunks(work, model[0], None)
-    return combine_chunks(work, model[0], as_rows(grad))
-
-
-@njit(**INLINE)
-def _combined(work, fit_intercept, grad):
-    """``combine_chunks`` for a ``grad`` given as an array: empty (``NO_GRAD``) or θ's shape."""
-    if grad.size == 0:
-        return combine_chunks(work, fit_intercept, None)
-    return combine_chunks(work, fit_intercept, as_rows(grad))
+    return combine_into(work, model[0], grad)
 
 
 # The library's passes: ``loss_grad``'s two branches as kernels of their own, chosen in Python by
@@ -188,8 +189,9 @@ def _combined(work, fit_intercept, grad):
 
 
 def is_squared_pass(model, theta):
-    """Whether ``loss_grad`` takes its squared-loss branch for this model and θ (K, d + 1)."""
-    return theta.shape[0] == 1 and model[1] == SQUARED
+    """Whether ``loss_grad`` takes its squared-loss branch for this model and θ (K, d + 1):
+    ``_block``'s own test, run as Python (``py_func``: nothing to compile)."""
+    return _squared_branch.py_func(theta, model)
 
 
 @njit(**KERNEL)
@@ -198,7 +200,7 @@ def squared_loss_grad(X, y, weights, theta, center, scale_inv, model, grad, work
     row = theta[0]
     for c in range(work.shape[0]):
         _block_scalar(X, y, weights, row, center, scale_inv, SQUARED, model[2], grad, c, work[c])
-    return _combined(work, model[0], grad)
+    return combine_into(work, model[0], grad)
 
 
 @njit(**PARALLEL)
@@ -207,7 +209,7 @@ def squared_loss_grad_parallel(X, y, weights, theta, center, scale_inv, model, g
     row = theta[0]
     for c in prange(work.shape[0]):
         _block_scalar(X, y, weights, row, center, scale_inv, SQUARED, model[2], grad, c, work[c])
-    return _combined(work, model[0], grad)
+    return combine_into(work, model[0], grad)
 
 
 @njit(**KERNEL)
@@ -215,7 +217,7 @@ def general_loss_grad(X, y, weights, theta, center, scale_inv, model, grad, work
     """``loss_grad`` of every other model (θ (K, d + 1)): its bits, the squared branch not compiled."""
     for c in range(work.shape[0]):
         _block_general(X, y, weights, theta, center, scale_inv, model, given(grad), c, work[c])
-    return _combined(work, model[0], grad)
+    return combine_into(work, model[0], grad)
 
 
 @njit(**PARALLEL)
@@ -223,7 +225,7 @@ def general_loss_grad_parallel(X, y, weights, theta, center, scale_inv, model, g
     """``general_loss_grad`` with the blocks summed in parallel: the same bits."""
     for c in prange(work.shape[0]):
         _block_general(X, y, weights, theta, center, scale_inv, model, given(grad), c, work[c])
-    return _combined(work, model[0], grad)
+    return combine_into(work, model[0], grad)
 
 
 __all__ = [

@@ -38,7 +38,7 @@ from numba.extending import overload
 from ._config import CHUNK, HELPER, INLINE, KERNEL, PARALLEL
 from ._rows import given, weight_at
 from .codes import CENTERED_CSR, NEEDS_STATE, OK, SGD, SOFTMAX
-from .gradient import combine_chunks
+from .gradient import combine_chunks, combine_into
 from .losses import loss_dp, loss_value, softmax_of_scores, squared_dp
 from .optimizers import all_finite, apply_step, as_rows, copy_rows, keep_average
 from .schedules import learning_rate
@@ -176,9 +176,7 @@ def csr_loss_grad(data, indices, indptr, y, weights, theta, scale_inv, model, gr
         _block(data, indices, indptr, y, weights, rows, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
         return combine_chunks(work, model[0], None)
-    if grad.size == 0:  # NO_GRAD
-        return combine_chunks(work, model[0], None)
-    return combine_chunks(work, model[0], as_rows(grad))
+    return combine_into(work, model[0], grad)
 
 
 @njit(**PARALLEL)
@@ -189,9 +187,7 @@ def csr_loss_grad_parallel(data, indices, indptr, y, weights, theta, scale_inv, 
         _block(data, indices, indptr, y, weights, rows, scale_inv, model, grad, c, work[c])
     if grad is None:  # resolved at compile time
         return combine_chunks(work, model[0], None)
-    if grad.size == 0:  # NO_GRAD
-        return combine_chunks(work, model[0], None)
-    return combine_chunks(work, model[0], as_rows(grad))
+    return combine_into(work, model[0], grad)
 
 
 # --- statistics ----------------------------------------------------------------------------
