@@ -75,7 +75,9 @@ def _csr_column_stats(data, indices, indptr, mean, m2):
 class Problem:
     """The data of one fit as the kernels see it.
 
-    Reads X once on creation (finiteness, column means and variances).  With ``standardize``,
+    Reads X once on creation (finiteness, column means and variances), or, with
+    ``measure=False``, at the first ``measure`` or ``measure_with_pass``: the statistics of a fit
+    whose start needs none (X read as is) then come with its first pass.  With ``standardize``,
     feature j is read as ``(x_j - center_j) * scale_inv_j``; the center is the column mean when
     an intercept is fitted and 0 otherwise (centering would add an intercept to the model).
     ``weights`` are the sample weights scaled to mean 1 over the rows that count (or None);
@@ -90,9 +92,11 @@ class Problem:
 
     #: whether X is a scipy.sparse CSR matrix (a class default, for subclasses that read X their own way)
     sparse = False
+    #: whether X's statistics are still to be read (``measure``); subclasses measure on creation
+    pending = False
 
     def __init__(self, X, y, *, fit_intercept, n_threads, spec=LOSSES["squared"], eps=0.0, weights=None,
-                 l2=0.0, l1=0.0, n_outputs=1):  # fmt: skip
+                 l2=0.0, l1=0.0, n_outputs=1, measure=True):  # fmt: skip
         self.X, self.y = X, y
         self.n, self.d = X.shape
         self.sparse = is_sparse(X)
@@ -104,11 +108,8 @@ class Problem:
         parallel = n_threads > 1 and self.n > K.CHUNK  # one block: nothing to share out
         self._row_norm2 = K.max_row_norm2_parallel if parallel else K.max_row_norm2
         self.parallel = parallel
-        self.mean, m2 = np.zeros(self.d), np.zeros(self.d)
         if self.sparse:
             self.pass_kernels = (K.csr_loss_grad_parallel,) * 2 if parallel else (K.csr_loss_grad,) * 2
-            bad = _csr_column_stats(*self.xs, self.mean, m2)  # a position in X.data, or -1
-            self.bad_row = -1 if bad < 0 else int(np.searchsorted(X.indptr, bad, side="right")) - 1
         else:
             # loss_grad's two branches, each a kernel (K.is_squared_pass): only what a fit needs compiles
             self.pass_kernels = (
@@ -116,8 +117,9 @@ class Problem:
                 if parallel
                 else (K.squared_loss_grad, K.general_loss_grad)
             )
-            self.bad_row = _column_stats(X, self.mean, m2, parallel)
-        self.std = np.sqrt(m2 / self.n)
+        #: the first row holding a NaN or inf, or -1; mean, std: X's columns' (None until measured)
+        self.bad_row = self.mean = self.std = None
+        self.pending = True
         y_mean, y_m2 = np.zeros(1), np.zeros(1)  # y's moments, column_stats's bits: no n-sized temporaries
         vector_stats = K.vector_stats_parallel if parallel else K.vector_stats
         vector_stats(y, y_mean, y_m2, np.zeros((K.n_chunks(self.n), 4)))
@@ -129,6 +131,51 @@ class Problem:
         self._lipschitz = None
         self._mu = None
         self.gram = None
+        if measure:
+            self.measure()
+
+    def measure(self):
+        """Read X for its statistics: ``bad_row`` (the first row holding a NaN or inf, or -1; the
+        statistics are then meaningless), the column means and standard deviations."""
+        mean, m2 = np.zeros(self.d), np.zeros(self.d)
+        if self.sparse:
+            bad = _csr_column_stats(*self.xs, mean, m2)  # a position in X.data, or -1
+            bad_row = -1 if bad < 0 else int(np.searchsorted(self.X.indptr, bad, side="right")) - 1
+        else:
+            bad_row = _column_stats(self.X, mean, m2, self.parallel)
+        self._measured(mean, m2, bad_row)
+
+    def _measured(self, mean, m2, bad_row):
+        self.mean, self.std, self.bad_row = mean, np.sqrt(m2 / self.n), bad_row
+        self.pending = False
+
+    def measure_with_pass(self, theta, grad):
+        """``measure`` and ``loss_grad`` at θ (K, d + 1) from one read of X: every block of rows
+        read from memory once for its statistics and its loss and gradient (``kernels.
+        squared_loss_grad_stats``), in calls of whole blocks as ``run_pass``; the same bits as
+        ``measure`` followed by ``loss_grad``.  Dense X read as is: the start of a fit in the
+        original units (before ``standardize``).  Returns the mean loss (meaningless when
+        ``bad_row`` >= 0)."""
+        if self.sparse or self.standardized or not self.pending:
+            raise RuntimeError("measure_with_pass: dense X read as is, before its statistics")  # a caller's bug
+        weights = K.NO_WEIGHTS if self.weights is None else self.weights
+        squared = K.is_squared_pass(self.model, theta)
+        kernels = (
+            (K.squared_loss_grad_stats_parallel, K.general_loss_grad_stats_parallel)
+            if self.parallel
+            else (K.squared_loss_grad_stats, K.general_loss_grad_stats)
+        )
+        kernel = kernels[0] if squared else kernels[1]
+        work = self._work
+        stats = np.zeros((work.shape[0], 2 * self.d + 2))
+        per_call = max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
+        for c0 in range(0, work.shape[0], per_call):
+            c1 = min(c0 + per_call, work.shape[0])
+            kernel(self.X, self.y, weights, theta, self.model, grad, work[c0:c1], stats[c0:c1], c0)
+        mean, m2 = np.zeros(self.d), np.zeros(self.d)
+        bad_row = K.combine_column_blocks(self.X, stats, mean, m2)
+        self._measured(mean, m2, bad_row)
+        return K.combine_blocks(work, self.model[0], grad)
 
     def standardize(self):
         """Read features standardized from now on (constant features are only centered).

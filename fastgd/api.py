@@ -240,10 +240,9 @@ def fit(
     with thread_count(options.n_threads), plain_interrupt():  # Ctrl-C: a KeyboardInterrupt, never a SystemError
         problem = Problem(
             X, y, fit_intercept=options.fit_intercept, n_threads=options.n_threads, spec=spec, eps=options.eps,
-            weights=_normalized(weights), l2=options.l2, l1=options.l1, n_outputs=n_outputs,
+            weights=_normalized(weights), l2=options.l2, l1=options.l1, n_outputs=n_outputs, measure=False,
         )  # fmt: skip
-        if problem.bad_row >= 0:
-            raise v.report_nonfinite(X, problem.bad_row)
+        # X's statistics are read by engine.run, with the fit's first pass where it can
         return engine.run(problem, options, dict(loss_name=spec.name, classes=classes), validation)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from . import kernels as K
 from . import schedules
 from ._dispatch import EXCESS_BOUND, GRAM_MAX_FEATURES, STD_GRADIENT
+from ._validation import report_nonfinite
 from .exceptions import DivergenceError, FeatureScaleWarning, convergence_warning
 from .result import FitResult
 from .runner import SLICE_WORK
@@ -73,8 +74,14 @@ def warn(message, category):
 
 
 def run(problem, options, labels, validation=None):
-    """Fit ``problem`` (its statistics measured, θ's shape known) with ``options``; ``labels``:
-    the result's loss_name and classes; ``validation``: early stopping's held-out weights."""
+    """Fit ``problem`` (θ's shape known; its statistics measured here unless they already are)
+    with ``options``; ``labels``: the result's loss_name and classes; ``validation``: early
+    stopping's held-out weights."""
+    if problem.pending and folds_statistics(problem, options):
+        return _run_folded(problem, options, labels, validation)
+    if problem.pending:
+        problem.measure()
+        check_finite(problem)
     check_statistics(problem)
     if options.standardize:
         problem.standardize()
@@ -84,20 +91,64 @@ def run(problem, options, labels, validation=None):
     check_target_scale(problem, method)
     if not options.standardize:
         warn_scales(problem)
-    if method == "batch" and problem.spec.name == "squared" and not options.early_stopping:
-        if options.precompute is True or (options.precompute == "auto" and gram_pays(problem)):
-            problem.use_gram()
+    if uses_gram(problem, options):
+        problem.use_gram()
     rows = problem.rows
     if method == "minibatch" and options.batch_size > rows:
         warn(f"batch_size={options.batch_size} exceeds the {rows} samples; using {rows}", UserWarning)
         options = options.replace(batch_size=rows)
+    return _drive(problem, options, labels, validation, initial_theta(problem, options))
+
+
+def _run_folded(problem, options, labels, validation):
+    """``run`` for a fit whose first pass also reads X's statistics (``folds_statistics``): θ0,
+    then one read of X for the statistics and the loss and gradient at θ0
+    (``Problem.measure_with_pass``), then ``run``'s checks of the data.  When they raise, the
+    random generator is put back as it was (a caller's Generator is left unchanged by bad data)."""
+    rng_state = options.rng.bit_generator.state
     theta = initial_theta(problem, options)
+    grad = np.zeros(problem.shape)
+    try:
+        loss = problem.measure_with_pass(theta, grad)
+        check_finite(problem)
+        check_statistics(problem)
+        check_target_scale(problem, options.method)
+        warn_scales(problem)
+    except BaseException:
+        options.rng.bit_generator.state = rng_state
+        raise
+    return _drive(problem, options, labels, validation, theta, start=(loss, grad))
+
+
+def _drive(problem, options, labels, validation, theta, start=None):
+    """Run the method's driver from θ0 (``start``: the loss and gradient at θ0, when measured)."""
     fit = Fit(problem, options, labels, validation, make_observer(options))
     try:
-        return batch(fit, theta) if method == "batch" else stochastic(fit, theta)
+        return batch(fit, theta, start) if options.method == "batch" else stochastic(fit, theta)
     finally:
         if fit.observer is not None:
             fit.observer.close()
+
+
+def uses_gram(problem, options):
+    """Whether batch GD runs on the Gram matrix (``precompute``; the squared loss, no early stopping)."""
+    if options.method != "batch" or problem.spec.name != "squared" or options.early_stopping:
+        return False
+    return options.precompute is True or (options.precompute == "auto" and gram_pays(problem))
+
+
+def folds_statistics(problem, options):
+    """Whether the first pass of the fit can also read X's statistics: batch GD with a pass over
+    dense X read as is per step (no standardization, not the Gram path), whose θ0 and the loss and
+    gradient there need none of them.  A streaming batch fit of K steps then reads X K + 1 times."""
+    streaming = options.method == "batch" and not uses_gram(problem, options)
+    return streaming and not options.standardize and not problem.sparse
+
+
+def check_finite(problem):
+    """The error for a NaN or inf in X, found by the problem's first read."""
+    if problem.bad_row >= 0:
+        raise report_nonfinite(problem.X, problem.bad_row)
 
 
 class Fit(NamedTuple):
@@ -562,27 +613,34 @@ def make_observer(options):
 # ----------------------------------------------------------------------------------------------
 
 
-def batch(fit, theta):
+def batch(fit, theta, start=None):
     """Batch GD: θ ← step(θ, ∇(θ), η(t)) with the optimizer and the penalty, one full pass (fused
     loss + gradient) per iteration, or O(d²) per iteration on the Gram path, whose loop runs
     compiled, STEPS steps a call.  Rates are tabulated STEPS at a time: nothing is sized by
     max_epochs.  A smooth fit stops when the optimality measure (``Problem.optimality``) is <= tol:
     the loops stop on a threshold of the model-units stationarity measure derived from it
     (``Problem.gradient_threshold``), the measure is verified, and the loop resumes with a smaller
-    threshold if it is not met; for a non-smooth loss or with early stopping, on a plateau (``Watch``)."""
+    threshold if it is not met; for a non-smooth loss or with early stopping, on a plateau (``Watch``).
+    ``start``: the loss and gradient at θ, when the first pass already measured them."""
     problem, options, observer = fit.problem, fit.options, fit.observer
     tol, max_epochs = options.tol, options.max_epochs
+    by_gradient = problem.spec.smooth and fit.validation is None
     schedule = options.schedule
     if schedule == "auto":
+        if tol > 0 and by_gradient:  # the certificate's μ, wanted below: on the Gram matrix, its read also gives L
+            problem.certificate_mu()
         schedule = auto_schedule(problem, "batch", options.optimizer, options.batch_size, theta)
-    grad = np.zeros(problem.shape)
+    if start is None:
+        grad = np.zeros(problem.shape)
+        objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
+    else:
+        loss, grad = start
+        objective = loss + problem.penalty(theta)
     state = np.zeros((K.codes.STATE_SLOTS, *problem.shape))
-    objective = problem.loss_grad(theta, grad) + problem.penalty(theta)
     limit = blowup_threshold(problem, objective)
     # a subgradient step does not lower the objective every time: give the plateau rule longer
     patience = options.patience * (1 if problem.spec.smooth else SUBGRADIENT_PATIENCE)
     watch = Watch(fit, patience)
-    by_gradient = problem.spec.smooth and fit.validation is None
     # the compiled loops stop on the model-units stationarity measure: a threshold derived from
     # the optimality measure, which is verified here whenever they stop (and the loop resumed if unmet)
     grad_tol = problem.gradient_threshold(tol, objective) if tol > 0 and by_gradient else -1.0

@@ -240,21 +240,114 @@ def test_a_decaying_rate_is_never_stopped_for_a_stall():
     assert "constant learning rate" in fits["constant"].message
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"tol": 0}, {"penalty": "l2", "alpha": 0.1}])
-def test_a_streaming_batch_fit_reads_x_once_per_step(kwargs, monkeypatch):
-    """precompute=False: K steps make K + 1 gradient passes (the start's, one after each step); the
-    last one's loss and gradient are the final loss and measure (no pass of their own).  The loss
-    reported is that of a plain numpy evaluation of the returned θ."""
-    from fastgd import _dispatch
+def count_reads_of_x(monkeypatch):
+    """A list that grows by one name at every read of X a fit makes: the statistics (alone or with
+    the first pass), each pass, the Gram matrix, the largest row norm."""
+    from fastgd import _dispatch, closed_form
 
-    passes = []
-    run_pass = _dispatch.Problem.run_pass
-    monkeypatch.setattr(_dispatch.Problem, "run_pass", lambda self, *a: passes.append(1) or run_pass(self, *a))
-    X, y = make_problem(3000, 3, 8)
+    reads = []
+
+    def counted(owner, name):
+        original = getattr(owner, name)
+        monkeypatch.setattr(owner, name, lambda *a, **k: reads.append(name) or original(*a, **k))
+
+    for owner, name in [(_dispatch.Problem, "measure"), (_dispatch.Problem, "measure_with_pass"),
+                        (_dispatch.Problem, "run_pass"), (_dispatch.Problem, "lipschitz_max"),
+                        (closed_form, "gram")]:  # fmt: skip
+        counted(owner, name)
+    return reads
+
+
+@pytest.mark.parametrize("standardize", [False, True], ids=["as_is", "standardized"])
+@pytest.mark.parametrize("kwargs", [{}, {"tol": 0}, {"penalty": "l2", "alpha": 0.1, "tol": 0}, {"loss": "log"}])
+def test_a_streaming_batch_fit_reads_x_once_per_step(standardize, kwargs, monkeypatch):
+    """precompute=False: K steps read X K + 1 times (the start's pass, one after each step), the
+    statistics with the first of them when X is read as is (standardized, the start needs them
+    first: K + 2); the last pass's loss and gradient are the final loss and measure (no pass of
+    their own); a certificate on the squared loss adds the Gram matrix's read for μ.  The loss
+    reported is that of a plain numpy evaluation of the returned θ."""
+    X, y = fastgd.make_linear(3000, 8, random_state=4)
+    if kwargs.get("loss") == "log":
+        y = (y > np.median(y)).astype(int)
+    reads = count_reads_of_x(monkeypatch)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = fastgd.fit(X, y, method="batch", precompute=False, standardize=True, learning_rate=0.1, max_epochs=10,
-                         **kwargs)  # fmt: skip
-    assert res.n_epochs == 10 and len(passes) == 11
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = fastgd.fit(X, y, method="batch", precompute=False, standardize=standardize, learning_rate=0.01,
+                         max_epochs=10, random_state=0, **kwargs)  # fmt: skip
+    assert res.n_epochs == 10
+    gram = kwargs.get("tol", 1e-6) > 0 and "loss" not in kwargs
+    first = ["measure", "run_pass"] if standardize else ["measure_with_pass"]
+    assert reads == first + ["gram"] * gram + ["run_pass"] * 10
     Xb = np.column_stack([np.ones(len(y)), X])
-    assert res.loss == pytest.approx(np.mean((Xb @ res.theta - y) ** 2), rel=1e-12)
+    if "loss" not in kwargs:
+        assert res.loss == pytest.approx(np.mean((Xb @ res.theta - y) ** 2), rel=1e-12)
+
+
+def test_an_auto_rate_with_a_certificate_takes_its_curvature_from_the_gram_read(monkeypatch):
+    """learning_rate="auto" and tol > 0 on the squared loss: the Gram matrix read for the certificate's
+    μ also gives L, so no power iteration passes precede the first step."""
+    X, y = fastgd.make_linear(3000, 8, random_state=4)
+    reads = count_reads_of_x(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = fastgd.fit(X, y, method="batch", precompute=False, max_epochs=10, random_state=0)
+    assert reads[:2] == ["measure_with_pass", "gram"] and set(reads[2:]) == {"run_pass"}
+    assert len(reads) == 2 + res.n_epochs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [300, 3 * 2048 + 17], ids=["one_block", "blocks"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"precompute": False}, {"precompute": False, "weighted": True}, {"fit_intercept": False},
+     {"loss": "log"}, {"loss": "softmax"}, {"precompute": False, "penalty": "l1", "alpha": 0.01, "tol": 0}],
+    ids=["squared", "weighted", "no_intercept", "log", "softmax", "l1"],
+)  # fmt: skip
+def test_the_statistics_read_with_the_first_pass_change_no_bit(dtype, n, kwargs, monkeypatch):
+    """A streaming batch fit of X as is reads its statistics with its first pass
+    (``engine.folds_statistics``): the same bits as the statistics read first."""
+    from fastgd import engine
+
+    X, y = fastgd.make_linear(n, 5, dtype=dtype, random_state=1)
+    kwargs = dict(kwargs)
+    if kwargs.pop("weighted", False):
+        kwargs["sample_weight"] = np.random.default_rng(0).uniform(0.5, 2.0, n)
+    if kwargs.get("loss") == "log":
+        y = (y > np.median(y)).astype(int)
+    elif kwargs.get("loss") == "softmax":
+        y = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    fits = []
+    for fold in (True, False):
+        if not fold:
+            monkeypatch.setattr(engine, "folds_statistics", lambda problem, options: False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(fastgd.fit(X, y, method="batch", max_epochs=7, random_state=3, **kwargs))
+    folded, apart = fits
+    np.testing.assert_array_equal(folded.theta, apart.theta)
+    np.testing.assert_array_equal(folded.history, apart.history)
+    assert folded.loss == apart.loss
+    np.testing.assert_array_equal(folded.optimality, apart.optimality)  # NaN when not measured (tol=0)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_bad_data_found_by_the_first_pass_changes_nothing(value):
+    """The statistics read with the first pass find a NaN or inf as the statistics pass does: the
+    same error, before any step, X unchanged and a caller's Generator where it was."""
+    X, y = fastgd.make_linear(3 * 2048 + 17, 4, random_state=2)
+    X[5000, 2] = value
+    before = X.copy()
+    rng = np.random.default_rng(7)
+    state = rng.bit_generator.state
+    with pytest.raises(ValueError, match=f"X contains {value} at row 5000, column 2"):
+        fastgd.fit(X, y, method="batch", precompute=False, random_state=rng)
+    np.testing.assert_array_equal(X, before)
+    assert rng.bit_generator.state == state
+    X = fastgd.make_linear(200, 2, random_state=2)[0]
+    X[:, 1] = 1e200  # its square overflows: check_target_scale's error, from the statistics of the first pass
+    with pytest.raises(ValueError, match="X column 1 holds values too large to square"):
+        fastgd.fit(X, np.arange(200) % 2, method="batch", loss="log", random_state=rng)
+    assert rng.bit_generator.state == state
+    X = fastgd.make_linear(200, 2, random_state=2)[0] * np.array([1.0, 1000.0])
+    with pytest.warns(fastgd.FeatureScaleWarning, match="feature scales differ by"):
+        fastgd.fit(X, y[:200], method="batch", precompute=False, learning_rate=1e-8, max_epochs=2, tol=0)
