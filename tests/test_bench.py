@@ -223,6 +223,33 @@ def test_numpy_minibatch_peer_takes_fastgds_steps(standardized):
     np.testing.assert_allclose(np.concatenate(([intercept], coef)), ours, rtol=1e-9)
 
 
+def test_numpy_batch_peer_takes_fastgds_steps(standardized):
+    X, y = standardized
+    ours = _fastgd(X, y, "batch", 0.1, precompute=False)
+    intercept, coef = bench.numpy_batch(X, y, 0.1, 2)
+    np.testing.assert_allclose(np.concatenate(([intercept], coef)), ours, rtol=1e-12)
+
+
+def test_the_streaming_row_counts_every_read_of_x():
+    """The row's counter sees a streaming fit's reads (its statistics with the first pass, a pass a
+    step), the Gram path's (its statistics, the Gram matrix, the final pass) and an SGD fit's
+    largest row norm; and leaves fastgd as it was."""
+    from fastgd import _dispatch
+
+    X, y = bench.standardized(3000, 4, seed=0)
+    originals = dict(vars(_dispatch.Problem))
+    with bench.counted_reads() as reads:
+        _fastgd(X, y, "batch", 0.1, precompute=False)
+        assert reads == ["measure_with_pass", "run_pass", "run_pass"]
+        reads.clear()
+        _fastgd(X, y, "batch", 0.1, precompute=True)
+        assert reads == ["measure", "gram", "run_pass"]
+        reads.clear()
+        fastgd.fit(X, y, method="sgd", max_epochs=1, tol=0)
+        assert reads[0] == "measure" and "lipschitz_max" in reads
+    assert dict(vars(_dispatch.Problem)) == originals
+
+
 def test_torch_peer_takes_fastgds_steps(standardized):
     torch = pytest.importorskip("torch")
     X, y = standardized

@@ -6,7 +6,9 @@ writes the figures to PATH (nothing is written without it); ``bench/performance_
 docs/performance.md from that file.
 
 Every row times fastgd and its peer in the same process, on the same data, one after the
-other (the repeats interleaved: a, b, a, b, ...), after one untimed call of each; the figure
+other (the repeats interleaved: a, b, a, b, ...), after one untimed call of each, each timed
+call ``harness.SETTLE_S`` (0.15 s) after the last, so that no contender's idle threads still spin
+(OpenBLAS's wait ~0.1 s for more work, taking the cores from numba's threads); the figure
 is the median of the repeats.  These machines are shared and noisy: read the ratios, never
 compare absolute times across runs.  Give numpy its best: run the command with
 ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset (a warning says when they are set).
@@ -54,6 +56,7 @@ _LAZY = {
     **dict.fromkeys(("bench_sgd_dropin",), "sgd_dropin"),
     **dict.fromkeys(("numpy_minibatch", "torch_minibatch", "bench_minibatch", "bench_torch"), "minibatch"),
     **dict.fromkeys(("bench_lstsq",), "lstsq"),
+    **dict.fromkeys(("numpy_batch", "counted_reads", "bench_streaming"), "streaming"),
     **dict.fromkeys(("bench_startup",), "startup"),
     **dict.fromkeys(("bench_vw",), "vw"),
     **dict.fromkeys(("memory_child", "bench_memory"), "memory"),

@@ -13,6 +13,7 @@ ROWS = (
     "sgd",
     "sgd_dropin",
     "minibatch",
+    "streaming",
     "lstsq",
     "startup",
     "memory",

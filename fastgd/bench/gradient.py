@@ -79,7 +79,7 @@ def bench_gradient(ctx):
     theta = _theta(d)
     fast, kernel, grad = _fastgd_pass(X, y, theta)
     numpy_run, numpy_out = _numpy_pass(X, y, theta)
-    med, times = timed({"fastgd": fast, "probe": _probe(X), "numpy": numpy_run}, ctx.sizes.repeats)
+    med, times = timed({"fastgd": fast, "probe": _probe(X), "numpy": numpy_run}, ctx.sizes.repeats, ctx.sizes.settle_s)
     loss = fast()
     fast_bw, probe_bw = X.nbytes / med["fastgd"], X.nbytes / med["probe"]
     work = f"gradient+loss pass n={n} d={d} f64"
@@ -129,7 +129,7 @@ def bench_float32(ctx):
     theta = _theta(d)
     f64, _, _ = _fastgd_pass(X64, y64, theta)
     f32, _, _ = _fastgd_pass(X32, y32, theta)
-    med, times = timed({"float64": f64, "float32": f32}, ctx.sizes.repeats)
+    med, times = timed({"float64": f64, "float32": f32}, ctx.sizes.repeats, ctx.sizes.settle_s)
     ratio = med["float64"] / med["float32"]
     return [
         Row(
@@ -153,7 +153,9 @@ def bench_threads(ctx):
         return [skipped("threads", work, target, f"numba has {numba.config.NUMBA_NUM_THREADS} thread")]
     X, y = _grad_data(ctx, np.float64)
     fast, kernel, _ = _fastgd_pass(X, y, _theta(d))
-    med, times = timed({"1": lambda: with_threads(1, fast), "2": lambda: with_threads(2, fast)}, ctx.sizes.repeats)
+    med, times = timed(
+        {"1": lambda: with_threads(1, fast), "2": lambda: with_threads(2, fast)}, ctx.sizes.repeats, ctx.sizes.settle_s
+    )
     ratio = med["1"] / med["2"]
     return [
         Row(

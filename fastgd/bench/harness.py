@@ -13,6 +13,12 @@ import numpy as np
 
 import fastgd
 
+#: seconds to wait before each timed call, so that no contender runs while another's idle threads
+#: still spin: OpenBLAS's wait about 0.1 s for more work after a call (its THREAD_TIMEOUT) and take
+#: the cores from the next one's threads (measured, 2 cores: fastgd's streaming batch fit 106 ms
+#: alone, 170 ms right after numpy's steps; 131 ms with OPENBLAS_THREAD_TIMEOUT=4)
+SETTLE_S = 0.15
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -35,6 +41,7 @@ class Sizes:
     repeats: int  # repeats of the fast passes
     fit_repeats: int  # repeats of whole fits
     startup_warm_runs: int
+    settle_s: float  # the pause before each timed call (``timed``)
 
 
 PRESETS = {
@@ -56,6 +63,7 @@ PRESETS = {
         repeats=7,
         fit_repeats=3,
         startup_warm_runs=3,
+        settle_s=SETTLE_S,
     ),
     "quick": Sizes(
         grad=(250_000, 64),
@@ -75,6 +83,7 @@ PRESETS = {
         repeats=5,
         fit_repeats=2,
         startup_warm_runs=1,
+        settle_s=SETTLE_S,
     ),
     # for the tests: every code path, in seconds (the figures mean nothing at this size)
     "tiny": Sizes(
@@ -95,6 +104,7 @@ PRESETS = {
         repeats=2,
         fit_repeats=1,
         startup_warm_runs=1,
+        settle_s=0.0,
     ),
 }
 
@@ -148,15 +158,17 @@ class Context:
 # -------------------------------------------------------------------------------- helpers
 
 
-def timed(fns, repeats):
+def timed(fns, repeats, settle=0.0):
     """Median wall time (s) of each callable in ``fns`` (a dict), after one untimed call of
-    each; the repeats are interleaved so that a noisy neighbour slows all of them alike.
+    each; the repeats are interleaved so that a noisy neighbour slows all of them alike, each
+    call ``settle`` seconds after the last (``SETTLE_S``: the cores idle again).
     Returns (medians, all times)."""
     for fn in fns.values():
         fn()
     times = {key: [] for key in fns}
     for _ in range(repeats):
         for key, fn in fns.items():
+            time.sleep(settle)
             start = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - start)

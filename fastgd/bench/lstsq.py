@@ -55,7 +55,7 @@ def bench_lstsq(ctx):
     def run_lstsq():
         ref["theta"] = np.linalg.lstsq(X_b, y, rcond=None)[0]
 
-    lstsq_med, lstsq_times = timed({"lstsq": run_lstsq}, ctx.sizes.fit_repeats)
+    lstsq_med, lstsq_times = timed({"lstsq": run_lstsq}, ctx.sizes.fit_repeats, ctx.sizes.settle_s)
     lstsq_s = lstsq_med["lstsq"]
     best = mse_of(X, y, ref["theta"][0], ref["theta"][1:])
     eig = np.linalg.eigvalsh(X_b.T @ X_b / n)

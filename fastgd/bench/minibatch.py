@@ -51,7 +51,9 @@ def bench_minibatch(ctx):
     def run_numpy():
         out["numpy"] = numpy_minibatch(X, y, MINIBATCH_ETA, BATCH_SIZE, orders)
 
-    med, times = timed({"fastgd": _minibatch_fastgd(X, y, epochs, out), "numpy": run_numpy}, ctx.sizes.fit_repeats)
+    med, times = timed(
+        {"fastgd": _minibatch_fastgd(X, y, epochs, out), "numpy": run_numpy}, ctx.sizes.fit_repeats, ctx.sizes.settle_s
+    )
     res = out["fastgd"]
     mse = {"fastgd": mse_of(X, y, res.intercept, res.coef), "numpy": mse_of(X, y, *out["numpy"])}
     rate = {key: n * epochs / t for key, t in med.items()}
@@ -117,7 +119,9 @@ def bench_torch(ctx):
     def run_torch():
         out["torch"] = torch_minibatch(torch, Xt, yt, MINIBATCH_ETA, BATCH_SIZE, orders)
 
-    med, times = timed({"fastgd": _minibatch_fastgd(X, y, epochs, out), "torch": run_torch}, ctx.sizes.fit_repeats)
+    med, times = timed(
+        {"fastgd": _minibatch_fastgd(X, y, epochs, out), "torch": run_torch}, ctx.sizes.fit_repeats, ctx.sizes.settle_s
+    )
     res = out["fastgd"]
     mse = {"fastgd": mse_of(X, y, res.intercept, res.coef), "torch": mse_of(X, y, *out["torch"])}
     rate = {key: n * epochs / t for key, t in med.items()}

@@ -21,6 +21,7 @@ from .scaling import bench_scaling
 from .sgd import bench_levers, bench_sgd
 from .sgd_dropin import bench_sgd_dropin
 from .startup import bench_startup
+from .streaming import bench_streaming
 from .vw import bench_vw
 
 #: every row, in the order they run (torch last: its OpenMP threads must not disturb the others)
@@ -31,6 +32,7 @@ BENCHES = {
     "sgd": (bench_sgd, {"sgd"}),
     "sgd_dropin": (bench_sgd_dropin, set()),
     "minibatch": (bench_minibatch, {"sgd"}),
+    "streaming": (bench_streaming, {"sgd"}),
     "lstsq": (bench_lstsq, set()),
     "startup": (bench_startup, set()),
     "memory": (bench_memory, set()),

@@ -27,7 +27,7 @@ def bench_scaling(ctx):
         def one_epoch(X=X, y=y):
             fit(X, y, method="sgd", learning_rate=1e-3, max_epochs=1, tol=0, random_state=0)
 
-        med, times = timed({"fit": one_epoch}, ctx.sizes.fit_repeats)
+        med, times = timed({"fit": one_epoch}, ctx.sizes.fit_repeats, ctx.sizes.settle_s)
         ts.append(med["fit"])
         all_times.append(times["fit"])
         del X, y

@@ -46,7 +46,7 @@ def bench_sgd(ctx):
         out["sklearn"] = quiet(model.fit)(X, y)
 
     fns = {"rows": run_fastgd("rows"), "corgipile": run_fastgd("corgipile"), "sklearn": run_sklearn}
-    med, times = timed(fns, ctx.sizes.fit_repeats)
+    med, times = timed(fns, ctx.sizes.fit_repeats, ctx.sizes.settle_s)
     model = out["sklearn"]
     mse = {key: mse_of(X, y, out[key].intercept, out[key].coef) for key in ("rows", "corgipile")}
     mse["sklearn"] = mse_of(X, y, model.intercept_[0], model.coef_)
@@ -144,7 +144,9 @@ def bench_levers(ctx):
 
             return run
 
-        med, times = timed({"lever": one("lever", lever), "base": one("base", base)}, ctx.sizes.fit_repeats)
+        med, times = timed(
+            {"lever": one("lever", lever), "base": one("base", base)}, ctx.sizes.fit_repeats, ctx.sizes.settle_s
+        )
         mse = {key: mse_of(X, y, res.intercept, res.coef) for key, res in out.items()}
         rate = {key: n * epochs / t for key, t in med.items()}
         rows.append(

@@ -77,7 +77,7 @@ def mean_loss(task, X, y, model):
     return float(np.maximum(0.0, 1.0 - signs * scores).mean())
 
 
-def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, lever=None):
+def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, settle, lever=None):
     """One row: ``classes`` = {"fastgd": fastgd's estimator class, "sklearn": scikit-learn's};
     ``lever``: fastgd's extra keywords for fastgd's estimator alone (a visiting order: then its
     loss is another shuffle's, and the row asks it to be no worse than scikit-learn's + 0.5 %).
@@ -103,7 +103,7 @@ def _one(kind, task, estimator, classes, extra, X, y, epochs, repeats, lever=Non
         return run
 
     # the first (untimed) call of each compiles fastgd's kernels; then fastgd, sklearn, fastgd, ...
-    med, times = timed({key: runner(key) for key in classes}, repeats)
+    med, times = timed({key: runner(key) for key in classes}, repeats, settle)
     rate = {key: n * epochs / t for key, t in med.items()}
     losses = {key: [mean_loss(task, X, y, model) for model in models] for key, models in out.items()}
     loss = {key: float(np.mean(values)) for key, values in losses.items()}
@@ -178,5 +178,19 @@ def bench_sgd_dropin(ctx):
         for kind in ("dense", "CSR"):
             for task, estimator, extra in TASKS:
                 X, y = data[kind, task]
-                rows.append(_one(kind, task, estimator, classes[estimator], extra, X, y, epochs, repeats, lever))
+                rows.append(
+                    _one(
+                        kind,
+                        task,
+                        estimator,
+                        classes[estimator],
+                        extra,
+                        X,
+                        y,
+                        epochs,
+                        repeats,
+                        ctx.sizes.settle_s,
+                        lever,
+                    )
+                )
     return rows

@@ -72,7 +72,7 @@ def _one(ctx, kind, X, y, write, vowpalwabbit):
             out["vw"] = _vw_model(workspace, d)
             workspace.finish()
 
-        med, times = timed({"fastgd": quiet(run_fastgd), "vw": run_vw}, ctx.sizes.fit_repeats)
+        med, times = timed({"fastgd": quiet(run_fastgd), "vw": run_vw}, ctx.sizes.fit_repeats, ctx.sizes.settle_s)
     res = out["fastgd"]
     mse = {"fastgd": mse_of(X, y, res.intercept, res.coef), "vw": mse_of(X, y, *out["vw"])}
     rate = {key: n * passes / t for key, t in med.items()}
