@@ -256,9 +256,10 @@ class Problem:
             return closed_form.solve(data, method, ridge)
         return interruptible(closed_form.solve, data, method, ridge)  # LAPACK: Ctrl-C at once
 
-    def epochs(self, theta, options):
-        """The source of SGD / mini-batch epochs for ``engine.stochastic``: the epoch runner."""
-        return Epochs(self, theta, options)
+    def epochs(self, theta, options, start_objective=None):
+        """The source of SGD / mini-batch epochs for ``engine.stochastic``: the epoch runner
+        (``start_objective``: the objective at θ, measured by a pass of its own when None)."""
+        return Epochs(self, theta, options, start_objective)
 
     def use_gram(self):
         """Precompute the squared loss's Gram matrix (one read of X): every ``loss_grad`` after

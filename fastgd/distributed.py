@@ -575,8 +575,9 @@ class DaskProblem(Problem):
         note = ", XᵀX and Xᵀy summed block by block" if solution.method == "normal" else ", R by dask.array.linalg.tsqr"
         return solution._replace(message=solution.message + note)
 
-    def epochs(self, theta, options):
-        """SGD / mini-batch epochs as rounds of local SGD over the blocks (``LocalEpochs``)."""
+    def epochs(self, theta, options, start_objective=None):
+        """SGD / mini-batch epochs as rounds of local SGD over the blocks (``LocalEpochs``; the
+        start objective always measured by the first round's tasks)."""
         return LocalEpochs(self, theta, options)
 
     def lipschitz_max(self):

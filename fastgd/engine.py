@@ -77,39 +77,49 @@ def run(problem, options, labels, validation=None):
     """Fit ``problem`` (θ's shape known; its statistics measured here unless they already are)
     with ``options``; ``labels``: the result's loss_name and classes; ``validation``: early
     stopping's held-out weights."""
-    if problem.pending and folds_statistics(problem, options):
-        return _run_folded(problem, options, labels, validation)
-    if problem.pending:
-        problem.measure()
-        check_finite(problem)
-    check_statistics(problem)
-    if options.standardize:
-        problem.standardize()
     method = options.method
-    if method in ("auto", "normal", "svd"):
-        return closed_form(problem, method, labels)
-    check_target_scale(problem, method)
-    if not options.standardize:
-        warn_scales(problem)
+    if problem.pending and folds_statistics(problem, options):
+        theta, start = first_pass(problem, options)
+    else:
+        theta = start = None
+        if problem.pending:
+            problem.measure()
+            check_finite(problem)
+        check_statistics(problem)
+        if options.standardize:
+            problem.standardize()
+        if method in ("auto", "normal", "svd"):
+            return closed_form(problem, method, labels)
+        check_target_scale(problem, method)
+        if not options.standardize:
+            warn_scales(problem)
     if uses_gram(problem, options):
         problem.use_gram()
     rows = problem.rows
     if method == "minibatch" and options.batch_size > rows:
         warn(f"batch_size={options.batch_size} exceeds the {rows} samples; using {rows}", UserWarning)
         options = options.replace(batch_size=rows)
-    return _drive(problem, options, labels, validation, initial_theta(problem, options))
+    if theta is None:
+        theta = initial_theta(problem, options)
+    fit = Fit(problem, options, labels, validation, make_observer(options))
+    try:
+        return batch(fit, theta, start) if method == "batch" else stochastic(fit, theta, start)
+    finally:
+        if fit.observer is not None:
+            fit.observer.close()
 
 
-def _run_folded(problem, options, labels, validation):
-    """``run`` for a fit whose first pass also reads X's statistics (``folds_statistics``): θ0,
-    then one read of X for the statistics and the loss and gradient at θ0
-    (``Problem.measure_with_pass``), then ``run``'s checks of the data.  When they raise, the
-    random generator is put back as it was (a caller's Generator is left unchanged by bad data)."""
+def first_pass(problem, options):
+    """θ0 and the start of a fit whose first pass also reads X's statistics (``folds_statistics``):
+    one read of X for the statistics and the loss at θ0, with its gradient for batch GD
+    (``Problem.measure_with_pass``), then ``run``'s checks of the data.  Returns (θ0, (loss,
+    gradient or None)).  When the checks raise, the random generator is put back as it was (bad
+    data leaves a caller's Generator unchanged)."""
     rng_state = options.rng.bit_generator.state
     theta = initial_theta(problem, options)
-    grad = np.zeros(problem.shape)
+    grad = np.zeros(problem.shape) if options.method == "batch" else None
     try:
-        loss = problem.measure_with_pass(theta, grad)
+        loss = problem.measure_with_pass(theta, K.NO_GRAD if grad is None else grad)
         check_finite(problem)
         check_statistics(problem)
         check_target_scale(problem, options.method)
@@ -117,17 +127,7 @@ def _run_folded(problem, options, labels, validation):
     except BaseException:
         options.rng.bit_generator.state = rng_state
         raise
-    return _drive(problem, options, labels, validation, theta, start=(loss, grad))
-
-
-def _drive(problem, options, labels, validation, theta, start=None):
-    """Run the method's driver from θ0 (``start``: the loss and gradient at θ0, when measured)."""
-    fit = Fit(problem, options, labels, validation, make_observer(options))
-    try:
-        return batch(fit, theta, start) if options.method == "batch" else stochastic(fit, theta)
-    finally:
-        if fit.observer is not None:
-            fit.observer.close()
+    return theta, (loss, grad)
 
 
 def uses_gram(problem, options):
@@ -138,11 +138,12 @@ def uses_gram(problem, options):
 
 
 def folds_statistics(problem, options):
-    """Whether the first pass of the fit can also read X's statistics: batch GD with a pass over
-    dense X read as is per step (no standardization, not the Gram path), whose θ0 and the loss and
-    gradient there need none of them.  A streaming batch fit of K steps then reads X K + 1 times."""
-    streaming = options.method == "batch" and not uses_gram(problem, options)
-    return streaming and not options.standardize and not problem.sparse
+    """Whether the first pass of the fit can also read X's statistics: an iterative method on dense
+    X read as is (no standardization), whose θ0 and the loss (and gradient) there need none of
+    them, and whose first read of X is that pass: batch GD streaming (not the Gram path; K steps
+    then read X K + 1 times), SGD and mini-batch (the start's objective)."""
+    iterative = options.method in ("batch", "sgd", "minibatch") and not uses_gram(problem, options)
+    return iterative and not options.standardize and not problem.sparse
 
 
 def check_finite(problem):
@@ -714,15 +715,18 @@ def _streaming_steps(problem, theta, etas, t_start, limits, scratch, opt, histor
     return len(etas), K.gram.MAX_EPOCHS
 
 
-def stochastic(fit, theta):
+def stochastic(fit, theta, start=None):
     """SGD (one sample per update) or mini-batch GD: one epoch at a time from the problem's
     ``epochs`` source (the epoch runner in memory, a round over the blocks on Dask), then the
-    exact training objective of the epoch's θ (of the average of the iterates with ``average``)."""
+    exact training objective of the epoch's θ (of the average of the iterates with ``average``):
+    a pass of its own, since the losses met during the epoch are those of moving iterates.
+    ``start``: (the loss at θ, None) when the first pass measured it."""
     problem, options, method = fit.problem, fit.options, fit.method
     schedule = options.schedule
     if schedule == "auto":
         schedule = auto_schedule(problem, method, options.optimizer, options.batch_size, theta)
-    epochs = problem.epochs(theta, options)
+    start_objective = None if start is None else start[0] + problem.penalty(theta)
+    epochs = problem.epochs(theta, options, start_objective)
     watch = Watch(fit)
     b, record_path = options.batch_size, options.record_path
     history, path, reason, limit = [], [theta.copy()] if record_path else None, None, None

@@ -303,8 +303,8 @@ class Epochs:
     """The epochs of an in-memory fit (``engine.stochastic``'s source for a ``_dispatch.Problem``):
     a fresh order from the Shuffler, then one kernel call."""
 
-    def __init__(self, problem, theta, options):
-        self.start_objective = problem.objective(theta)
+    def __init__(self, problem, theta, options, start_objective=None):
+        self.start_objective = problem.objective(theta) if start_objective is None else start_objective
         b = options.batch_size if options.method == "minibatch" else 0
         self.runner = EpochRunner(theta, problem.model, options.opt, b, options.shards, problem.sparse)
         state = np.array([options.rng.integers(2**63)], dtype=np.uint64)

@@ -295,6 +295,24 @@ def test_an_auto_rate_with_a_certificate_takes_its_curvature_from_the_gram_read(
     assert len(reads) == 2 + res.n_epochs
 
 
+@pytest.mark.parametrize("method", ["sgd", "minibatch"])
+@pytest.mark.parametrize("standardize", [False, True], ids=["as_is", "standardized"])
+def test_an_sgd_fit_reads_its_statistics_with_the_start_objective(method, standardize, monkeypatch):
+    """SGD and mini-batch on X as is: the start's objective is the pass that reads the statistics;
+    then each epoch reads X in its kernel and once more for the objective at its θ (the losses met
+    during the epoch are those of moving iterates)."""
+    X, y = fastgd.make_linear(3000, 8, random_state=4)
+    reads = count_reads_of_x(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = fastgd.fit(X, y, method=method, standardize=standardize, learning_rate=1e-3, max_epochs=3, tol=0,
+                         random_state=0)  # fmt: skip
+    assert res.n_epochs == 3
+    first = ["measure", "run_pass"] if standardize else ["measure_with_pass"]
+    assert reads == first + ["run_pass"] * 3
+
+
+@pytest.mark.parametrize("method", ["batch", "sgd", "minibatch"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [300, 3 * 2048 + 17], ids=["one_block", "blocks"])
 @pytest.mark.parametrize(
@@ -303,13 +321,15 @@ def test_an_auto_rate_with_a_certificate_takes_its_curvature_from_the_gram_read(
      {"loss": "log"}, {"loss": "softmax"}, {"precompute": False, "penalty": "l1", "alpha": 0.01, "tol": 0}],
     ids=["squared", "weighted", "no_intercept", "log", "softmax", "l1"],
 )  # fmt: skip
-def test_the_statistics_read_with_the_first_pass_change_no_bit(dtype, n, kwargs, monkeypatch):
-    """A streaming batch fit of X as is reads its statistics with its first pass
-    (``engine.folds_statistics``): the same bits as the statistics read first."""
+def test_the_statistics_read_with_the_first_pass_change_no_bit(method, dtype, n, kwargs, monkeypatch):
+    """A fit of X as is (streaming batch GD, SGD, mini-batch) reads its statistics with its first
+    pass (``engine.folds_statistics``): the same bits as the statistics read first."""
     from fastgd import engine
 
     X, y = fastgd.make_linear(n, 5, dtype=dtype, random_state=1)
     kwargs = dict(kwargs)
+    if method != "batch":
+        kwargs.pop("precompute", None)
     if kwargs.pop("weighted", False):
         kwargs["sample_weight"] = np.random.default_rng(0).uniform(0.5, 2.0, n)
     if kwargs.get("loss") == "log":
@@ -322,7 +342,8 @@ def test_the_statistics_read_with_the_first_pass_change_no_bit(dtype, n, kwargs,
             monkeypatch.setattr(engine, "folds_statistics", lambda problem, options: False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fits.append(fastgd.fit(X, y, method="batch", max_epochs=7, random_state=3, **kwargs))
+            fits.append(fastgd.fit(X, y, method=method, max_epochs=7 if method == "batch" else 2, random_state=3,
+                                   **kwargs))  # fmt: skip
     folded, apart = fits
     np.testing.assert_array_equal(folded.theta, apart.theta)
     np.testing.assert_array_equal(folded.history, apart.history)
@@ -330,8 +351,9 @@ def test_the_statistics_read_with_the_first_pass_change_no_bit(dtype, n, kwargs,
     np.testing.assert_array_equal(folded.optimality, apart.optimality)  # NaN when not measured (tol=0)
 
 
+@pytest.mark.parametrize("method", ["batch", "sgd", "minibatch"])
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_bad_data_found_by_the_first_pass_changes_nothing(value):
+def test_bad_data_found_by_the_first_pass_changes_nothing(method, value):
     """The statistics read with the first pass find a NaN or inf as the statistics pass does: the
     same error, before any step, X unchanged and a caller's Generator where it was."""
     X, y = fastgd.make_linear(3 * 2048 + 17, 4, random_state=2)
@@ -340,14 +362,14 @@ def test_bad_data_found_by_the_first_pass_changes_nothing(value):
     rng = np.random.default_rng(7)
     state = rng.bit_generator.state
     with pytest.raises(ValueError, match=f"X contains {value} at row 5000, column 2"):
-        fastgd.fit(X, y, method="batch", precompute=False, random_state=rng)
+        fastgd.fit(X, y, method=method, random_state=rng, **({"precompute": False} if method == "batch" else {}))
     np.testing.assert_array_equal(X, before)
     assert rng.bit_generator.state == state
     X = fastgd.make_linear(200, 2, random_state=2)[0]
     X[:, 1] = 1e200  # its square overflows: check_target_scale's error, from the statistics of the first pass
     with pytest.raises(ValueError, match="X column 1 holds values too large to square"):
-        fastgd.fit(X, np.arange(200) % 2, method="batch", loss="log", random_state=rng)
+        fastgd.fit(X, np.arange(200) % 2, method=method, loss="log", random_state=rng)
     assert rng.bit_generator.state == state
     X = fastgd.make_linear(200, 2, random_state=2)[0] * np.array([1.0, 1000.0])
     with pytest.warns(fastgd.FeatureScaleWarning, match="feature scales differ by"):
-        fastgd.fit(X, y[:200], method="batch", precompute=False, learning_rate=1e-8, max_epochs=2, tol=0)
+        fastgd.fit(X, y[:200], method=method, loss="huber", learning_rate=1e-8, max_epochs=2, tol=0)
