@@ -65,15 +65,16 @@ def demo(args):
     dtype = np.dtype(args.dtype)
     print(f"fastgd demo: m={args.n} d={args.d} dtype={dtype} seed={args.seed}")
     print("data: X = 2·U(0, 1), y = 4 + 3·(sum of the features) + N(0, 1)")
-    print("compiling the kernels (first run only; later runs load them from numba's cache) ...", end=" ", flush=True)
+    print("compiling the kernels (first run only; later runs load them from numba's cache):", end="", flush=True)
     X, y = make_linear(args.n, args.d, dtype=dtype, random_state=args.seed)
     t = time.perf_counter()
     head = slice(0, min(args.n, 3 * CHUNK))  # as many rows as picks the same (serial or parallel) kernels
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method in METHODS:  # compile (or load from the cache) what the demo runs, before timing
+            print(f" {method}", end="", flush=True)  # progress: each method's kernels as they compile
             fit(X[head], y[head], method=method, max_epochs=2, random_state=args.seed)
-    print(f"{time.perf_counter() - t:.2f} s (not in the times below)\n")
+    print(f", {time.perf_counter() - t:.2f} s (not in the times below)\n")
     t = time.perf_counter()
     ref_theta, ref_loss = _lstsq(X, y)
     ref_time = time.perf_counter() - t
