@@ -233,7 +233,7 @@ def test_numpy_batch_peer_takes_fastgds_steps(standardized):
 def test_the_streaming_row_counts_every_read_of_x():
     """The row's counter sees a streaming fit's reads (its statistics with the first pass, a pass a
     step), the Gram path's (its statistics, the Gram matrix, the final pass) and an SGD fit's
-    largest row norm; and leaves fastgd as it was."""
+    (its statistics with the start's objective, the largest row norm); and leaves fastgd as it was."""
     from fastgd import _dispatch
 
     X, y = bench.standardized(3000, 4, seed=0)
@@ -246,7 +246,7 @@ def test_the_streaming_row_counts_every_read_of_x():
         assert reads == ["measure", "gram", "run_pass"]
         reads.clear()
         fastgd.fit(X, y, method="sgd", max_epochs=1, tol=0)
-        assert reads[0] == "measure" and "lipschitz_max" in reads
+        assert reads[0] == "measure_with_pass" and "lipschitz_max" in reads
     assert dict(vars(_dispatch.Problem)) == originals
 
 

@@ -278,51 +278,6 @@ def test_the_library_passes_are_loss_grads_branches(loss):
             np.testing.assert_array_equal(got[1], grad)
 
 
-FUSED_PASSES = {
-    K.squared_loss_grad: (K.squared_loss_grad_stats, K.column_blocks),
-    K.squared_loss_grad_parallel: (K.squared_loss_grad_stats_parallel, K.column_blocks_parallel),
-    K.general_loss_grad: (K.general_loss_grad_stats, K.column_blocks),
-    K.general_loss_grad_parallel: (K.general_loss_grad_stats_parallel, K.column_blocks_parallel),
-}
-
-
-@DTYPES
-@pytest.mark.parametrize("loss", ["squared", "log", "softmax"])
-@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
-def test_the_fused_first_pass_gives_the_statistics_and_the_pass(dtype, loss, parallel):
-    """``*_loss_grad_stats`` (a fit's first pass, X read as is), called over ranges of blocks as
-    the library calls it, give the bits of ``column_blocks`` and of the pass, weighted or not; the
-    combined statistics match numpy's mean and variance."""
-    n, d = 3 * CHUNK + 7, 3
-    X, y, theta = loss_problem(loss, n, d, dtype=dtype, seed=8)
-    X = X + np.array([1e4, -3.0, 0.5], dtype=dtype)  # a mean that dwarfs the spread
-    model = make_model(loss)
-    split = LIBRARY_PASSES[K.loss_grad_parallel if parallel else K.loss_grad][
-        0 if K.is_squared_pass(model, theta) else 1
-    ]
-    fused, column_blocks = FUSED_PASSES[split]
-    for weights in (K.NO_WEIGHTS, np.random.default_rng(3).uniform(0.5, 2.0, n)):
-        work = np.full(K.work_shape(n, theta.size), np.nan)
-        stats = np.full((work.shape[0], 2 * d + 2), np.nan)
-        grad = np.full(theta.shape, np.nan)
-        for c0 in (0, 2):  # two calls: blocks 0-1, then 2-3
-            fused(X, y, weights, theta, model, grad, work[c0 : c0 + 2], stats[c0 : c0 + 2], c0)
-        loss_value = K.combine_blocks(work, model[0], grad)
-        expected_grad = np.full(theta.shape, np.nan)
-        expected_work = np.full_like(work, np.nan)
-        expected = split(X, y, weights, theta, None, None, model, expected_grad, expected_work)
-        assert loss_value == expected
-        np.testing.assert_array_equal(grad, expected_grad)
-        expected_stats = np.full_like(stats, np.nan)
-        column_blocks(X, expected_stats, 0)
-        np.testing.assert_array_equal(stats, expected_stats)
-    mean, m2 = np.zeros(d), np.zeros(d)
-    assert K.combine_column_blocks(X, stats, mean, m2) == -1
-    X64 = X.astype(np.float64)
-    np.testing.assert_allclose(mean, X64.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(m2 / n, X64.var(axis=0), rtol=1e-9)
-
-
 @DTYPES
 @STANDARDIZE
 @pytest.mark.parametrize("n", [1, 100, CHUNK, CHUNK + 1, 5000])

@@ -67,9 +67,6 @@ Kernels never raise, print or call back into Python; they return a status instea
 ``squared_loss_grad``,       ``loss_grad``'s two branches as kernels of their own (and ``_parallel``
 ``general_loss_grad``        twins), the library's passes: ``is_squared_pass`` picks one, so a
                              squared-loss fit never compiles the other losses (the same bits)
-``squared_loss_grad_stats``  a fit's first pass when its start needs no statistics (X read as is):
-``general_loss_grad_stats``  those passes and ``column_blocks`` over the same blocks, each block of X
-                             read from memory once (and ``_parallel`` twins; the same bits)
 ``work_shape``               shape of the ``work`` scratch array those two need (Python helper)
 ``combine_blocks``           their last step alone: a pass made in calls over ranges of whole blocks
 ``update``                   one optimizer step with a given gradient (penalties included)
@@ -132,16 +129,12 @@ from .gradient import (
     combine_blocks,
     general_loss_grad,
     general_loss_grad_parallel,
-    general_loss_grad_stats,
-    general_loss_grad_stats_parallel,
     is_squared_pass,
     loss_grad,
     loss_grad_parallel,
     n_chunks,
     squared_loss_grad,
     squared_loss_grad_parallel,
-    squared_loss_grad_stats,
-    squared_loss_grad_stats_parallel,
     work_shape,
 )
 from .gram import gram_descent, gram_loss_grad
@@ -210,8 +203,6 @@ __all__ = [
     "finish_gradient",
     "general_loss_grad",
     "general_loss_grad_parallel",
-    "general_loss_grad_stats",
-    "general_loss_grad_stats_parallel",
     "gram_descent",
     "gram_loss_grad",
     "is_squared_pass",
@@ -238,8 +229,6 @@ __all__ = [
     "sklearn_shuffle",
     "squared_loss_grad",
     "squared_loss_grad_parallel",
-    "squared_loss_grad_stats",
-    "squared_loss_grad_stats_parallel",
     "stationarity",
     "two_prod",
     "two_sum",

@@ -14,7 +14,6 @@ from ._rows import add_row, given, predict_row, weight_at
 from .codes import SQUARED
 from .losses import loss_dp, loss_value, sample_loss, sample_terms
 from .optimizers import as_rows
-from .stats import column_block
 
 
 def n_chunks(n_rows):
@@ -241,49 +240,3 @@ __all__ = [
     "squared_loss_grad_parallel",
     "work_shape",
 ]
-
-
-# The first pass of a fit whose start needs no statistics (X read as is): each block of rows read
-# from memory once for ``column_blocks``'s statistics and the loss and gradient at θ0, the second
-# loop over the block while it is in cache (a block: CHUNK rows, 512 KiB at d = 32 float64).
-
-
-@njit(**KERNEL)
-def squared_loss_grad_stats(X, y, weights, theta, model, grad, work, stats, first):
-    """``squared_loss_grad`` of X read as is and ``column_blocks``'s statistics, over the blocks
-    ``first, first + 1, ...`` of the whole X (one a row of ``work`` and of ``stats``): every block's
-    statistics, then its loss and gradient while it is in cache.  ``combine_blocks`` and
-    ``combine_column_blocks`` then give the bits of the two kernels' own calls."""
-    row = theta[0]
-    for k in range(work.shape[0]):
-        column_block(X, first + k, stats[k])
-        _block_scalar(X, y, weights, row, None, None, SQUARED, model[2], grad, first + k, work[k])
-    return 0
-
-
-@njit(**PARALLEL)
-def squared_loss_grad_stats_parallel(X, y, weights, theta, model, grad, work, stats, first):
-    """``squared_loss_grad_stats`` with the blocks in parallel: the same bits."""
-    row = theta[0]
-    for k in prange(work.shape[0]):
-        column_block(X, first + k, stats[k])
-        _block_scalar(X, y, weights, row, None, None, SQUARED, model[2], grad, first + k, work[k])
-    return 0
-
-
-@njit(**KERNEL)
-def general_loss_grad_stats(X, y, weights, theta, model, grad, work, stats, first):
-    """``squared_loss_grad_stats`` for every other model (``general_loss_grad``'s blocks)."""
-    for k in range(work.shape[0]):
-        column_block(X, first + k, stats[k])
-        _block_general(X, y, weights, theta, None, None, model, given(grad), first + k, work[k])
-    return 0
-
-
-@njit(**PARALLEL)
-def general_loss_grad_stats_parallel(X, y, weights, theta, model, grad, work, stats, first):
-    """``general_loss_grad_stats`` with the blocks in parallel: the same bits."""
-    for k in prange(work.shape[0]):
-        column_block(X, first + k, stats[k])
-        _block_general(X, y, weights, theta, None, None, model, given(grad), first + k, work[k])
-    return 0

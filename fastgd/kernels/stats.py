@@ -12,7 +12,7 @@ from ._config import CHUNK, INLINE, KERNEL, ORDERED_INLINE, ORDERED_KERNEL, ORDE
 
 
 @njit(**INLINE)
-def column_block(X, c, acc):
+def _block(X, c, acc):
     """acc = [means (d), M2 (d), first non-finite row or -1, rows]: block c's statistics of
     X - X[0] (shifted by the first row, so that a huge mean costs no digits)."""
     n, d = X.shape
@@ -20,20 +20,19 @@ def column_block(X, c, acc):
     stop = min(start + CHUNK, n)
     rows = stop - start
     shift = X[0]
-    local = np.zeros(2 * d)  # a fresh array: LLVM knows it aliases not X (the sums stay vectorized)
+    acc[:] = 0.0
     acc[2 * d] = -1.0
     acc[2 * d + 1] = rows
     for i in range(start, stop):
         x = X[i]
         for j in range(d):
-            local[j] += np.float64(x[j]) - np.float64(shift[j])
+            acc[j] += np.float64(x[j]) - np.float64(shift[j])
     # A NaN or inf anywhere makes its column's sum non-finite; only then look for it, element
     # by element (a branch per element in the loop above would stop its vectorization).  A
     # non-finite sum of finite values (overflow) finds nothing here and is reported by the
     # caller as a variance that overflows.
     for j in range(d):
-        if not np.isfinite(local[j]):
-            acc[: 2 * d] = 0.0
+        if not np.isfinite(acc[j]):
             for i in range(start, stop):
                 for jj in range(d):
                     if not np.isfinite(X[i, jj]):
@@ -41,14 +40,12 @@ def column_block(X, c, acc):
                         return
             break
     for j in range(d):
-        local[j] /= rows
+        acc[j] /= rows
     for i in range(start, stop):
         x = X[i]
         for j in range(d):
-            dev = (np.float64(x[j]) - np.float64(shift[j])) - local[j]
-            local[d + j] += dev * dev
-    for j in range(2 * d):
-        acc[j] = local[j]
+            dev = (np.float64(x[j]) - np.float64(shift[j])) - acc[j]
+            acc[d + j] += dev * dev
 
 
 @njit(**INLINE)
@@ -78,7 +75,7 @@ def column_stats(X, mean, m2, work):
     zero on entry); work: (n_chunks(n), 2 d + 2) float64.  Returns the first row holding a
     NaN or inf, or -1 when X is finite (mean and m2 are then meaningless)."""
     for c in range(work.shape[0]):
-        column_block(X, c, work[c])
+        _block(X, c, work[c])
     return _combine(X, work, mean, m2)
 
 
@@ -86,7 +83,7 @@ def column_stats(X, mean, m2, work):
 def column_stats_parallel(X, mean, m2, work):
     """``column_stats`` with blocks in parallel: the same arguments, the same bits."""
     for c in prange(work.shape[0]):
-        column_block(X, c, work[c])
+        _block(X, c, work[c])
     return _combine(X, work, mean, m2)
 
 
@@ -96,7 +93,7 @@ def column_blocks(X, work, first):
     each shifted by X[0], the first row of the whole array): its work cut into calls of a few
     blocks, which ``combine_column_blocks`` then combines into the bits of one call."""
     for k in range(work.shape[0]):
-        column_block(X, first + k, work[k])
+        _block(X, first + k, work[k])
     return 0
 
 
@@ -104,7 +101,7 @@ def column_blocks(X, work, first):
 def column_blocks_parallel(X, work, first):
     """``column_blocks`` with blocks in parallel: the same arguments, the same bits."""
     for k in prange(work.shape[0]):
-        column_block(X, first + k, work[k])
+        _block(X, first + k, work[k])
     return 0
 
 
@@ -117,9 +114,9 @@ def combine_column_blocks(X, work, mean, m2):
 
 @njit(**ORDERED_INLINE)
 def _vector_block(y, c, acc):
-    """``column_block`` of the one column y (n,): acc = [mean, M2, first non-finite row or -1, rows].
-    The sums run in a register, in row order (``ORDERED``: no reassociation), the sums of ``column_block``
-    on ``y.reshape(-1, 1)`` (to an ulp: LLVM may contract or fold ``column_block``'s differently), whose
+    """``_block`` of the one column y (n,): acc = [mean, M2, first non-finite row or -1, rows].
+    The sums run in a register, in row order (``ORDERED``: no reassociation), the sums of ``_block``
+    on ``y.reshape(-1, 1)`` (to an ulp: LLVM may contract or fold ``_block``'s differently), whose
     one-column loop through memory ran about 10x slower (half the time of the X pass at d = 20)."""
     start = c * CHUNK
     stop = min(start + CHUNK, y.shape[0])
@@ -130,7 +127,7 @@ def _vector_block(y, c, acc):
     total = 0.0
     for i in range(start, stop):
         total += np.float64(y[i]) - shift
-    if not np.isfinite(total):  # a NaN or inf, or (none found) an overflow: reported as column_block does
+    if not np.isfinite(total):  # a NaN or inf, or (none found) an overflow: reported as _block does
         for i in range(start, stop):
             if not np.isfinite(y[i]):
                 acc[0] = acc[1] = 0.0
