@@ -312,22 +312,29 @@ def test_an_sgd_fit_reads_its_statistics_with_the_start_objective(method, standa
     assert reads == first + ["run_pass"] * 3
 
 
-@pytest.mark.parametrize("method", ["batch", "sgd", "minibatch"])
+FOLDED = {
+    "squared": {"precompute": False},
+    "weighted": {"precompute": False, "weighted": True},
+    "no_intercept": {"fit_intercept": False},
+    "log": {"loss": "log"},
+    "softmax": {"loss": "softmax"},
+    "l1": {"precompute": False, "penalty": "l1", "alpha": 0.01, "tol": 0},
+}
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [300, 3 * 2048 + 17], ids=["one_block", "blocks"])
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"precompute": False}, {"precompute": False, "weighted": True}, {"fit_intercept": False},
-     {"loss": "log"}, {"loss": "softmax"}, {"precompute": False, "penalty": "l1", "alpha": 0.01, "tol": 0}],
-    ids=["squared", "weighted", "no_intercept", "log", "softmax", "l1"],
-)  # fmt: skip
-def test_the_statistics_read_with_the_first_pass_change_no_bit(method, dtype, n, kwargs, monkeypatch):
+    ("method", "case"),
+    [("batch", case) for case in FOLDED] + [(m, c) for m in ("sgd", "minibatch") for c in ("weighted", "log")],
+)
+def test_the_statistics_read_with_the_first_pass_change_no_bit(method, case, dtype, n, monkeypatch):
     """A fit of X as is (streaming batch GD, SGD, mini-batch) reads its statistics with its first
     pass (``engine.folds_statistics``): the same bits as the statistics read first."""
     from fastgd import engine
 
     X, y = fastgd.make_linear(n, 5, dtype=dtype, random_state=1)
-    kwargs = dict(kwargs)
+    kwargs = dict(FOLDED[case])
     if method != "batch":
         kwargs.pop("precompute", None)
     if kwargs.pop("weighted", False):
