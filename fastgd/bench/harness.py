@@ -202,6 +202,16 @@ def mse_of(X, y, intercept, coef):
     return float(r @ r) / len(y)
 
 
+def numpy_step(X, y, coef, intercept, eta):
+    """One gradient step of the squared loss in plain numpy over the rows X, y (BLAS: two reads of
+    X): θ ← θ − η 2/n Xᵀ(Xθ + b − y); ``coef`` updated in place, the new intercept returned."""
+    r = X @ coef
+    r += intercept - y
+    scale = 2.0 * eta / len(y)
+    coef -= scale * (X.T @ r)
+    return intercept - scale * r.sum()
+
+
 def standardized(n, d, seed):
     """fastgd's synthetic data (noise 1), features standardized in numpy (float64)."""
     X, y = fastgd.make_linear(n, d, noise=1.0, random_state=seed)

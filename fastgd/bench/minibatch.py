@@ -3,7 +3,7 @@ and against torch on the CPU."""
 
 import numpy as np
 
-from .harness import BATCH_SIZE, MINIBATCH_ETA, Row, fit, mse_of, sgd_data, si, skipped, timed
+from .harness import BATCH_SIZE, MINIBATCH_ETA, Row, fit, mse_of, numpy_step, sgd_data, si, skipped, timed
 
 
 def numpy_minibatch(X, y, eta, batch_size, orders):
@@ -13,12 +13,7 @@ def numpy_minibatch(X, y, eta, batch_size, orders):
     for order in orders:
         Xp, yp = X[order], y[order]
         for start in range(0, len(y), batch_size):
-            Xb, yb = Xp[start : start + batch_size], yp[start : start + batch_size]
-            r = Xb @ coef
-            r += intercept - yb
-            scale = 2.0 * eta / len(yb)
-            coef -= scale * (Xb.T @ r)
-            intercept -= scale * r.sum()
+            intercept = numpy_step(Xp[start : start + batch_size], yp[start : start + batch_size], coef, intercept, eta)
     return intercept, coef
 
 

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .harness import Row, fit, mse_of, seconds_text, sgd_data, timed
+from .harness import Row, fit, mse_of, numpy_step, seconds_text, sgd_data, timed
 
 #: steps of the row, and its constant rate on standardized features (fastgd's loss (p - y)²)
 STEPS = 10
@@ -16,11 +16,7 @@ def numpy_batch(X, y, eta, steps):
     """Batch GD in plain numpy from zeros: θ ← θ − η 2/n Xᵀ(Xθ + b − y), two reads of X a step."""
     coef, intercept = np.zeros(X.shape[1]), 0.0
     for _ in range(steps):
-        r = X @ coef
-        r += intercept - y
-        scale = 2.0 * eta / len(y)
-        coef -= scale * (X.T @ r)
-        intercept -= scale * r.sum()
+        intercept = numpy_step(X, y, coef, intercept, eta)
     return intercept, coef
 
 
