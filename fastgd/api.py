@@ -180,7 +180,8 @@ def fit(
         float64, centered),
         after which every step costs O(d²) instead of a pass over X; for a given learning rate
         the same iterates up to rounding (the "auto" rate is estimated more precisely on the
-        Gram path), and the final loss is measured with a pass over X.  "auto": with an
+        Gram path, and, with tol > 0, off it too: the certificate's read of the Gram matrix
+        gives it), and the final loss is measured with a pass over X.  "auto": with an
         intercept, when n > d and d <= 2048.  Without an intercept the Gram matrix is not
         centered and ``history`` (not ``loss``) loses digits when the data's mean dwarfs the
         residuals.

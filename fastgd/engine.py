@@ -78,29 +78,34 @@ def run(problem, options, labels, validation=None):
     with ``options``; ``labels``: the result's loss_name and classes; ``validation``: early
     stopping's held-out weights."""
     method = options.method
-    if problem.pending and folds_statistics(problem, options):
-        theta, start = first_pass(problem, options)
-    else:
-        theta = start = None
-        if problem.pending:
-            problem.measure()
-            check_finite(problem)
-        check_statistics(problem)
-        if options.standardize:
-            problem.standardize()
-        if method in ("auto", "normal", "svd"):
-            return closed_form(problem, method, labels)
-        check_target_scale(problem, method)
-        if not options.standardize:
-            warn_scales(problem)
-    if uses_gram(problem, options):
-        problem.use_gram()
-    rows = problem.rows
-    if method == "minibatch" and options.batch_size > rows:
-        warn(f"batch_size={options.batch_size} exceeds the {rows} samples; using {rows}", UserWarning)
-        options = options.replace(batch_size=rows)
-    if theta is None:
-        theta = initial_theta(problem, options)
+    rng_state = options.rng.bit_generator.state
+    try:  # until the driver starts: a call that raises leaves a caller's Generator as it was
+        if problem.pending and folds_statistics(problem, options):
+            theta, start = first_pass(problem, options)
+        else:
+            theta = start = None
+            if problem.pending:
+                problem.measure()
+                check_finite(problem)
+            check_statistics(problem)
+            if options.standardize:
+                problem.standardize()
+            if method in ("auto", "normal", "svd"):
+                return closed_form(problem, method, labels)
+            check_target_scale(problem, method)
+            if not options.standardize:
+                warn_scales(problem)
+        if uses_gram(problem, options):
+            problem.use_gram()
+        rows = problem.rows
+        if method == "minibatch" and options.batch_size > rows:
+            warn(f"batch_size={options.batch_size} exceeds the {rows} samples; using {rows}", UserWarning)
+            options = options.replace(batch_size=rows)
+        if theta is None:
+            theta = initial_theta(problem, options)
+    except BaseException:
+        options.rng.bit_generator.state = rng_state
+        raise
     fit = Fit(problem, options, labels, validation, make_observer(options))
     try:
         return batch(fit, theta, start) if method == "batch" else stochastic(fit, theta, start)
@@ -113,20 +118,14 @@ def first_pass(problem, options):
     """θ0 and the start of a fit whose first pass also reads X's statistics (``folds_statistics``):
     one read of X for the statistics and the loss at θ0, with its gradient for batch GD
     (``Problem.measure_with_pass``), then ``run``'s checks of the data.  Returns (θ0, (loss,
-    gradient or None)).  When the checks raise, the random generator is put back as it was (bad
-    data leaves a caller's Generator unchanged)."""
-    rng_state = options.rng.bit_generator.state
+    gradient or None)); ``run`` puts the random generator back when the checks raise."""
     theta = initial_theta(problem, options)
     grad = np.zeros(problem.shape) if options.method == "batch" else None
-    try:
-        loss = problem.measure_with_pass(theta, K.NO_GRAD if grad is None else grad)
-        check_finite(problem)
-        check_statistics(problem)
-        check_target_scale(problem, options.method)
-        warn_scales(problem)
-    except BaseException:
-        options.rng.bit_generator.state = rng_state
-        raise
+    loss = problem.measure_with_pass(theta, K.NO_GRAD if grad is None else grad)
+    check_finite(problem)
+    check_statistics(problem)
+    check_target_scale(problem, options.method)
+    warn_scales(problem)
     return theta, (loss, grad)
 
 

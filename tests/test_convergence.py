@@ -319,6 +319,7 @@ FOLDED = {
     "log": {"loss": "log"},
     "softmax": {"loss": "softmax"},
     "l1": {"precompute": False, "penalty": "l1", "alpha": 0.01, "tol": 0},
+    "wide": {"precompute": False, "d": 300},  # a block > FOLD_BYTES: the first pass in turns of one block
 }
 
 
@@ -326,15 +327,17 @@ FOLDED = {
 @pytest.mark.parametrize("n", [300, 3 * 2048 + 17], ids=["one_block", "blocks"])
 @pytest.mark.parametrize(
     ("method", "case"),
-    [("batch", case) for case in FOLDED] + [(m, c) for m in ("sgd", "minibatch") for c in ("weighted", "log")],
+    [("batch", case) for case in FOLDED]
+    + [(m, c) for m in ("sgd", "minibatch") for c in ("weighted", "log")]
+    + [("sgd", "wide")],
 )
 def test_the_statistics_read_with_the_first_pass_change_no_bit(method, case, dtype, n, monkeypatch):
     """A fit of X as is (streaming batch GD, SGD, mini-batch) reads its statistics with its first
     pass (``engine.folds_statistics``): the same bits as the statistics read first."""
     from fastgd import engine
 
-    X, y = fastgd.make_linear(n, 5, dtype=dtype, random_state=1)
     kwargs = dict(FOLDED[case])
+    X, y = fastgd.make_linear(n, kwargs.pop("d", 5), dtype=dtype, random_state=1)
     if method != "batch":
         kwargs.pop("precompute", None)
     if kwargs.pop("weighted", False):
@@ -356,6 +359,19 @@ def test_the_statistics_read_with_the_first_pass_change_no_bit(method, case, dty
     np.testing.assert_array_equal(folded.history, apart.history)
     assert folded.loss == apart.loss
     np.testing.assert_array_equal(folded.optimality, apart.optimality)  # NaN when not measured (tol=0)
+
+
+def test_a_warning_made_an_error_leaves_the_generator_as_it_was():
+    """A fit that raises before its driver starts (here the batch-size warning, made an error, after
+    θ0 is drawn) puts a caller's Generator back as it was."""
+    X, y = fastgd.make_linear(50, 2, random_state=0)
+    rng = np.random.default_rng(3)
+    state = rng.bit_generator.state
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(UserWarning, match="batch_size=64 exceeds the 50 samples"):
+            fastgd.fit(X, y, method="minibatch", batch_size=64, random_state=rng)
+    assert rng.bit_generator.state == state
 
 
 @pytest.mark.parametrize("method", ["batch", "sgd", "minibatch"])
