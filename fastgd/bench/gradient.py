@@ -13,14 +13,13 @@ from .harness import Row, seconds_text, si, skipped, timed, with_threads
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def stream_sum(flat, block):
-    """The bandwidth probe: sum every element of ``flat`` (a view of X), blocks in parallel."""
+    """The bandwidth probe: sum every element of ``flat`` (a view of X), blocks in parallel, each
+    by ``np.sum`` (vectorized: a loop of ``s += flat[i]`` compiled to scalar adds, which read
+    2 000 000 x 64 float64 at 8.5 GB/s where ``np.sum`` reads 39 GB/s and numpy's gemv 33 GB/s)."""
     n_blocks = (flat.shape[0] + block - 1) // block
     partial = np.zeros(n_blocks)
     for b in prange(n_blocks):
-        s = 0.0
-        for i in range(b * block, min((b + 1) * block, flat.shape[0])):
-            s += flat[i]
-        partial[b] = s
+        partial[b] = np.sum(flat[b * block : min((b + 1) * block, flat.shape[0])])
     return partial.sum()
 
 
