@@ -161,23 +161,18 @@ class Problem:
         ``loss_grad``; returns the mean loss (meaningless when ``bad_row`` >= 0)."""
         if self.sparse or self.standardized or not self.pending:
             raise RuntimeError("measure_with_pass: dense X read as is, before its statistics")  # a caller's bug
-        weights = K.NO_WEIGHTS if self.weights is None else self.weights
-        kernel, work = self.pass_kernel(self.model, theta), self._work
+        work, d = self._work, self.d
         column_blocks = K.column_blocks_parallel if self.parallel else K.column_blocks
-        stats = np.zeros((work.shape[0], 2 * self.d + 2))
-        block_bytes = K.CHUNK * self.d * self.X.itemsize
-        step = max(1, min(FOLD_BYTES // block_bytes, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2))))
-        loss = None
-        for c0 in range(0, work.shape[0], step):
-            c1 = min(c0 + step, work.shape[0])
-            a, b = c0 * K.CHUNK, min(c1 * K.CHUNK, self.n)
-            column_blocks(self.X, stats[c0:c1], c0)
-            loss = kernel(self.X[a:b], self.y[a:b], weights[a:b], theta, *self.where, self.model, grad, work[c0:c1])
-        mean, m2 = np.zeros(self.d), np.zeros(self.d)
+        stats = np.zeros((work.shape[0], 2 * d + 2))
+        per_call = min(max(1, FOLD_BYTES // (K.CHUNK * d * self.X.itemsize)), self._per_call(work))
+        loss = self._pass_in_calls(
+            self.y, self.weights, theta, self.model, grad, work, per_call,
+            before=lambda c0, c1: column_blocks(self.X, stats[c0:c1], c0),
+        )  # fmt: skip
+        mean, m2 = np.zeros(d), np.zeros(d)
         bad_row = K.combine_column_blocks(self.X, stats, mean, m2)
         self._measured(mean, m2, bad_row)
-        # one call: the pass's own result (small X compiles no combine_blocks); else its blocks combined
-        return loss if step >= work.shape[0] else K.combine_blocks(work, self.model[0], grad)
+        return loss
 
     def standardize(self):
         """Read features standardized from now on (constant features are only centered).
@@ -205,17 +200,29 @@ class Problem:
         most ``runner.SLICE_WORK`` multiply-adds, each over whole row blocks of ``work``, so that
         Ctrl-C is honoured between them; the blocks' sums are then combined once, in block order,
         as one call would: the same bits."""
-        # one compiled pass for weighted and unweighted fits, one for θ of one row and of K rows
-        weights = K.NO_WEIGHTS if weights is None else weights
         theta = theta[None] if theta.ndim == 1 else theta  # views: grad is still written in place
         grad = K.NO_GRAD if grad is None else grad[None] if grad.ndim == 1 else grad
-        kernel = self.pass_kernel(model, theta)
-        blocks = work.shape[0]
-        per_call = max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
-        if blocks <= per_call:
-            return kernel(*self.xs, y, weights, theta, *self.where, model, grad, work)
+        return self._pass_in_calls(y, weights, theta, model, grad, work, self._per_call(work))
+
+    @staticmethod
+    def _per_call(work):
+        """Row blocks of ``work`` one kernel call sums: at most ``SLICE_WORK`` multiply-adds."""
+        return max(1, SLICE_WORK // (K.CHUNK * (work.shape[1] - 2)))
+
+    def _pass_in_calls(self, y, weights, theta, model, grad, work, per_call, before=None):
+        """The pass kernel over X in calls of ``per_call`` row blocks (θ (K, d + 1), ``grad`` θ's
+        shape or ``NO_GRAD``), ``before(c0, c1)`` run before the call on blocks c0 … c1 - 1; one
+        call returns the kernel's own result (a small X compiles no ``combine_blocks``), several
+        their blocks combined in block order: the same bits."""
+        # one compiled pass for weighted and unweighted fits, one for θ of one row and of K rows
+        weights = K.NO_WEIGHTS if weights is None else weights
+        kernel, blocks = self.pass_kernel(model, theta), work.shape[0]
         for c0 in range(0, blocks, per_call):
             c1 = min(c0 + per_call, blocks)
+            if before is not None:
+                before(c0, c1)
+            if c1 - c0 == blocks:
+                return kernel(*self.xs, y, weights, theta, *self.where, model, grad, work)
             a, b = c0 * K.CHUNK, min(c1 * K.CHUNK, self.n)
             xs = (*self.xs[:2], self.xs[2][a : b + 1]) if self.sparse else (self.xs[0][a:b],)
             kernel(*xs, y[a:b], weights[a:b], theta, *self.where, model, grad, work[c0:c1])
