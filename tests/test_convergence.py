@@ -240,27 +240,20 @@ def test_a_decaying_rate_is_never_stopped_for_a_stall():
     assert "constant learning rate" in fits["constant"].message
 
 
-def count_reads_of_x(monkeypatch):
-    """A list that grows by one name at every read of X a fit makes: the statistics (alone or with
-    the first pass), each pass, the Gram matrix, the largest row norm."""
-    from fastgd import _dispatch, closed_form
+@pytest.fixture
+def reads():
+    """A list that grows by one name at every read of X a fit makes during the test (the statistics,
+    alone or with the first pass; each pass; the Gram matrix; the largest row norm): the bench's own
+    counter (``fastgd.bench.counted_reads``), so that the two never count differently."""
+    from fastgd import bench
 
-    reads = []
-
-    def counted(owner, name):
-        original = getattr(owner, name)
-        monkeypatch.setattr(owner, name, lambda *a, **k: reads.append(name) or original(*a, **k))
-
-    for owner, name in [(_dispatch.Problem, "measure"), (_dispatch.Problem, "measure_with_pass"),
-                        (_dispatch.Problem, "run_pass"), (_dispatch.Problem, "lipschitz_max"),
-                        (closed_form, "gram")]:  # fmt: skip
-        counted(owner, name)
-    return reads
+    with bench.counted_reads() as names:
+        yield names
 
 
 @pytest.mark.parametrize("standardize", [False, True], ids=["as_is", "standardized"])
 @pytest.mark.parametrize("kwargs", [{}, {"tol": 0}, {"penalty": "l2", "alpha": 0.1, "tol": 0}, {"loss": "log"}])
-def test_a_streaming_batch_fit_reads_x_once_per_step(standardize, kwargs, monkeypatch):
+def test_a_streaming_batch_fit_reads_x_once_per_step(standardize, kwargs, reads):
     """precompute=False: K steps read X K + 1 times (the start's pass, one after each step), the
     statistics with the first of them when X is read as is (standardized, the start needs them
     first: K + 2); the last pass's loss and gradient are the final loss and measure (no pass of
@@ -269,7 +262,6 @@ def test_a_streaming_batch_fit_reads_x_once_per_step(standardize, kwargs, monkey
     X, y = fastgd.make_linear(3000, 8, random_state=4)
     if kwargs.get("loss") == "log":
         y = (y > np.median(y)).astype(int)
-    reads = count_reads_of_x(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = fastgd.fit(X, y, method="batch", precompute=False, standardize=standardize, learning_rate=0.01,
@@ -283,11 +275,10 @@ def test_a_streaming_batch_fit_reads_x_once_per_step(standardize, kwargs, monkey
         assert res.loss == pytest.approx(np.mean((Xb @ res.theta - y) ** 2), rel=1e-12)
 
 
-def test_an_auto_rate_with_a_certificate_takes_its_curvature_from_the_gram_read(monkeypatch):
+def test_an_auto_rate_with_a_certificate_takes_its_curvature_from_the_gram_read(reads):
     """learning_rate="auto" and tol > 0 on the squared loss: the Gram matrix read for the certificate's
     μ also gives L, so no power iteration passes precede the first step."""
     X, y = fastgd.make_linear(3000, 8, random_state=4)
-    reads = count_reads_of_x(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = fastgd.fit(X, y, method="batch", precompute=False, max_epochs=10, random_state=0)
@@ -297,12 +288,11 @@ def test_an_auto_rate_with_a_certificate_takes_its_curvature_from_the_gram_read(
 
 @pytest.mark.parametrize("method", ["sgd", "minibatch"])
 @pytest.mark.parametrize("standardize", [False, True], ids=["as_is", "standardized"])
-def test_an_sgd_fit_reads_its_statistics_with_the_start_objective(method, standardize, monkeypatch):
+def test_an_sgd_fit_reads_its_statistics_with_the_start_objective(method, standardize, reads):
     """SGD and mini-batch on X as is: the start's objective is the pass that reads the statistics;
     then each epoch reads X in its kernel and once more for the objective at its θ (the losses met
     during the epoch are those of moving iterates)."""
     X, y = fastgd.make_linear(3000, 8, random_state=4)
-    reads = count_reads_of_x(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = fastgd.fit(X, y, method=method, standardize=standardize, learning_rate=1e-3, max_epochs=3, tol=0,
