@@ -20,19 +20,23 @@ def _block(X, c, acc):
     stop = min(start + CHUNK, n)
     rows = stop - start
     shift = X[0]
-    acc[:] = 0.0
-    acc[2 * d] = -1.0
-    acc[2 * d + 1] = rows
+    # the sums in fresh arrays, which LLVM knows alias neither X, ``acc`` (a row of the caller's
+    # work) nor each other: the loops over a row vectorize (through ``acc`` they compiled to scalar
+    # code); each column still sums its rows in order, so vectorizing changes no bit
+    sums, squares = np.zeros(d), np.zeros(d)
     for i in range(start, stop):
         x = X[i]
         for j in range(d):
-            acc[j] += np.float64(x[j]) - np.float64(shift[j])
+            sums[j] += np.float64(x[j]) - np.float64(shift[j])
+    acc[:] = 0.0
+    acc[2 * d] = -1.0
+    acc[2 * d + 1] = rows
     # A NaN or inf anywhere makes its column's sum non-finite; only then look for it, element
     # by element (a branch per element in the loop above would stop its vectorization).  A
     # non-finite sum of finite values (overflow) finds nothing here and is reported by the
     # caller as a variance that overflows.
     for j in range(d):
-        if not np.isfinite(acc[j]):
+        if not np.isfinite(sums[j]):
             for i in range(start, stop):
                 for jj in range(d):
                     if not np.isfinite(X[i, jj]):
@@ -40,12 +44,14 @@ def _block(X, c, acc):
                         return
             break
     for j in range(d):
-        acc[j] /= rows
+        sums[j] /= rows
     for i in range(start, stop):
         x = X[i]
         for j in range(d):
-            dev = (np.float64(x[j]) - np.float64(shift[j])) - acc[j]
-            acc[d + j] += dev * dev
+            dev = (np.float64(x[j]) - np.float64(shift[j])) - sums[j]
+            squares[j] += dev * dev
+    acc[:d] = sums
+    acc[d : 2 * d] = squares
 
 
 @njit(**INLINE)
